@@ -1,0 +1,29 @@
+# Two commands for a fresh machine: `make demo` (set up + main job) and `make test` (set up + tests).
+VENV ?= .venv
+PYTHON ?= python3
+# torch first: a bare `torch` requirement would pull a multi-GB CUDA build. Override for other machines,
+# e.g. make TORCH="torch --index-url https://download.pytorch.org/whl/cpu".
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+export MUJOCO_GL ?= egl
+
+.PHONY: setup demo test lint
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m envs
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint
+	$(PY) -m pytest

@@ -1,0 +1,1 @@
+"""Brains and their training: RecurrentPPO with a fast LSTM policy, presets, and the training loop."""

@@ -1,0 +1,301 @@
+"""Bodies: named physical quantities of a MuJoCo locomotion model.
+
+A :class:`BodySpec` says which simulation a body runs in (its base Gymnasium env), which MJCF names are its
+torso, feet and floor, and its body-specific defaults. A :class:`Body` adapter reads the running simulation and
+exposes only named quantities (centre of mass, torso height and pitch, foot contacts, ...), bundled each step into
+a :class:`BodyReading` that tasks, metrics and logs consume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import mujoco
+import numpy as np
+
+#: Normal force (N) above which a foot counts as touching the floor. Far below any body's weight, but above the
+#: numerical dust that soft contacts leave on a foot that is lifting off.
+CONTACT_FORCE_THRESHOLD = 0.1
+
+#: Largest foot-to-floor distance (m) searched when measuring the standing height.
+_MAX_FOOT_CLEARANCE = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class BodySpec:
+    """Everything needed to build one body and judge when it has fallen.
+
+    Attributes:
+        name: Public name, used in env ids (``neuromotor/<name>-Walk-v0``).
+        base_env: Factory of the MuJoCo env that simulates the body and supplies the Gymnasium observation and the
+            native reward (a Gymnasium v5 class for the built-in bodies).
+        torso: MJCF body whose height and orientation describe the posture; the centre of mass is that of its
+            kinematic tree.
+        feet: MJCF geoms that count as feet.
+        foot_labels: Human-readable names of the feet, in the same order (defaults to the geom names).
+        floor: MJCF geom of the floor.
+        walk_speed: Default commanded walking speed (m/s).
+        min_torso_height: The body has fallen when the torso is lower than this (m).
+        max_torso_pitch: The body has fallen when ``|pitch|`` exceeds this (rad); ``None`` ignores pitch.
+        min_torso_upright: The body has fallen when the torso's up-axis z component drops below this; ``None``
+            ignores it (0 means "upside down").
+        standing_settle_time: Seconds of passive settling before measuring the standing height (0: lower the
+            initial pose onto the floor instead).
+        base_kwargs: Keyword arguments always given to ``base_env``.
+        task_base_kwargs: Keyword arguments given to ``base_env`` by tasks that judge termination themselves (to
+            switch off the base env's own termination).
+    """
+
+    name: str
+    base_env: Callable[..., Any]
+    torso: str
+    feet: tuple[str, ...]
+    foot_labels: tuple[str, ...] = ()
+    floor: str = "floor"
+    walk_speed: float = 1.0
+    min_torso_height: float = 0.0
+    max_torso_pitch: float | None = None
+    min_torso_upright: float | None = None
+    standing_settle_time: float = 0.0
+    base_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    task_base_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.feet:
+            raise ValueError(f"body {self.name!r} needs at least one foot geom")
+        if not self.foot_labels:
+            object.__setattr__(self, "foot_labels", tuple(self.feet))
+        if len(self.foot_labels) != len(self.feet):
+            raise ValueError(f"body {self.name!r}: {len(self.foot_labels)} foot labels for {len(self.feet)} feet")
+        if self.walk_speed <= 0:
+            raise ValueError(f"body {self.name!r}: walk_speed must be > 0, got {self.walk_speed}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BodyReading:
+    """One step's named quantities of a body; the only view of the physics that tasks get."""
+
+    time: float
+    com_position: np.ndarray
+    com_velocity: np.ndarray
+    torso_height: float
+    torso_pitch: float
+    torso_upright: float
+    foot_contacts: np.ndarray
+    standing_com_height: float
+    fallen: bool
+
+    @property
+    def com_height(self) -> float:
+        return float(self.com_position[2])
+
+    @property
+    def com_rise(self) -> float:
+        """Height of the centre of mass above its standing height (m)."""
+        return self.com_height - self.standing_com_height
+
+    @property
+    def forward_velocity(self) -> float:
+        return float(self.com_velocity[0])
+
+    @property
+    def airborne(self) -> bool:
+        return not bool(np.any(self.foot_contacts))
+
+    def signals(self) -> dict[str, Any]:
+        """Gait signals for ``info``: scalars for logging plus the per-foot contact array."""
+        return {
+            "com_height": self.com_height,
+            "com_rise": self.com_rise,
+            "com_x": float(self.com_position[0]),
+            "com_y": float(self.com_position[1]),
+            "forward_velocity": self.forward_velocity,
+            "torso_height": self.torso_height,
+            "torso_pitch": self.torso_pitch,
+            "airborne": float(self.airborne),
+            "foot_contacts": self.foot_contacts.copy(),
+            "fallen": float(self.fallen),
+        }
+
+
+def _names(model: mujoco.MjModel, obj: mujoco.mjtObj, count: int) -> list[str]:
+    return [n for n in (mujoco.mj_id2name(model, obj, i) for i in range(count)) if n]
+
+
+def _lookup(model: mujoco.MjModel, obj: mujoco.mjtObj, count: int, name: str, role: str) -> int:
+    idx = mujoco.mj_name2id(model, obj, name)
+    if idx < 0:
+        kind = "body" if obj == mujoco.mjtObj.mjOBJ_BODY else "geom"
+        valid = ", ".join(_names(model, obj, count))
+        raise ValueError(f"{role} {kind} {name!r} is not in the model; valid {kind} names: {valid}")
+    return idx
+
+
+class Body:
+    """Adapter from a MuJoCo model and data to the named quantities of one body.
+
+    Args:
+        model: The compiled model.
+        data: The live simulation data (read, never written).
+        torso: MJCF body of the torso.
+        feet: MJCF geoms of the feet.
+        floor: MJCF geom of the floor.
+        min_torso_height: Fallen below this torso height (m).
+        max_torso_pitch: Fallen beyond this ``|pitch|`` (rad); ``None`` ignores pitch.
+        min_torso_upright: Fallen when the torso up-axis z component is below this; ``None`` ignores it.
+        standing_com_height: Centre-of-mass height when standing (m); ``None`` measures it (see
+            :meth:`measure_standing_com_height`).
+        standing_settle_time: Seconds of passive settling before measuring the standing height.
+        contact_force_threshold: Normal force (N) above which a foot touches the floor.
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        *,
+        torso: str,
+        feet: tuple[str, ...],
+        floor: str = "floor",
+        min_torso_height: float = 0.0,
+        max_torso_pitch: float | None = None,
+        min_torso_upright: float | None = None,
+        standing_com_height: float | None = None,
+        standing_settle_time: float = 0.0,
+        contact_force_threshold: float = CONTACT_FORCE_THRESHOLD,
+    ) -> None:
+        if contact_force_threshold < 0:
+            raise ValueError(f"contact_force_threshold must be >= 0, got {contact_force_threshold}")
+        if max_torso_pitch is not None and max_torso_pitch <= 0:
+            raise ValueError(f"max_torso_pitch must be > 0 or None, got {max_torso_pitch}")
+        if not feet:
+            valid = ", ".join(_names(model, mujoco.mjtObj.mjOBJ_GEOM, model.ngeom))
+            raise ValueError(f"feet must name at least one foot geom; valid geom names: {valid}")
+        self.model = model
+        self.data = data
+        self.torso_id = _lookup(model, mujoco.mjtObj.mjOBJ_BODY, model.nbody, torso, "torso")
+        self.root_id = int(model.body_rootid[self.torso_id])
+        self.foot_ids = np.array(
+            [_lookup(model, mujoco.mjtObj.mjOBJ_GEOM, model.ngeom, f, "foot") for f in feet], dtype=np.int64
+        )
+        self.floor_id = _lookup(model, mujoco.mjtObj.mjOBJ_GEOM, model.ngeom, floor, "floor")
+        self.min_torso_height = min_torso_height
+        self.max_torso_pitch = max_torso_pitch
+        self.min_torso_upright = min_torso_upright
+        self.contact_force_threshold = contact_force_threshold
+        self.standing_com_height = (
+            self.measure_standing_com_height(standing_settle_time)
+            if standing_com_height is None
+            else float(standing_com_height)
+        )
+        self._force = np.zeros(6)
+
+    @property
+    def n_feet(self) -> int:
+        return len(self.foot_ids)
+
+    @property
+    def n_root_xy(self) -> int:
+        """Leading qpos entries that are the root's horizontal position (skipped by Gymnasium's observations)."""
+        jnt = self.model.body_jntadr[self.root_id]
+        if jnt < 0:
+            return 0
+        if self.model.jnt_type[jnt] == mujoco.mjtJoint.mjJNT_FREE:
+            return 2
+        return 1 if self.model.jnt_type[jnt] == mujoco.mjtJoint.mjJNT_SLIDE else 0
+
+    def measure_standing_com_height(self, settle_time: float = 0.0) -> float:
+        """Centre-of-mass height when standing, measured on a scratch copy of the simulation.
+
+        With ``settle_time == 0``: the initial pose, lowered until its lowest foot touches the floor. Otherwise: the
+        height after settling passively for ``settle_time`` seconds under zero control, for bodies whose initial
+        pose is not a standing one (the Ant's legs start flat, outside their joint limits).
+        """
+        model = self.model
+        data = mujoco.MjData(model)
+        mujoco.mj_forward(model, data)
+        if settle_time > 0:
+            while data.time < settle_time:
+                mujoco.mj_step(model, data)
+            mujoco.mj_forward(model, data)
+            return float(data.subtree_com[self.root_id, 2])
+        clearance = min(
+            mujoco.mj_geomDistance(model, data, int(foot), self.floor_id, _MAX_FOOT_CLEARANCE, None)
+            for foot in self.foot_ids
+        )
+        return float(data.subtree_com[self.root_id, 2] - clearance)
+
+    def com_position(self) -> np.ndarray:
+        """Whole-body centre of mass (m), world frame."""
+        return self.data.subtree_com[self.root_id].copy()
+
+    def com_velocity(self) -> np.ndarray:
+        """Whole-body centre-of-mass velocity (m/s), world frame."""
+        mujoco.mj_subtreeVel(self.model, self.data)
+        return self.data.subtree_linvel[self.root_id].copy()
+
+    def torso_height(self) -> float:
+        return float(self.data.xpos[self.torso_id, 2])
+
+    def torso_up_axis(self) -> np.ndarray:
+        """The torso's local z axis in world coordinates."""
+        return self.data.xmat[self.torso_id].reshape(3, 3)[:, 2]
+
+    def torso_pitch(self) -> float:
+        """Lean of the torso's up axis in the sagittal (x-z) plane (rad); positive leans forward (+x)."""
+        up = self.torso_up_axis()
+        return float(math.atan2(up[0], up[2]))
+
+    def torso_upright(self) -> float:
+        """Cosine of the angle between the torso's up axis and the world vertical: 1 upright, -1 upside down."""
+        return float(self.torso_up_axis()[2])
+
+    def foot_contacts(self) -> np.ndarray:
+        """Per foot, whether it presses on the floor with more than ``contact_force_threshold``."""
+        touching = np.zeros(self.n_feet, dtype=bool)
+        contact = self.data.contact
+        for i in range(self.data.ncon):
+            g1, g2 = int(contact.geom1[i]), int(contact.geom2[i])
+            if self.floor_id not in (g1, g2):
+                continue
+            hit = np.flatnonzero(self.foot_ids == (g2 if g1 == self.floor_id else g1))
+            if hit.size == 0:
+                continue
+            mujoco.mj_contactForce(self.model, self.data, i, self._force)
+            if self._force[0] > self.contact_force_threshold:
+                touching[hit[0]] = True
+        return touching
+
+    def has_fallen(self) -> bool:
+        if self.torso_height() < self.min_torso_height:
+            return True
+        if self.max_torso_pitch is not None and abs(self.torso_pitch()) > self.max_torso_pitch:
+            return True
+        return self.min_torso_upright is not None and self.torso_upright() < self.min_torso_upright
+
+    def read(self) -> BodyReading:
+        return BodyReading(
+            time=float(self.data.time),
+            com_position=self.com_position(),
+            com_velocity=self.com_velocity(),
+            torso_height=self.torso_height(),
+            torso_pitch=self.torso_pitch(),
+            torso_upright=self.torso_upright(),
+            foot_contacts=self.foot_contacts(),
+            standing_com_height=self.standing_com_height,
+            fallen=self.has_fallen(),
+        )
+
+
+#: Keyword arguments of :class:`Body` that users may set through ``gym.make``.
+BODY_KWARGS = (
+    "min_torso_height",
+    "max_torso_pitch",
+    "min_torso_upright",
+    "standing_com_height",
+    "standing_settle_time",
+    "contact_force_threshold",
+)

@@ -1,0 +1,77 @@
+"""The built-in bodies: Gymnasium's v5 MuJoCo locomotion models, and the registry that plug-ins join."""
+
+from __future__ import annotations
+
+from gymnasium.envs.mujoco.ant_v5 import AntEnv
+from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
+from gymnasium.envs.mujoco.humanoid_v5 import HumanoidEnv
+from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
+
+from envs.bodies import BodySpec
+
+#: Tasks that judge falls themselves switch the base env's own health-based termination off with this.
+_NO_BASE_TERMINATION = {"terminate_when_unhealthy": False}
+
+# Fall thresholds follow Gymnasium's healthy ranges where those describe a fall (low torso, large pitch) and drop
+# their upper bounds (a jump is not a fall). Planar bodies judge pitch; 3D ones judge being upside down.
+BUILTIN_BODIES = (
+    BodySpec(
+        name="Walker2d",
+        base_env=Walker2dEnv,
+        torso="torso",
+        feet=("foot_geom", "foot_left_geom"),
+        foot_labels=("right", "left"),
+        walk_speed=1.0,
+        min_torso_height=0.8,
+        max_torso_pitch=1.0,
+        task_base_kwargs=_NO_BASE_TERMINATION,
+    ),
+    BodySpec(
+        name="Hopper",
+        base_env=HopperEnv,
+        torso="torso",
+        feet=("foot_geom",),
+        foot_labels=("foot",),
+        walk_speed=1.0,
+        min_torso_height=0.7,
+        max_torso_pitch=1.0,
+        task_base_kwargs=_NO_BASE_TERMINATION,
+    ),
+    BodySpec(
+        name="HalfCheetah",
+        base_env=HalfCheetahEnv,
+        torso="torso",
+        feet=("bfoot", "ffoot"),
+        foot_labels=("back", "front"),
+        walk_speed=2.0,
+        min_torso_upright=0.0,
+    ),
+    BodySpec(
+        name="Ant",
+        base_env=AntEnv,
+        torso="torso",
+        feet=("left_ankle_geom", "right_ankle_geom", "third_ankle_geom", "fourth_ankle_geom"),
+        # Labelled by where each foot points in the initial pose (+x forward, +y left), not by the MJCF names.
+        foot_labels=("front_left", "back_left", "back_right", "front_right"),
+        walk_speed=1.0,
+        min_torso_height=0.2,
+        min_torso_upright=0.0,
+        # The Ant's legs start flat, outside their joint limits: let it settle onto them before measuring.
+        standing_settle_time=1.0,
+        task_base_kwargs=_NO_BASE_TERMINATION,
+    ),
+    BodySpec(
+        name="Humanoid",
+        base_env=HumanoidEnv,
+        torso="torso",
+        feet=("right_foot", "left_foot"),
+        foot_labels=("right", "left"),
+        walk_speed=1.0,
+        min_torso_height=1.0,
+        task_base_kwargs=_NO_BASE_TERMINATION,
+    ),
+)
+
+#: Every known body by name: the built-ins, then whatever :func:`envs.register_body` adds.
+BODIES: dict[str, BodySpec] = {spec.name: spec for spec in BUILTIN_BODIES}

@@ -1,0 +1,205 @@
+"""The locomotion env: one body, one task and the brain's senses, composed into a Gymnasium env."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.mujoco import MujocoEnv
+
+from envs.bodies import BODY_KWARGS, Body, BodySpec
+from envs.catalog import BODIES
+from envs.senses import Senses
+from envs.tasks import TASKS, Task
+
+#: MujocoEnv arguments that the locomotion env sets itself.
+_RESERVED_BASE_KWARGS = {"self", "model_path", "observation_space", "render_mode", "args", "kwargs"}
+
+
+def _parameters(func: Any) -> set[str]:
+    return {
+        name
+        for name, p in inspect.signature(func).parameters.items()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
+def get_body(name: str) -> BodySpec:
+    """The registered body called ``name``; a ``ValueError`` lists the valid names otherwise."""
+    if name not in BODIES:
+        raise ValueError(f"unknown body {name!r}; valid bodies: {', '.join(BODIES)}")
+    return BODIES[name]
+
+
+def get_task(name: str) -> type[Task]:
+    """The registered task class called ``name``; a ``ValueError`` lists the valid names otherwise."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def split_kwargs(spec: BodySpec, task_cls: type[Task], kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
+    """Route ``gym.make`` keyword arguments to the task, the body adapter and the base env, in that order.
+
+    A name that several accept goes to the first (``ctrl_cost_weight`` is the task's in walk and jump, the base
+    env's in native). An unknown name raises a ``ValueError`` that lists every valid one.
+    """
+    task_keys = _parameters(task_cls.__init__) - {"self"}
+    base_keys = _parameters(spec.base_env.__init__) | _parameters(MujocoEnv.__init__)
+    base_keys -= _RESERVED_BASE_KWARGS | set(spec.base_kwargs)
+    if task_cls.judges_termination:
+        base_keys -= set(spec.task_base_kwargs)
+    routed: tuple[dict, dict, dict] = ({}, {}, {})
+    unknown = []
+    for key, value in kwargs.items():
+        for keys, out in zip((task_keys, set(BODY_KWARGS), base_keys), routed, strict=True):
+            if key in keys:
+                out[key] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        valid = sorted(task_keys | set(BODY_KWARGS) | base_keys | set(_ENV_KWARGS))
+        raise ValueError(
+            f"unknown keyword argument(s) {', '.join(map(repr, unknown))} for body {spec.name!r} and task "
+            f"{task_cls.name!r}; valid: {', '.join(valid)}"
+        )
+    return routed
+
+
+_ENV_KWARGS = ("body", "task", "obs", "obs_noise", "obs_delay", "action_noise", "render_mode")
+
+
+class LocomotionEnv(gym.Env):
+    """A body doing a task, seen through the brain's senses.
+
+    | part        | what it is                                                                                  |
+    |-------------|---------------------------------------------------------------------------------------------|
+    | observation | ``full``: the base Gymnasium observation; ``proprio``: joint positions (no velocities);      |
+    |             | then foot contacts (0/1 per foot), then the task command. Noise and delay apply to all but  |
+    |             | the command.                                                                                |
+    | action      | the base env's actuator controls; ``action_noise`` is added, then clipped to the bounds      |
+    | reward      | the sum of the task's named terms, each in ``info["reward_<name>"]``                        |
+    | episode end | the task's termination (walk, jump: the body fell); time limits live in the registration   |
+    | info        | reward terms, gait signals (``com_height``, ``forward_velocity``, ``torso_pitch``,          |
+    |             | ``foot_contacts``, ``airborne``, ...) and the ``command``                                   |
+
+    Args:
+        body: A registered body (see ``envs.BODIES``).
+        task: A registered task (see ``envs.TASKS``).
+        obs: Sense mode, ``"full"`` or ``"proprio"``.
+        obs_noise: Standard deviation of Gaussian noise on the sensed state and contacts.
+        obs_delay: Steps of sensory latency.
+        action_noise: Standard deviation of Gaussian noise added to the action (motor noise).
+        render_mode: Gymnasium render mode, handled by the base MuJoCo env.
+        **kwargs: Task arguments (e.g. ``speed``), body arguments (``min_torso_height``, ...) or base env arguments
+            (``reset_noise_scale``, ``frame_skip``, ``width``, ...).
+    """
+
+    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array", "depth_array", "rgbd_tuple"]}
+
+    def __init__(
+        self,
+        body: str = "Walker2d",
+        task: str = "walk",
+        obs: str = "full",
+        obs_noise: float = 0.0,
+        obs_delay: int = 0,
+        action_noise: float = 0.0,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.body_spec = get_body(body)
+        task_cls = get_task(task)
+        if not np.isfinite(action_noise) or action_noise < 0:
+            raise ValueError(f"action_noise must be a finite number >= 0, got {action_noise!r}")
+        self.senses = Senses(obs, obs_noise, obs_delay)
+        self.action_noise = float(action_noise)
+        task_kwargs, body_kwargs, base_kwargs = split_kwargs(self.body_spec, task_cls, kwargs)
+        self.task = task_cls(**task_kwargs)
+        if task_cls.judges_termination:
+            base_kwargs.update(self.body_spec.task_base_kwargs)
+        self.base = self.body_spec.base_env(render_mode=render_mode, **self.body_spec.base_kwargs, **base_kwargs)
+        self.body = Body(
+            self.base.model,
+            self.base.data,
+            **{
+                "torso": self.body_spec.torso,
+                "feet": self.body_spec.feet,
+                "floor": self.body_spec.floor,
+                "min_torso_height": self.body_spec.min_torso_height,
+                "max_torso_pitch": self.body_spec.max_torso_pitch,
+                "min_torso_upright": self.body_spec.min_torso_upright,
+                "standing_settle_time": self.body_spec.standing_settle_time,
+                **body_kwargs,
+            },
+        )
+        self.task.setup(self.body_spec, self.base.dt)
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": self.base.metadata["render_fps"]}
+        self.action_space = self.base.action_space
+        sensed = (
+            self.base.observation_space.shape[0]
+            if self.senses.mode == "full"
+            else self.base.model.nq - self.body.n_root_xy
+        )
+        size = sensed + self.body.n_feet + self.task.command.size
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
+
+    @property
+    def model(self):
+        return self.base.model
+
+    @property
+    def data(self):
+        return self.base.data
+
+    @property
+    def dt(self) -> float:
+        return self.base.dt
+
+    @property
+    def foot_labels(self) -> tuple[str, ...]:
+        return self.body_spec.foot_labels
+
+    def _sense(self, base_obs: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+        return self.senses.sense(base_obs, self.base.data.qpos, self.body.n_root_xy, contacts)
+
+    def sensed_state(self) -> np.ndarray:
+        """What the senses read from the current simulation state, before noise and delay (no command)."""
+        return self._sense(self.base._get_obs(), self.body.foot_contacts())
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        base_seed = None if seed is None else int(self.np_random.integers(2**31))
+        base_obs, _ = self.base.reset(seed=base_seed)
+        reading = self.body.read()
+        self.task.reset(reading, self.np_random)
+        obs = self.senses.reset(self._sense(base_obs, reading.foot_contacts), self.task.command, self.np_random)
+        return obs, {**reading.signals(), "command": self.task.command}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        low, high = self.action_space.low, self.action_space.high
+        action = np.clip(np.asarray(action, dtype=np.float64), low, high)
+        applied = action
+        if self.action_noise:
+            applied = np.clip(action + self.np_random.normal(0.0, self.action_noise, action.shape), low, high)
+        base_obs, _, base_terminated, _, base_info = self.base.step(applied)
+        reading = self.body.read()
+        terms = self.task.reward_terms(reading, action, base_info)
+        reward = float(sum(terms.values()))
+        terminated = bool(self.task.terminated(reading, bool(base_terminated)))
+        obs = self.senses.observe(self._sense(base_obs, reading.foot_contacts), self.task.command, self.np_random)
+        info = {k: v for k, v in base_info.items() if not k.startswith("reward_")}
+        info.update({f"reward_{name}": value for name, value in terms.items()})
+        info.update(reading.signals())
+        info["command"] = self.task.command
+        return obs, reward, terminated, False, info
+
+    def render(self):
+        return self.base.render()
+
+    def close(self) -> None:
+        self.base.close()

@@ -1,0 +1,123 @@
+"""Env ids: ``neuromotor/<Body>-<Task>-v0`` for every body and task, and the plug-in entry point."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+
+from envs.bodies import Body, BodySpec
+from envs.catalog import BODIES
+from envs.generic import GenericBodyEnv
+from envs.tasks import TASKS
+
+NAMESPACE = "neuromotor"
+VERSION = 0
+#: Episode length in env steps, as for Gymnasium's MuJoCo locomotion envs.
+MAX_EPISODE_STEPS = 1000
+
+
+def env_id(body: str, task: str) -> str:
+    """``env_id("Walker2d", "walk") == "neuromotor/Walker2d-Walk-v0"``."""
+    return f"{NAMESPACE}/{body}-{TASKS[task].title}-v{VERSION}"
+
+
+def env_ids() -> list[str]:
+    """Every registered neuromotor id."""
+    return [env_id(body, task) for body in BODIES for task in TASKS]
+
+
+def _register(spec: BodySpec) -> None:
+    for task in TASKS:
+        gym.register(
+            id=env_id(spec.name, task),
+            entry_point="envs.locomotion:LocomotionEnv",
+            max_episode_steps=MAX_EPISODE_STEPS,
+            kwargs={"body": spec.name, "task": task},
+        )
+
+
+def register_body(
+    name: str,
+    xml_file: str | Path,
+    torso: str,
+    feet: list[str] | tuple[str, ...],
+    *,
+    foot_labels: list[str] | tuple[str, ...] = (),
+    floor: str = "floor",
+    walk_speed: float = 1.0,
+    min_torso_height: float = 0.0,
+    max_torso_pitch: float | None = None,
+    min_torso_upright: float | None = None,
+    standing_settle_time: float = 0.0,
+    frame_skip: int = 4,
+    **base_kwargs: Any,
+) -> list[str]:
+    """Add a body from an MJCF file and register its ``walk``, ``jump`` and ``native`` env ids.
+
+    The MJCF needs a floor geom, a torso body and foot geoms; names are checked now, with an error that lists the
+    valid ones. Fall thresholds are as in :class:`~envs.bodies.BodySpec`; ``frame_skip`` and ``base_kwargs`` go to
+    :class:`~envs.generic.GenericBodyEnv`. Returns the new ids.
+    """
+    if not name or not name.replace("_", "").isalnum():
+        raise ValueError(f"body name must be letters, digits and underscores, got {name!r}")
+    if name in BODIES:
+        raise ValueError(f"body {name!r} is already registered; registered bodies: {', '.join(BODIES)}")
+    path = Path(xml_file).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"xml_file {str(xml_file)!r} does not exist")
+    try:
+        model = mujoco.MjModel.from_xml_path(str(path))
+    except ValueError as exc:
+        raise ValueError(f"xml_file {str(xml_file)!r} is not a valid MJCF model: {exc}") from None
+    Body(model, mujoco.MjData(model), torso=torso, feet=tuple(feet), floor=floor)
+    spec = BodySpec(
+        name=name,
+        base_env=GenericBodyEnv,
+        torso=torso,
+        feet=tuple(feet),
+        foot_labels=tuple(foot_labels),
+        floor=floor,
+        walk_speed=walk_speed,
+        min_torso_height=min_torso_height,
+        max_torso_pitch=max_torso_pitch,
+        min_torso_upright=min_torso_upright,
+        standing_settle_time=standing_settle_time,
+        base_kwargs={
+            "xml_file": str(path),
+            "torso": torso,
+            "frame_skip": frame_skip,
+            "min_torso_height": min_torso_height,
+            **base_kwargs,
+        },
+        task_base_kwargs={"terminate_when_unhealthy": False},
+    )
+    BODIES[name] = spec
+    _register(spec)
+    return [env_id(name, task) for task in TASKS]
+
+
+def resolve_env_id(env: str) -> str:
+    """Check that ``env`` names a registered id, importing ``module`` first for ``module:EnvId``.
+
+    Raises a ``ValueError`` naming the closest registered ids when it does not.
+    """
+    if ":" in env:
+        module, env = env.split(":", 1)
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ValueError(f"cannot import module {module!r} for env {env!r}: {exc}") from None
+    if env in gym.registry:
+        return env
+    close = difflib.get_close_matches(env, list(gym.registry), n=5, cutoff=0.5)
+    hint = f"; closest: {', '.join(close)}" if close else f"; neuromotor ids: {', '.join(env_ids())}"
+    raise ValueError(f"unknown env id {env!r}{hint}")
+
+
+for _spec in BODIES.values():
+    _register(_spec)

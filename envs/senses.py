@@ -1,0 +1,57 @@
+"""Senses: what the brain observes of its body, with sensor noise and latency."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+#: ``full``: Gymnasium's observation (positions and velocities); ``proprio``: joint positions only, no velocities.
+OBS_MODES = ("full", "proprio")
+
+
+class Senses:
+    """Turn the body's state into an observation: ``[sensed body (noisy, delayed), foot contacts, command]``.
+
+    The sensory part (body state and foot contacts) is corrupted by Gaussian noise and delivered ``delay`` steps
+    late; the task command is neither noisy nor late.
+
+    Args:
+        mode: ``"full"`` or ``"proprio"`` (see :data:`OBS_MODES`).
+        noise: Standard deviation of the Gaussian noise added to the sensory part.
+        delay: Steps of sensory latency; the first observations of an episode repeat the initial state.
+    """
+
+    def __init__(self, mode: str = "full", noise: float = 0.0, delay: int = 0) -> None:
+        if mode not in OBS_MODES:
+            raise ValueError(f"unknown obs mode {mode!r}; valid: {', '.join(OBS_MODES)}")
+        if not np.isfinite(noise) or noise < 0:
+            raise ValueError(f"obs_noise must be a finite number >= 0, got {noise!r}")
+        if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 0:
+            raise ValueError(f"obs_delay must be an integer number of steps >= 0, got {delay!r}")
+        self.mode = mode
+        self.noise = float(noise)
+        self.delay = int(delay)
+        self._buffer: collections.deque[np.ndarray] = collections.deque(maxlen=self.delay + 1)
+
+    def sense(self, base_obs: np.ndarray, qpos: np.ndarray, n_root_xy: int, contacts: np.ndarray) -> np.ndarray:
+        """The clean sensory vector: body state for this mode, then foot contacts as 0/1."""
+        body = base_obs if self.mode == "full" else qpos[n_root_xy:]
+        return np.concatenate([body, contacts.astype(np.float64)])
+
+    def reset(self, sensed: np.ndarray, command: np.ndarray, np_random: np.random.Generator) -> np.ndarray:
+        """Fill the latency buffer with the initial state and return the first observation."""
+        self._buffer.clear()
+        for _ in range(self.delay + 1):
+            self._buffer.append(self._corrupt(sensed, np_random))
+        return np.concatenate([self._buffer[0], command])
+
+    def observe(self, sensed: np.ndarray, command: np.ndarray, np_random: np.random.Generator) -> np.ndarray:
+        """Push this step's sensation and return what arrives now."""
+        self._buffer.append(self._corrupt(sensed, np_random))
+        return np.concatenate([self._buffer[0], command])
+
+    def _corrupt(self, sensed: np.ndarray, np_random: np.random.Generator) -> np.ndarray:
+        if self.noise == 0.0:
+            return sensed.copy()
+        return sensed + np_random.normal(0.0, self.noise, size=sensed.shape)

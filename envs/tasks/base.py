@@ -1,0 +1,44 @@
+"""The task interface: reward, termination and command over a body's named quantities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from envs.bodies import BodyReading, BodySpec
+
+
+class Task:
+    """Base class of body-agnostic tasks.
+
+    A task sees the body only through :class:`~envs.bodies.BodyReading`. Its reward is the sum of the named terms
+    returned by :meth:`reward_terms`; the env reports each one as ``info["reward_<name>"]``.
+    """
+
+    #: Registered name (``walk``) and the title used in env ids (``Walk``).
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    #: True when the task ends episodes itself, so the base env's own termination is switched off.
+    judges_termination: ClassVar[bool] = True
+
+    def setup(self, spec: BodySpec, dt: float) -> None:
+        """Bind body-specific defaults once the body is known; ``dt`` is the env step (s)."""
+        self.dt = dt
+
+    @property
+    def command(self) -> np.ndarray:
+        """What the brain is asked to do, appended to every observation (empty if nothing varies)."""
+        return np.zeros(0)
+
+    def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
+        """Start an episode from ``reading``."""
+
+    def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
+        """Named reward terms of one step, taken after the physics step."""
+        raise NotImplementedError
+
+    def terminated(self, reading: BodyReading, base_terminated: bool) -> bool:
+        """Whether the episode ends; by default when the body has fallen."""
+        return reading.fallen

@@ -1,0 +1,84 @@
+"""The jump task: vertical jumps in place, landing upright and carrying on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from envs.bodies import BodyReading
+from envs.rewards import control_cost, tolerance
+from envs.tasks.base import Task
+
+
+class JumpTask(Task):
+    """Jump straight up, again and again, without drifting or falling.
+
+    The height term pays the centre of mass's height above standing while every foot is off the floor, so it
+    cannot be earned standing still, and, unlike a reward on vertical velocity, it does not sum to zero over a jump.
+    Being high never ends the episode; falling does.
+
+    | term      | pays for                                                                         |
+    |-----------|----------------------------------------------------------------------------------|
+    | `height`  | in flight: centre-of-mass rise above standing, in units of ``target_rise``       |
+    | `upright` | torso pitch within ``±max_pitch``                                                |
+    | `drift`   | centre of mass within ``max_drift`` (horizontally) of where the episode started  |
+    | `ctrl`    | minus the mean squared action                                                    |
+
+    Args:
+        target_rise: Centre-of-mass rise (m) worth one unit of ``height`` per step.
+        max_rise_ratio: Cap on the rise, in units of ``target_rise``, so the term stays bounded.
+        height_weight: Weight of ``height``.
+        upright_weight: Weight of ``upright``.
+        max_pitch: Pitch (rad) up to which ``upright`` is full.
+        pitch_margin: Extra pitch (rad) at which ``upright`` has fallen to 0.1.
+        drift_weight: Weight of ``drift``.
+        max_drift: Horizontal distance (m) from the start that still earns full ``drift``.
+        drift_margin: Extra distance (m) at which ``drift`` has fallen to 0.1.
+        ctrl_cost_weight: Weight of the control cost.
+    """
+
+    name = "jump"
+    title = "Jump"
+
+    def __init__(
+        self,
+        target_rise: float = 0.35,
+        max_rise_ratio: float = 2.0,
+        height_weight: float = 2.0,
+        upright_weight: float = 0.2,
+        max_pitch: float = 0.3,
+        pitch_margin: float = 0.7,
+        drift_weight: float = 0.2,
+        max_drift: float = 0.25,
+        drift_margin: float = 1.0,
+        ctrl_cost_weight: float = 0.1,
+    ) -> None:
+        if target_rise <= 0:
+            raise ValueError(f"target_rise must be > 0 (m), got {target_rise}")
+        self.target_rise = target_rise
+        self.max_rise_ratio = max_rise_ratio
+        self.height_weight = height_weight
+        self.upright_weight = upright_weight
+        self.max_pitch = max_pitch
+        self.pitch_margin = pitch_margin
+        self.drift_weight = drift_weight
+        self.max_drift = max_drift
+        self.drift_margin = drift_margin
+        self.ctrl_cost_weight = ctrl_cost_weight
+        self.start_xy = np.zeros(2)
+
+    def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
+        self.start_xy = reading.com_position[:2].copy()
+
+    def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
+        rise = float(np.clip(reading.com_rise / self.target_rise, 0.0, self.max_rise_ratio))
+        upright = tolerance(reading.torso_pitch, (-self.max_pitch, self.max_pitch), margin=self.pitch_margin)
+        drift = float(np.linalg.norm(reading.com_position[:2] - self.start_xy))
+        return {
+            "height": self.height_weight * rise * float(reading.airborne),
+            "upright": self.upright_weight * upright,
+            "drift": self.drift_weight * tolerance(drift, (0.0, self.max_drift), margin=self.drift_margin),
+            "ctrl": -self.ctrl_cost_weight * control_cost(action),
+        }

@@ -1,0 +1,125 @@
+"""The walk task: track a commanded forward speed with an upright, grounded, two-sided gait."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from envs.bodies import BodyReading, BodySpec
+from envs.rewards import control_cost, tolerance
+from envs.tasks.base import Task
+
+
+class WalkTask(Task):
+    """Walk forward at a commanded speed.
+
+    Every term but ``ctrl`` is bounded in ``[0, weight]``; the best step earns the sum of the weights.
+
+    | term       | pays for                                                                  |
+    |------------|---------------------------------------------------------------------------|
+    | `speed`    | centre-of-mass forward velocity within ``speed_band`` of ``speed``        |
+    | `upright`  | torso pitch within ``±max_pitch``                                         |
+    | `height`   | centre of mass at least ``min_height_ratio`` of its standing height       |
+    | `support`  | some foot on the floor (a run's flight phases earn nothing)               |
+    | `symmetry` | feet sharing the load: recent duty factors within ``max_duty_gap``        |
+    | `ctrl`     | minus the mean squared action                                             |
+
+    A bent-over shuffle loses ``upright`` and ``height``; a run loses ``support`` in flight and ``speed`` when it
+    overshoots; a limp (one leg stepping, the other dragging) loses ``symmetry``.
+
+    Args:
+        speed: Commanded forward speed (m/s); ``None`` takes the body's default.
+        speed_band: Relative half-width of the speed band that earns full ``speed`` reward.
+        speed_weight: Weight of ``speed``.
+        upright_weight: Weight of ``upright``.
+        max_pitch: Pitch (rad) up to which ``upright`` is full.
+        pitch_margin: Extra pitch (rad) at which ``upright`` has fallen to 0.1.
+        height_weight: Weight of ``height``.
+        min_height_ratio: Centre-of-mass height, as a fraction of standing, above which ``height`` is full.
+        height_margin: Fraction of standing height below the bound at which ``height`` has fallen to 0.1.
+        support_weight: Weight of ``support``.
+        symmetry_weight: Weight of ``symmetry``.
+        max_duty_gap: Largest difference between feet's recent duty factors that earns full ``symmetry``.
+        duty_gap_margin: Extra difference at which ``symmetry`` has fallen to 0.1.
+        duty_time_constant: Time constant (s) of the running duty factor of each foot.
+        ctrl_cost_weight: Weight of the control cost.
+    """
+
+    name = "walk"
+    title = "Walk"
+
+    def __init__(
+        self,
+        speed: float | None = None,
+        speed_band: float = 0.1,
+        speed_weight: float = 1.0,
+        upright_weight: float = 0.5,
+        max_pitch: float = 0.2,
+        pitch_margin: float = 0.5,
+        height_weight: float = 0.5,
+        min_height_ratio: float = 0.9,
+        height_margin: float = 0.2,
+        support_weight: float = 0.5,
+        symmetry_weight: float = 0.25,
+        max_duty_gap: float = 0.15,
+        duty_gap_margin: float = 0.35,
+        duty_time_constant: float = 1.0,
+        ctrl_cost_weight: float = 0.1,
+    ) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed must be > 0 (m/s), got {speed}")
+        if duty_time_constant <= 0:
+            raise ValueError(f"duty_time_constant must be > 0 (s), got {duty_time_constant}")
+        self.speed = speed
+        self.speed_band = speed_band
+        self.speed_weight = speed_weight
+        self.upright_weight = upright_weight
+        self.max_pitch = max_pitch
+        self.pitch_margin = pitch_margin
+        self.height_weight = height_weight
+        self.min_height_ratio = min_height_ratio
+        self.height_margin = height_margin
+        self.support_weight = support_weight
+        self.symmetry_weight = symmetry_weight
+        self.max_duty_gap = max_duty_gap
+        self.duty_gap_margin = duty_gap_margin
+        self.duty_time_constant = duty_time_constant
+        self.ctrl_cost_weight = ctrl_cost_weight
+        self.duty = np.zeros(0)
+
+    def setup(self, spec: BodySpec, dt: float) -> None:
+        super().setup(spec, dt)
+        if self.speed is None:
+            self.speed = spec.walk_speed
+
+    @property
+    def command(self) -> np.ndarray:
+        return np.array([self.speed], dtype=np.float64)
+
+    def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
+        self.duty = reading.foot_contacts.astype(np.float64)
+
+    def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
+        alpha = 1.0 - math.exp(-self.dt / self.duty_time_constant)
+        self.duty += alpha * (reading.foot_contacts - self.duty)
+        band = self.speed * self.speed_band
+        speed = tolerance(reading.forward_velocity, (self.speed - band, self.speed + band), margin=self.speed)
+        upright = tolerance(reading.torso_pitch, (-self.max_pitch, self.max_pitch), margin=self.pitch_margin)
+        height = tolerance(
+            reading.com_height / reading.standing_com_height,
+            (self.min_height_ratio, math.inf),
+            margin=self.height_margin,
+        )
+        duty_gap = float(np.ptp(self.duty))
+        symmetry = tolerance(duty_gap, (0.0, self.max_duty_gap), margin=self.duty_gap_margin)
+        return {
+            "speed": self.speed_weight * speed,
+            "upright": self.upright_weight * upright,
+            "height": self.height_weight * height,
+            "support": self.support_weight * float(not reading.airborne),
+            "symmetry": self.symmetry_weight * symmetry,
+            "ctrl": -self.ctrl_cost_weight * control_cost(action),
+        }

@@ -1,0 +1,64 @@
+"""Shared fixtures: headless rendering, the plug-in test body, and pose helpers."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import mujoco
+import numpy as np
+import pytest
+
+import envs
+
+ASSETS = Path(__file__).parent / "assets"
+TEST_BODY = "TestBiped"
+BUILTIN = ("Walker2d", "Hopper", "HalfCheetah", "Ant", "Humanoid")
+
+
+def register_test_body() -> list[str]:
+    """Register the tests' own MJCF biped once per process and return its ids."""
+    if TEST_BODY not in envs.BODIES:
+        envs.register_body(
+            TEST_BODY,
+            xml_file=ASSETS / "biped.xml",
+            torso="pelvis",
+            feet=["foot_r", "foot_l"],
+            foot_labels=["right", "left"],
+            floor="ground",
+            min_torso_height=0.4,
+            max_torso_pitch=1.0,
+        )
+    return [envs.env_id(TEST_BODY, task) for task in envs.TASKS]
+
+
+register_test_body()
+ALL_IDS = envs.env_ids()
+
+
+def move_root(env, dz: float = 0.0, pitch: float = 0.0) -> None:
+    """Raise the root by ``dz`` and pitch it by ``pitch`` (rad, about +y), with zero velocity."""
+    base = env.unwrapped.base
+    model = base.model
+    qpos = base.data.qpos.copy()
+    root = model.body_rootid[env.unwrapped.body.torso_id]
+    for j in range(model.body_jntadr[root], model.body_jntadr[root] + model.body_jntnum[root]):
+        adr = model.jnt_qposadr[j]
+        axis = model.jnt_axis[j]
+        if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE:
+            qpos[adr + 2] += dz
+            rot = np.zeros(4)
+            mujoco.mju_axisAngle2Quat(rot, np.array([0.0, 1.0, 0.0]), pitch)
+            quat = np.zeros(4)
+            mujoco.mju_mulQuat(quat, rot, qpos[adr + 3 : adr + 7])
+            qpos[adr + 3 : adr + 7] = quat
+        elif model.jnt_type[j] == mujoco.mjtJoint.mjJNT_SLIDE and np.allclose(axis, [0, 0, 1]):
+            qpos[adr] += dz
+        elif model.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE and np.allclose(np.abs(axis), [0, 1, 0]):
+            qpos[adr] += pitch * np.sign(axis[1])
+    base.set_state(qpos, np.zeros(model.nv))
+
+
+@pytest.fixture(params=ALL_IDS)
+def env_id(request):
+    return request.param

@@ -1,0 +1,159 @@
+"""Reward design on synthetic body readings: a walk beats a shuffle, a run and a limp; a jump needs flight."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from envs.bodies import BodyReading
+from envs.catalog import BODIES
+from envs.rewards import tolerance
+from envs.tasks import JumpTask, WalkTask
+
+STANDING = 1.0
+DT = 0.008
+
+
+def reading(vx=1.0, pitch=0.0, height=0.97, contacts=(True, False), x=0.0, fallen=False) -> BodyReading:
+    return BodyReading(
+        time=0.0,
+        com_position=np.array([x, 0.0, height]),
+        com_velocity=np.array([vx, 0.0, 0.0]),
+        torso_height=height + 0.3,
+        torso_pitch=pitch,
+        torso_upright=math.cos(pitch),
+        foot_contacts=np.array(contacts),
+        standing_com_height=STANDING,
+        fallen=fallen,
+    )
+
+
+def mean_reward(task, cycle, seconds=4.0):
+    """Mean per-step reward of a gait given as a repeating list of readings."""
+    task.reset(cycle[0], np.random.default_rng(0))
+    steps = int(seconds / DT)
+    action = np.full(6, 0.3)
+    total = sum(sum(task.reward_terms(cycle[i % len(cycle)], action, {}).values()) for i in range(steps))
+    return total / steps
+
+
+def walk_task(**kwargs):
+    task = WalkTask(**kwargs)
+    task.setup(BODIES["Walker2d"], DT)
+    return task
+
+
+def phases(left_on, right_on, n=100, **kw):
+    """One gait cycle of ``n`` steps; ``left_on(i)``/``right_on(i)`` say which feet are down at step i."""
+    return [reading(contacts=(right_on(i), left_on(i)), **kw) for i in range(n)]
+
+
+# Alternating walk: each foot down 60% of the cycle, double support at the hand-overs.
+WALK = phases(lambda i: i % 100 < 60, lambda i: (i + 50) % 100 < 60)
+
+
+def test_walk_beats_bent_over_shuffle():
+    shuffle = phases(lambda i: True, lambda i: True, pitch=0.8, height=0.75)
+    assert mean_reward(walk_task(), WALK) > mean_reward(walk_task(), shuffle) + 0.5
+
+
+def test_walk_beats_run_with_flight_phases():
+    # Each foot down 35% of the cycle: two flight phases per cycle, at the commanded speed and at a faster one.
+    run = phases(lambda i: i % 100 < 35, lambda i: (i + 50) % 100 < 35, height=0.95)
+    fast_run = phases(lambda i: i % 100 < 35, lambda i: (i + 50) % 100 < 35, height=0.95, vx=2.0)
+    walk = mean_reward(walk_task(), WALK)
+    assert walk > mean_reward(walk_task(), run) + 0.1
+    assert walk > mean_reward(walk_task(), fast_run) + 0.5
+
+
+def test_walk_beats_limp():
+    # The limp seen in practice: one foot down 33% of the time, the other dragging 76%.
+    limp = phases(lambda i: i % 100 < 33, lambda i: (i + 20) % 100 < 76)
+    assert mean_reward(walk_task(), WALK) > mean_reward(walk_task(), limp) + 0.1
+
+
+def test_walk_speed_defaults_to_body_and_is_the_command():
+    task = walk_task()
+    assert task.command.tolist() == [BODIES["Walker2d"].walk_speed]
+    task = walk_task(speed=0.5)
+    assert task.command.tolist() == [0.5]
+    slow = mean_reward(task, phases(lambda i: i % 100 < 60, lambda i: (i + 50) % 100 < 60, vx=0.5))
+    assert slow > mean_reward(walk_task(speed=0.5), WALK)
+
+
+def jump_task(**kwargs):
+    task = JumpTask(**kwargs)
+    task.setup(BODIES["Walker2d"], DT)
+    return task
+
+
+def test_jump_pays_nothing_for_height_on_the_ground():
+    terms = jump_task().reward_terms(reading(height=1.3, contacts=(True, True)), np.zeros(6), {})
+    assert terms["height"] == 0.0
+
+
+def test_jump_pays_height_in_flight_and_is_bounded():
+    task = jump_task(target_rise=0.3, max_rise_ratio=2.0, height_weight=2.0)
+    task.reset(reading(), np.random.default_rng(0))
+    low = task.reward_terms(reading(height=1.15, contacts=(False, False)), np.zeros(6), {})["height"]
+    high = task.reward_terms(reading(height=1.3, contacts=(False, False)), np.zeros(6), {})["height"]
+    huge = task.reward_terms(reading(height=9.0, contacts=(False, False)), np.zeros(6), {})["height"]
+    assert low == pytest.approx(1.0)
+    assert high == pytest.approx(2.0)
+    assert huge == pytest.approx(4.0)
+
+
+def test_jumping_beats_standing_still():
+    stand = [reading(height=1.0, contacts=(True, True))]
+    # A 0.35 m hop every second: 0.5 s of flight, 0.5 s crouched on the ground.
+    hop = [
+        reading(height=1.0 + 0.35 * math.sin(math.pi * i / 62), contacts=(False, False))
+        if i < 62
+        else reading(height=0.85, contacts=(True, True), pitch=0.2)
+        for i in range(125)
+    ]
+    assert mean_reward(jump_task(), hop) > 2 * mean_reward(jump_task(), stand)
+
+
+def test_jump_drift_is_measured_from_the_start():
+    task = jump_task()
+    task.reset(reading(x=5.0), np.random.default_rng(0))
+    here = task.reward_terms(reading(x=5.0), np.zeros(6), {})["drift"]
+    away = task.reward_terms(reading(x=7.0), np.zeros(6), {})["drift"]
+    assert here == pytest.approx(task.drift_weight)
+    assert away < 0.1 * task.drift_weight
+
+
+@pytest.mark.parametrize(
+    ("x", "bounds", "margin", "sigmoid", "expected"),
+    [
+        (0.5, (0.0, 1.0), 1.0, "gaussian", 1.0),
+        (2.0, (0.0, 1.0), 1.0, "gaussian", 0.1),
+        (2.0, (0.0, 1.0), 0.0, "gaussian", 0.0),
+        (-1.0, (0.0, 1.0), 1.0, "linear", 0.1),
+        (-5.0, (0.0, 1.0), 1.0, "linear", 0.0),
+        (1e9, (0.0, math.inf), 1.0, "gaussian", 1.0),
+    ],
+)
+def test_tolerance(x, bounds, margin, sigmoid, expected):
+    assert tolerance(x, bounds, margin, sigmoid) == pytest.approx(expected)
+
+
+def test_tolerance_is_monotone_outside_bounds():
+    values = [tolerance(x, (0.0, 1.0), 0.5) for x in np.linspace(1.0, 3.0, 20)]
+    assert all(a >= b for a, b in itertools.pairwise(values))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"bounds": (1.0, 0.0)}, "lower <= upper"),
+        ({"margin": -1.0}, "margin"),
+        ({"sigmoid": "cosine"}, "valid: gaussian, linear"),
+        ({"value_at_margin": 1.5}, "value_at_margin"),
+    ],
+)
+def test_tolerance_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tolerance(0.0, **kwargs)
