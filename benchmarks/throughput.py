@@ -35,7 +35,7 @@ CONTENDERS = {
 def measure(algo, policy: str, args: argparse.Namespace) -> float:
     env = make_vec_env(args.env, n_envs=args.n_envs, seed=args.seed)
     kwargs = {"n_steps": args.n_steps, "batch_size": args.batch_size, "n_epochs": args.n_epochs}
-    policy_kwargs = {"lstm_hidden_size": args.lstm_hidden_size} if algo is RecurrentPPO else {}
+    policy_kwargs = {"lstm_hidden_size": args.lstm_hidden_size} if issubclass(algo, RecurrentPPO) else {}
     model = algo(policy, env, seed=args.seed, device="cpu", policy_kwargs=policy_kwargs, **kwargs)
     rollout = args.n_steps * args.n_envs
     model.learn(rollout)  # warm-up: one rollout and one update

@@ -192,13 +192,9 @@ class Body:
             else float(standing_com_height)
         )
         self._force = np.zeros(6)
+        self.n_root_xy = self._count_root_xy()
 
-    @property
-    def n_feet(self) -> int:
-        return len(self.foot_ids)
-
-    @property
-    def n_root_xy(self) -> int:
+    def _count_root_xy(self) -> int:
         """Leading qpos entries that are the root's horizontal position (skipped by Gymnasium's observations)."""
         jnt = self.model.body_jntadr[self.root_id]
         if jnt < 0:
@@ -206,6 +202,10 @@ class Body:
         if self.model.jnt_type[jnt] == mujoco.mjtJoint.mjJNT_FREE:
             return 2
         return 1 if self.model.jnt_type[jnt] == mujoco.mjtJoint.mjJNT_SLIDE else 0
+
+    @property
+    def n_feet(self) -> int:
+        return len(self.foot_ids)
 
     def measure_standing_com_height(self, settle_time: float = 0.0) -> float:
         """Centre-of-mass height when standing, measured on a scratch copy of the simulation.

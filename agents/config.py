@@ -1,0 +1,279 @@
+"""Training settings: one dataclass, YAML presets keyed by env id, and validated ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import fnmatch
+import inspect
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PRESETS_FILE = Path(__file__).with_name("presets.yaml")
+
+#: Algorithms by name: ``rppo`` is our LSTM brain (RecurrentPPO with the fast policy), ``ppo`` the MLP baseline.
+ALGOS = ("rppo", "ppo")
+VEC_ENVS = ("dummy", "subproc")
+DEVICES = ("cpu", "auto")
+ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu")
+
+#: Policy keyword arguments each algorithm accepts, with their types.
+POLICY_KEYS: dict[str, dict[str, Any]] = {
+    "ppo": {"net_arch": (list, dict), "activation_fn": str, "log_std_init": float, "ortho_init": bool},
+}
+POLICY_KEYS["rppo"] = {
+    **POLICY_KEYS["ppo"],
+    "lstm_hidden_size": int,
+    "n_lstm_layers": int,
+    "enable_critic_lstm": bool,
+    "shared_lstm": bool,
+    "exact_steps": bool,
+}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, also reading ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML data (never code), with ``1e-4`` read as a float."""
+    return yaml.load(text, Loader=_Loader)
+
+
+class ConfigError(ValueError):
+    """A setting that is unknown or has a bad value; the message names it and what is valid."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as ``config.yaml`` in the run directory."""
+
+    env_id: str = ""
+    """Gymnasium id of the env (ours, any installed one, or ``module:EnvId``)."""
+    algo: str = "rppo"
+    """``rppo`` (LSTM brain, RecurrentPPO with the fast policy) or ``ppo`` (MLP baseline)."""
+    seed: int = 0
+    """Seed of the envs, the network initialisation and the sampling."""
+    total_steps: int = 1_000_000
+    """Env steps to train for, summed over the parallel envs."""
+    n_envs: int = 8
+    """Parallel envs."""
+    vec_env: str = "dummy"
+    """``dummy`` (envs in this process) or ``subproc`` (one process per env)."""
+    n_steps: int = 256
+    """Steps per env per rollout; for ``rppo`` also the longest backpropagation-through-time window."""
+    batch_size: int = 1024
+    """Minibatch size, in env steps."""
+    n_epochs: int = 10
+    """Passes over each rollout."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO clipping of the probability ratio."""
+    ent_coef: float = 0.0
+    """Entropy bonus weight."""
+    vf_coef: float = 0.5
+    """Value loss weight."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clip."""
+    target_kl: float | None = None
+    """Stop an update early past this KL divergence (``null``: never)."""
+    normalize: bool = True
+    """Normalise observations with running statistics (VecNormalize)."""
+    norm_reward: bool = True
+    """Also scale rewards by a running estimate of the return's std (only with ``normalize``)."""
+    clip_obs: float = 10.0
+    """Clip normalised observations to this magnitude."""
+    eval_freq: int = 20_000
+    """Evaluate every this many env steps (0: never)."""
+    eval_episodes: int = 5
+    """Deterministic episodes per evaluation."""
+    checkpoint_freq: int = 50_000
+    """Save a checkpoint every this many env steps (0: only on Ctrl-C)."""
+    device: str = "cpu"
+    """Torch device: ``cpu`` or ``auto`` (a GPU if there is one)."""
+    policy: dict = dataclasses.field(default_factory=dict)
+    """Policy keyword arguments (``lstm_hidden_size``, ``net_arch``, ...), validated per algo."""
+    env_kwargs: dict = dataclasses.field(default_factory=dict)
+    """Keyword arguments of ``gym.make`` (``obs``, ``speed``, ...), validated by the env."""
+
+    def validate(self) -> TrainConfig:
+        """Check every value; raise :class:`ConfigError` naming the first bad one."""
+        choices = {"algo": ALGOS, "vec_env": VEC_ENVS, "device": DEVICES}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not valid; choose from: {', '.join(valid)}")
+        for name in ("total_steps", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("eval_freq", "checkpoint_freq", "ent_coef", "vf_coef"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("learning_rate", "clip_range", "max_grad_norm", "clip_obs"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.algo == "rppo" and self.batch_size < 2:
+            raise ConfigError("batch_size must be >= 2 for rppo")
+        valid_policy = POLICY_KEYS[self.algo]
+        for key, value in self.policy.items():
+            if key not in valid_policy:
+                raise ConfigError(
+                    f"unknown policy setting {key!r} for algo {self.algo!r}; valid: {', '.join(sorted(valid_policy))}"
+                )
+            expected = valid_policy[key]
+            if not _matches(value, expected):
+                names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+                raise ConfigError(f"policy.{key} must be {names}, got {value!r}")
+        if self.policy.get("activation_fn", "tanh") not in ACTIVATIONS:
+            raise ConfigError(
+                f"policy.activation_fn={self.policy['activation_fn']!r} is not valid; choose from: "
+                + ", ".join(ACTIVATIONS)
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Build from a mapping (such as a saved ``config.yaml``), rejecting unknown keys."""
+        config = cls()
+        for key, value in data.items():
+            _set_field(config, key, value, source)
+        return config.validate()
+
+
+def _matches(value: Any, expected: Any) -> bool:
+    types_ = expected if isinstance(expected, tuple) else (expected,)
+    if bool in types_:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if float in types_ and isinstance(value, int):
+        return True
+    return isinstance(value, types_)
+
+
+_FIELD_TYPES = typing.get_type_hints(TrainConfig)
+FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def field_help() -> dict[str, str]:
+    """Each field's docstring, for ``--help`` and error messages."""
+    source = inspect.getsource(TrainConfig)
+    tree = ast.parse(source).body[0]
+    docs: dict[str, str] = {}
+    for node, following in zip(tree.body, tree.body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr):
+            docs[node.target.id] = str(following.value.value)
+    return docs
+
+
+def _coerce(name: str, value: Any) -> Any:
+    expected = _FIELD_TYPES[name]
+    allowed = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is type(None):
+            continue
+        if kind is bool and isinstance(value, bool):
+            return value
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind in (str, dict) and isinstance(value, kind):
+            return value
+    names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
+    raise ConfigError(f"{name} must be {names}, got {value!r}")
+
+
+def _set_field(config: TrainConfig, key: str, value: Any, source: str) -> None:
+    head, _, rest = key.partition(".")
+    if head not in FIELDS:
+        raise ConfigError(f"unknown setting {key!r} in {source}; valid: {', '.join(FIELDS)}")
+    if rest:
+        if head not in ("policy", "env_kwargs"):
+            raise ConfigError(f"{head!r} has no sub-settings; only policy.<key> and env_kwargs.<key> do")
+        getattr(config, head)[rest] = value
+    elif head in ("policy", "env_kwargs"):
+        getattr(config, head).update(_coerce(head, value))
+    else:
+        setattr(config, head, _coerce(head, value))
+
+
+def load_presets(path: Path = PRESETS_FILE) -> dict[str, dict[str, Any]]:
+    presets = load_yaml(Path(path).read_text()) or {}
+    if not isinstance(presets, dict):
+        raise ConfigError(f"{path}: expected a mapping of env patterns to settings")
+    return presets
+
+
+def preset_settings(env_id: str, algo: str, presets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The flattened preset settings that apply to ``env_id`` and ``algo``, later patterns winning."""
+    presets = load_presets() if presets is None else presets
+    settings: dict[str, Any] = {}
+    for pattern, entry in presets.items():
+        if not fnmatch.fnmatchcase(env_id, pattern):
+            continue
+        for key, value in (entry or {}).items():
+            if key in ALGOS:
+                if key == algo:
+                    settings.update(_flatten(value or {}))
+            else:
+                settings.update(_flatten({key: value}))
+    return settings
+
+
+def _flatten(entry: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in ("policy", "env_kwargs") and isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"policy.lstm_hidden_size=64"`` -> ``("policy.lstm_hidden_size", 64)``; values are YAML scalars or lists."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    try:
+        value = load_yaml(raw) if raw else ""
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: cannot parse value {raw!r} (YAML scalars, lists or mappings)") from None
+    return key.strip(), value
+
+
+def resolve_config(
+    env_id: str, algo: str, overrides: dict[str, Any] | None = None, presets: dict | None = None
+) -> TrainConfig:
+    """Defaults, then matching presets, then ``overrides`` (dotted keys allowed), validated."""
+    config = TrainConfig(env_id=env_id, algo=algo)
+    for key, value in preset_settings(env_id, algo, presets).items():
+        _set_field(config, key, value, "presets")
+    for key, value in (overrides or {}).items():
+        _set_field(config, key, value, "--set")
+    return config.validate()

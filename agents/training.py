@@ -1,0 +1,299 @@
+"""The training loop around SB3: envs, model, run directory, checkpoints, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+import yaml
+from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
+
+import envs
+from agents.algorithm import FastRecurrentPPO
+from agents.callbacks import InfoLogger, ProgressBar, SaveBest, Timer
+from agents.config import ConfigError, TrainConfig, load_yaml
+from agents.policies import FAST_POLICY
+
+ALGORITHMS: dict[str, tuple[type[BaseAlgorithm], str]] = {
+    "rppo": (FastRecurrentPPO, FAST_POLICY),
+    "ppo": (PPO, "MlpPolicy"),
+}
+ACTIVATION_FNS = {"tanh": th.nn.Tanh, "relu": th.nn.ReLU, "elu": th.nn.ELU, "leaky_relu": th.nn.LeakyReLU}
+CHECKPOINT_PREFIX = "ckpt"
+_CHECKPOINT = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)_steps\.zip$")
+
+
+class RunError(ValueError):
+    """A run directory that cannot be used (missing, incomplete, already finished)."""
+
+
+def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
+    """``runs/<env>__<algo>__s<seed>__<YYYYmmdd-HHMMSS>``: sortable, and safe as a folder name."""
+    env = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.env_id)
+    return root / f"{env}__{config.algo}__s{config.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class EnvFactory:
+    """Picklable env constructor that registers our ids (and imports ``module:`` ids) in any process."""
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any]) -> None:
+        self.env_id = env_id
+        self.env_kwargs = dict(env_kwargs)
+
+    def __call__(self) -> gym.Env:
+        return gym.make(envs.resolve_env_id(self.env_id), **self.env_kwargs)
+
+
+def check_env_config(config: TrainConfig) -> None:
+    """Fail early, with a one-line message, on an unknown env id or bad env kwargs."""
+    envs.resolve_env_id(config.env_id)
+    try:
+        EnvFactory(config.env_id, config.env_kwargs)().close()
+    except (TypeError, ValueError, gym.error.Error) as exc:
+        raise ConfigError(f"env {config.env_id!r} with env_kwargs {config.env_kwargs}: {exc}") from None
+
+
+def build_vec_env(config: TrainConfig, n_envs: int, seed: int, training: bool = True) -> VecEnv:
+    """The (optionally normalised) vectorised env of a run."""
+    vec_cls = SubprocVecEnv if config.vec_env == "subproc" and n_envs > 1 else DummyVecEnv
+    venv = make_vec_env(EnvFactory(config.env_id, config.env_kwargs), n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
+    if not config.normalize:
+        return venv
+    return VecNormalize(
+        venv,
+        training=training,
+        norm_obs=True,
+        norm_reward=config.norm_reward and training,
+        clip_obs=config.clip_obs,
+        gamma=config.gamma,
+    )
+
+
+def policy_kwargs(config: TrainConfig) -> dict[str, Any]:
+    kwargs = dict(config.policy)
+    if "activation_fn" in kwargs:
+        kwargs["activation_fn"] = ACTIVATION_FNS[kwargs["activation_fn"]]
+    return kwargs
+
+
+def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: Path | None) -> BaseAlgorithm:
+    algo_cls, policy = ALGORITHMS[config.algo]
+    return algo_cls(
+        policy,
+        env,
+        learning_rate=config.learning_rate,
+        n_steps=config.n_steps,
+        batch_size=config.batch_size,
+        n_epochs=config.n_epochs,
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
+        clip_range=config.clip_range,
+        ent_coef=config.ent_coef,
+        vf_coef=config.vf_coef,
+        max_grad_norm=config.max_grad_norm,
+        target_kl=config.target_kl,
+        policy_kwargs=policy_kwargs(config),
+        tensorboard_log=None if tensorboard_log is None else str(tensorboard_log),
+        seed=config.seed,
+        device=config.device,
+        verbose=0,
+    )
+
+
+@dataclass
+class Checkpoint:
+    steps: int
+    model: Path
+    vecnormalize: Path
+
+
+def checkpoint_paths(folder: Path, steps: int) -> Checkpoint:
+    """Where SB3's ``CheckpointCallback`` (and our Ctrl-C handler) put the checkpoint of ``steps``."""
+    return Checkpoint(
+        steps,
+        folder / f"{CHECKPOINT_PREFIX}_{steps}_steps.zip",
+        folder / f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl",
+    )
+
+
+def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
+    folder = run_dir / "checkpoints"
+    steps = [int(m.group(1)) for p in folder.glob("*.zip") if (m := _CHECKPOINT.match(p.name))]
+    return checkpoint_paths(folder, max(steps)) if steps else None
+
+
+def save_checkpoint(model: BaseAlgorithm, folder: Path) -> Checkpoint:
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = checkpoint_paths(folder, model.num_timesteps)
+    model.save(checkpoint.model)
+    env = model.get_vec_normalize_env()
+    if env is not None:
+        env.save(str(checkpoint.vecnormalize))
+    return checkpoint
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The resolved settings saved in a run directory."""
+    path = run_dir / "config.yaml"
+    if not run_dir.is_dir():
+        raise RunError(f"run directory {str(run_dir)!r} does not exist")
+    if not path.is_file():
+        raise RunError(f"{str(run_dir)!r} is not a run directory: it has no config.yaml")
+    try:
+        data = load_yaml(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RunError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path} does not hold a mapping of settings")
+    return TrainConfig.from_dict(data, source=str(path))
+
+
+def _restore_evaluations(callback: EvalCallback, log: Path) -> None:
+    """Carry a resumed run's evaluation history (and best score) into a fresh ``EvalCallback``."""
+    if not log.is_file():
+        return
+    with np.load(log) as data:
+        callback.evaluations_timesteps = data["timesteps"].tolist()
+        callback.evaluations_results = data["results"].tolist()
+        callback.evaluations_length = data["ep_lengths"].tolist()
+    if callback.evaluations_results:
+        callback.best_mean_reward = float(max(np.mean(r) for r in callback.evaluations_results))
+
+
+def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: VecEnv | None):
+    n_envs = config.n_envs
+    callbacks = [ProgressBar(total_steps), InfoLogger()]
+    if config.checkpoint_freq:
+        callbacks.append(
+            CheckpointCallback(
+                save_freq=max(config.checkpoint_freq // n_envs, 1),
+                save_path=str(run_dir / "checkpoints"),
+                name_prefix=CHECKPOINT_PREFIX,
+                save_vecnormalize=True,
+            )
+        )
+    if eval_env is not None:
+        evaluation = EvalCallback(
+            eval_env,
+            n_eval_episodes=config.eval_episodes,
+            eval_freq=max(config.eval_freq // n_envs, 1),
+            log_path=str(run_dir / "eval"),
+            deterministic=True,
+            callback_on_new_best=SaveBest(run_dir / "best"),
+            verbose=0,
+        )
+        _restore_evaluations(evaluation, run_dir / "eval" / "evaluations.npz")
+        callbacks.append(evaluation)
+    return callbacks
+
+
+def train(config: TrainConfig, run_dir: Path, *, resume: bool = False, command: list[str] | None = None) -> dict:
+    """Train (or, with ``resume``, continue) the run in ``run_dir``; returns the summary that it also saves.
+
+    Ctrl-C saves a checkpoint and raises ``KeyboardInterrupt`` once the envs are closed.
+    """
+    run_dir = Path(run_dir)
+    checkpoint = latest_checkpoint(run_dir) if resume else None
+    if resume and checkpoint is None:
+        raise RunError(f"{str(run_dir)!r} has no checkpoint to resume from (checkpoints/ is empty)")
+    if checkpoint is not None and checkpoint.steps >= config.total_steps:
+        raise RunError(
+            f"the run already reached {checkpoint.steps} of {config.total_steps} steps; pass a larger --steps"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "config.yaml", "w") as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+    if command is not None:
+        with open(run_dir / "command.txt", "a") as f:
+            f.write(shlex.join(command) + "\n")
+
+    env = build_vec_env(config, config.n_envs, config.seed)
+    eval_env = build_vec_env(config, 1, config.seed + 10_000, training=False) if config.eval_freq else None
+    algo_cls, _ = ALGORITHMS[config.algo]
+    if checkpoint is None:
+        model = build_model(config, env, run_dir / "tb")
+    else:
+        if isinstance(env, VecNormalize):
+            if not checkpoint.vecnormalize.is_file():
+                raise RunError(f"checkpoint {checkpoint.model.name} has no {checkpoint.vecnormalize.name} beside it")
+            env = VecNormalize.load(str(checkpoint.vecnormalize), env.venv)
+            env.training, env.norm_reward = True, config.norm_reward
+        model = algo_cls.load(checkpoint.model, env=env, device=config.device, tensorboard_log=str(run_dir / "tb"))
+    timer = Timer()
+    callbacks = CallbackList([timer, *_callbacks(config, run_dir, config.total_steps, eval_env)])
+    try:
+        model.learn(
+            config.total_steps - model.num_timesteps,
+            callback=callbacks,
+            tb_log_name=config.algo,
+            reset_num_timesteps=checkpoint is None,
+        )
+    except KeyboardInterrupt:
+        for callback in callbacks.callbacks:
+            if isinstance(callback, ProgressBar) and callback.bar is not None:
+                callback.bar.close()
+        saved = save_checkpoint(model, run_dir / "checkpoints")
+        _close(env, eval_env)
+        print(
+            f"interrupted at step {saved.steps}: saved {saved.model}; resume with: python train.py --resume {run_dir}"
+        )
+        raise
+    model.save(run_dir / "model.zip")
+    if isinstance(env, VecNormalize):
+        env.save(str(run_dir / "vecnormalize.pkl"))
+    elapsed, rate = timer.rate()
+    eval_callback = next((c for c in callbacks.callbacks if isinstance(c, EvalCallback)), None)
+    returns = [ep["r"] for ep in model.ep_info_buffer]
+    summary = {
+        "env_id": config.env_id,
+        "algo": config.algo,
+        "seed": config.seed,
+        "steps": int(model.num_timesteps),
+        "seconds": round(elapsed, 1),
+        "steps_per_second": round(rate, 1),
+        "mean_return": float(np.mean(returns)) if returns else None,
+        "best_eval_return": None if eval_callback is None else float(eval_callback.best_mean_reward),
+        "run_dir": str(run_dir),
+    }
+    with open(run_dir / "summary.json", "w") as f:
+        json.dump(summary, f, indent=2)
+    _close(env, eval_env)
+    return summary
+
+
+def _close(*venvs: VecEnv | None) -> None:
+    for venv in venvs:
+        if venv is None:
+            continue
+        # Subprocess workers may already have stopped on the same Ctrl-C.
+        with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
+            venv.close()
+
+
+def summary_line(summary: dict) -> str:
+    ret = summary["mean_return"]
+    best = summary["best_eval_return"]
+    return (
+        f"done: {summary['env_id']} {summary['algo']} seed {summary['seed']}: {summary['steps']} steps in "
+        f"{summary['seconds']:.0f} s ({summary['steps_per_second']:.0f} steps/s), mean return "
+        f"{'n/a' if ret is None else f'{ret:.1f}'}, best eval "
+        f"{'n/a' if best is None or not np.isfinite(best) else f'{best:.1f}'} -> {summary['run_dir']}"
+    )
+
+
+def print_error(prog: str, message: str) -> None:
+    print(f"{prog}: error: {message}", file=sys.stderr)

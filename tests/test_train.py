@@ -1,0 +1,235 @@
+"""train.py end to end in subprocesses with tiny budgets, plus the config and preset machinery."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch as th
+import yaml
+from sb3_contrib import RecurrentPPO
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import envs
+from agents.config import ConfigError, TrainConfig, load_presets, parse_override, preset_settings, resolve_config
+from agents.training import latest_checkpoint, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [
+    "--n-envs", "2",
+    "--set", "n_steps=64", "--set", "batch_size=64", "--set", "n_epochs=2",
+    "--set", "policy.lstm_hidden_size=16",
+    "--set", "env_kwargs.obs=proprio",
+]  # fmt: skip
+
+
+def run_train(*args, timeout=300, **kwargs):
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env, **kwargs,
+    )  # fmt: skip
+
+
+def tb_scalars(run_dir: Path) -> dict:
+    events = EventAccumulator(str(next((run_dir / "tb").iterdir())))
+    events.Reload()
+    return {tag: [e.step for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "walk"
+    args = ["--env", "neuromotor/Walker2d-Walk-v0", "--steps", "768", "--run-dir", str(run_dir)]
+    result = run_train(*args, *TINY, "--eval-freq", "256", "--checkpoint-freq", "256", "--set", "eval_episodes=1")
+    assert result.returncode == 0, result.stderr
+    return run_dir, result
+
+
+def test_train_writes_the_run_directory(finished_run):
+    run_dir, result = finished_run
+    for name in ("model.zip", "vecnormalize.pkl", "config.yaml", "command.txt", "summary.json"):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "best" / "model.zip").is_file() and (run_dir / "best" / "vecnormalize.pkl").is_file()
+    assert latest_checkpoint(run_dir).steps == 768
+    assert latest_checkpoint(run_dir).vecnormalize.is_file()
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["env_id"] == "neuromotor/Walker2d-Walk-v0"
+    assert config["env_kwargs"] == {"obs": "proprio"}
+    assert config["policy"]["lstm_hidden_size"] == 16
+    assert "--run-dir" in (run_dir / "command.txt").read_text()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 768
+    assert result.stdout.strip().splitlines()[-1].startswith("done: neuromotor/Walker2d-Walk-v0 rppo seed 0: 768 steps")
+    scalars = tb_scalars(run_dir)
+    for tag in ("reward/speed", "reward/upright", "reward/symmetry", "gait/forward_velocity", "rollout/ep_rew_mean"):
+        assert tag in scalars, tag
+    # The saved brain is a plain RecurrentPPO model with our policy, and senses what the config says.
+    model = RecurrentPPO.load(run_dir / "model.zip", device="cpu")
+    assert model.policy.lstm_actor.hidden_size == 16
+    assert model.observation_space.shape == (8 + 2 + 1,)  # joint positions, feet, command
+
+
+def test_resume_continues_the_step_counter(finished_run, tmp_path):
+    run_dir, _ = finished_run
+    result = run_train("--resume", str(run_dir), "--steps", "1024")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 1024
+    assert latest_checkpoint(run_dir).steps == 1024
+    assert len((run_dir / "command.txt").read_text().splitlines()) == 2
+    # One TensorBoard run whose steps carry on past the first run's last step.
+    assert len(list((run_dir / "tb").iterdir())) == 1
+    assert max(tb_scalars(run_dir)["rollout/ep_rew_mean"]) > 768
+    evaluations = np.load(run_dir / "eval" / "evaluations.npz")["timesteps"]
+    assert evaluations[0] == 256 and evaluations[-1] == 1024
+    again = run_train("--resume", str(run_dir))
+    assert again.returncode == 2
+    assert "already reached 1024 of 1024 steps" in again.stderr
+
+
+def test_sigint_leaves_a_resumable_checkpoint(tmp_path):
+    run_dir = tmp_path / "interrupted"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    args = ["--env", "neuromotor/Hopper-Jump-v0", "--steps", "1000000", "--run-dir", str(run_dir), *TINY]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args, "--eval-freq", "0", "--checkpoint-freq", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list((run_dir / "tb").glob("*/events.*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    checkpoint = latest_checkpoint(run_dir)
+    assert checkpoint is not None and checkpoint.vecnormalize.is_file()
+    assert f"interrupted at step {checkpoint.steps}" in out
+    resumed = run_train("--resume", str(run_dir), "--steps", str(checkpoint.steps + 128))
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] >= checkpoint.steps + 128
+
+
+def test_module_env_id_and_subprocess_envs(tmp_path):
+    run_dir = tmp_path / "plugin"
+    result = run_train(
+        "--env", "plugin_env:neuromotor/PluginBiped-Jump-v0", "--steps", "256", "--run-dir", str(run_dir),
+        "--vec-env", "subproc", "--eval-freq", "0", *TINY,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "model.zip").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "neuromotor/Walker-Walk-v0"], "unknown env id 'neuromotor/Walker-Walk-v0'; closest: "),
+        (["--env", "neuromotor/Walker2d-Walk-v0", "--set", "lstm=3"], "unknown setting 'lstm' in --set; valid: "),
+        (["--env", "neuromotor/Walker2d-Walk-v0", "--set", "n_steps"], "--set expects key=value, got 'n_steps'"),
+        (["--env", "neuromotor/Walker2d-Walk-v0", "--algo", "sac"], "algo='sac' is not valid; choose from: rppo"),
+        (["--resume", "/nonexistent/run"], "run directory '/nonexistent/run' does not exist"),
+        (["--resume", "tests"], "'tests' is not a run directory: it has no config.yaml"),
+        (["--env", "neuromotor/Walker2d-Walk-v0", "--set", "env_kwargs.sped=1"], "unknown keyword argument(s) 'sped'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(args, message):
+    result = run_train(*args, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("train.py: error: ") and message in lines[0]
+
+
+def test_same_seed_same_learning_curve(tmp_path):
+    def run(name):
+        config = resolve_config(
+            "neuromotor/Hopper-Walk-v0",
+            "rppo",
+            {"total_steps": 384, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 2,
+             "policy.lstm_hidden_size": 8, "eval_freq": 128, "eval_episodes": 1, "checkpoint_freq": 0},
+        )  # fmt: skip
+        train(config, tmp_path / name)
+        return RecurrentPPO.load(tmp_path / name / "model.zip", device="cpu"), tmp_path / name
+
+    (a, dir_a), (b, dir_b) = run("a"), run("b")
+    for (name, pa), pb in zip(a.policy.state_dict().items(), b.policy.state_dict().values(), strict=True):
+        assert th.equal(pa, pb), name
+    np.testing.assert_array_equal(
+        np.load(dir_a / "eval" / "evaluations.npz")["results"], np.load(dir_b / "eval" / "evaluations.npz")["results"]
+    )
+
+
+def test_every_env_has_a_valid_preset():
+    for env_id in envs.env_ids():
+        for algo in ("rppo", "ppo"):
+            config = resolve_config(env_id, algo)
+            assert config.normalize, f"VecNormalize should be on for {env_id}"
+    assert not resolve_config("CartPole-v1", "ppo").normalize
+    assert resolve_config("Walker2d-v5", "rppo").normalize
+
+
+def test_presets_match_families_then_single_envs():
+    presets = {
+        "*": {"n_envs": 1},
+        "neuromotor/*": {"n_envs": 4, "rppo": {"policy": {"lstm_hidden_size": 32}}},
+        "neuromotor/Ant-*": {"rppo": {"n_envs": 16}},
+    }
+    assert preset_settings("neuromotor/Ant-Walk-v0", "rppo", presets) == {
+        "n_envs": 16,
+        "policy.lstm_hidden_size": 32,
+    }
+    assert preset_settings("neuromotor/Ant-Walk-v0", "ppo", presets) == {"n_envs": 4}
+    assert preset_settings("Hopper-v5", "rppo", presets) == {"n_envs": 1}
+
+
+def test_preset_keys_are_validated():
+    with pytest.raises(ConfigError, match="unknown setting 'n_env' in presets; valid: env_id, algo"):
+        resolve_config("neuromotor/Walker2d-Walk-v0", "rppo", presets={"*": {"n_env": 3}})
+    with pytest.raises(ConfigError, match="unknown policy setting 'hidden' for algo 'rppo'"):
+        resolve_config("neuromotor/Walker2d-Walk-v0", "rppo", presets={"*": {"policy": {"hidden": 3}}})
+    for pattern, entry in load_presets().items():
+        assert isinstance(pattern, str) and isinstance(entry, dict)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("n_envs=4", ("n_envs", 4)),
+        ("learning_rate=1e-4", ("learning_rate", 1e-4)),
+        ("policy.net_arch=[32, 32]", ("policy.net_arch", [32, 32])),
+        ("target_kl=null", ("target_kl", None)),
+        ("env_kwargs.obs=proprio", ("env_kwargs.obs", "proprio")),
+    ],
+)
+def test_parse_override(text, expected):
+    assert parse_override(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"n_envs": "four"}, "n_envs must be int, got 'four'"),
+        ({"n_envs": 2.5}, "n_envs must be int, got 2.5"),
+        ({"normalize": 1}, "normalize must be bool, got 1"),
+        ({"gamma": 1.5}, "gamma must be in (0, 1], got 1.5"),
+        ({"vec_env": "ray"}, "vec_env='ray' is not valid; choose from: dummy, subproc"),
+        ({"policy.activation_fn": "sigmoid"}, "policy.activation_fn='sigmoid' is not valid; choose from: tanh"),
+        ({"seed.x": 1}, "'seed' has no sub-settings"),
+    ],
+)
+def test_bad_settings(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config("neuromotor/Walker2d-Walk-v0", "rppo", overrides)
+
+
+def test_config_round_trips_through_yaml():
+    config = resolve_config("neuromotor/Walker2d-Jump-v0", "rppo", {"env_kwargs.obs_delay": 2})
+    again = TrainConfig.from_dict(yaml.safe_load(yaml.safe_dump(config.to_dict())))
+    assert again == config
