@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -91,3 +93,131 @@ def train_main(argv: list[str] | None = None) -> int:
         return 130
     print(summary_line(summary))
     return 0
+
+
+def evaluate_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="evaluate.py",
+        description="Measure the gait a trained brain produces; optionally film it and draw its gait diagram.",
+    )
+    parser.add_argument("target", nargs="?", help="run directory, model/checkpoint .zip, or bundled brain name")
+    parser.add_argument("--list", action="store_true", help="list the bundled brains and exit")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes to measure (default 10)")
+    parser.add_argument("--seed", type=int, default=100_000, help="seed of the first episode; episode i uses seed+i")
+    parser.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mean")
+    parser.add_argument("--steps", type=int, help="episode length limit (default: the env's, 1000)")
+    parser.add_argument(
+        "--video", nargs="?", const="auto", metavar="PATH", help="MP4 of the first episode (default videos/<run>.mp4)"
+    )
+    parser.add_argument("--gif", action="store_true", help="also write a small GIF beside the MP4")
+    parser.add_argument("--no-timeline", action="store_true", help="no footfall strip under the video")
+    parser.add_argument(
+        "--diagram", metavar="PATH", help="gait diagram PNG of the first episode (default with --video)"
+    )
+    parser.add_argument("--json", metavar="PATH", help='write {"summary": ..., "episodes": [...]} here')
+    parser.add_argument("--env-kwargs", metavar="JSON", help="override env settings, e.g. '{\"obs_noise\": 0.05}'")
+    return parser
+
+
+def _parse_env_kwargs(text: str | None) -> dict:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--env-kwargs is not valid JSON ({exc.msg} at character {exc.pos}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"--env-kwargs must be a JSON object such as '{{\"obs_noise\": 0.05}}', got {text!r}")
+    return value
+
+
+def evaluate_main(argv: list[str] | None = None) -> int:
+    from agents import evaluation, plots, video
+
+    parser = evaluate_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        brains = evaluation.bundled_brains()
+        print("\n".join(f"{name}\t{path}" for name, path in brains.items()) or "no bundled brains yet")
+        return 0
+    if args.target is None:
+        parser.error("give a TARGET (run directory, model .zip or bundled brain) or --list")
+    for flag in ("episodes", "steps"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    try:
+        brain = evaluation.find_brain(args.target)
+        env_kwargs = _parse_env_kwargs(args.env_kwargs)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{Path(args.target).name}__{brain.config.env_id}")
+        video_path = (
+            None if args.video is None else Path("videos") / f"{stem}.mp4" if args.video == "auto" else Path(args.video)
+        )
+        diagram_path = (
+            Path(args.diagram) if args.diagram else video_path and video_path.with_name(f"{video_path.stem}_gait.png")
+        )
+        for path in (video_path, diagram_path, args.json and Path(args.json)):
+            if path:
+                video.check_writable(path)
+        model = evaluation.load_model(brain)
+        render = video_path is not None
+        venv = evaluation.make_env(
+            brain,
+            {**env_kwargs, **({"width": video.FRAME_WIDTH, "height": video.FRAME_HEIGHT} if render else {})},
+            render_mode="rgb_array" if render else None,
+            max_episode_steps=args.steps,
+        )
+        if render:
+            video.use_tracking_camera(venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0])
+        episodes = [
+            evaluation.rollout(
+                model, venv, seed=args.seed + i, deterministic=not args.stochastic, render=render and i == 0
+            )
+            for i in range(args.episodes)
+        ]
+        venv.close()
+    except (ConfigError, RunError, ValueError) as exc:
+        parser.error(str(exc))
+    result = evaluation.summarize(episodes)
+    print_summary(brain, result["summary"], args)
+    first = episodes[0]
+    if video_path is not None:
+        frames = video.compose(first.frames, None if args.no_timeline else first.foot_contacts)
+        video.write_mp4(video_path, frames, 1.0 / first.dt)
+        print(f"video: {video_path} ({len(frames)} frames at {1.0 / first.dt:.0f} fps)")
+        if args.gif:
+            gif = video.write_gif(video_path.with_suffix(".gif"), frames, 1.0 / first.dt)
+            print(f"gif: {gif}")
+    if diagram_path is not None and first.foot_labels:
+        plots.gait_diagram(
+            first.foot_contacts, first.com_position[:, 2], first.standing_com_height, first.dt, first.foot_labels,
+            diagram_path, title=f"{args.target}: {brain.config.env_id}, episode 1",
+        )  # fmt: skip
+        print(f"gait diagram: {diagram_path}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2, default=float)
+        print(f"metrics: {args.json}")
+    return 0
+
+
+def print_summary(brain, summary: dict, args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{args.target}: {brain.config.env_id}, {summary['episodes']} "
+        f"{'stochastic' if args.stochastic else 'deterministic'} episodes from seed {args.seed}"
+    )
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    table.add_column("std", justify="right")
+    for key, value in summary.items():
+        if isinstance(value, dict) and "mean" in value:
+            table.add_row(key, f"{value['mean']:.3f}", f"{value['std']:.3f}")
+        elif isinstance(value, dict) and key != "gait_counts":
+            for foot, stats in value.items():
+                table.add_row(f"{key} ({foot})", f"{stats['mean']:.3f}", f"{stats['std']:.3f}")
+        elif key not in ("episodes",):
+            table.add_row(key, str(value), "")
+    console = Console()
+    Console(width=max(console.width, 100)).print(table)

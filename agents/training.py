@@ -90,8 +90,14 @@ def policy_kwargs(config: TrainConfig) -> dict[str, Any]:
     return kwargs
 
 
-def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: Path | None) -> BaseAlgorithm:
-    algo_cls, policy = ALGORITHMS[config.algo]
+def build_model(
+    config: TrainConfig,
+    env: VecEnv,
+    tensorboard_log: Path | None,
+    algorithm: tuple[type[BaseAlgorithm], str] | None = None,
+) -> BaseAlgorithm:
+    """The model of ``config.algo``, or of another ``(class, policy)`` pair given the same settings."""
+    algo_cls, policy = algorithm or ALGORITHMS[config.algo]
     return algo_cls(
         policy,
         env,

@@ -1,11 +1,11 @@
-"""Training throughput: stock RecurrentPPO vs our fast LSTM policy vs SB3 PPO with an MLP, in one run.
+"""Training throughput in one run: stock RecurrentPPO, ours (FastRecurrentPPO), and SB3 PPO with an MLP.
 
-Each algorithm trains on the same env with the same settings for ``--steps`` env steps after a short warm-up;
-the script prints env-steps/s and the ratios. Run it on an otherwise idle machine and compare ratios, not absolute
-numbers, across machines.
+All three train the same env with the same settings, built exactly as ``train.py`` builds them. Contenders run
+interleaved for ``--repeats`` rounds; the script prints each round's env-steps/s, the medians, and the ratios of the
+medians. Compare ratios, not absolute numbers, across machines.
 
-    python benchmarks/throughput.py                       # sb3-contrib's defaults: 1 env, n_steps=128, batch 128
-    python benchmarks/throughput.py --preset              # our default training preset for the env
+    python benchmarks/throughput.py                 # sb3-contrib's defaults: 1 env, n_steps=128, batch 128, LSTM 256
+    python benchmarks/throughput.py --preset        # our default preset for the env (train.py's settings)
 """
 
 from __future__ import annotations
@@ -15,32 +15,40 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import argparse
+import statistics
 import time
 
 import torch as th
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
-from stable_baselines3.common.env_util import make_vec_env
 
-import envs  # noqa: F401
-from agents.policies import FAST_POLICY
+from agents.config import TrainConfig, resolve_config
+from agents.training import ALGORITHMS, build_model, build_vec_env
 
-CONTENDERS = {
-    "stock RecurrentPPO": (RecurrentPPO, "MlpLstmPolicy"),
-    "ours (fast LSTM)": (RecurrentPPO, FAST_POLICY),
-    "PPO MLP": (PPO, "MlpPolicy"),
-}
+STOCK, OURS, MLP = "stock RecurrentPPO", "ours (FastRecurrentPPO)", "SB3 PPO MLP"
+CONTENDERS = {STOCK: (RecurrentPPO, "MlpLstmPolicy"), OURS: ALGORITHMS["rppo"], MLP: (PPO, "MlpPolicy")}
+LSTM_ONLY = ("lstm_hidden_size", "n_lstm_layers", "enable_critic_lstm", "shared_lstm", "exact_steps")
 
 
-def measure(algo, policy: str, args: argparse.Namespace) -> float:
-    env = make_vec_env(args.env, n_envs=args.n_envs, seed=args.seed)
-    kwargs = {"n_steps": args.n_steps, "batch_size": args.batch_size, "n_epochs": args.n_epochs}
-    policy_kwargs = {"lstm_hidden_size": args.lstm_hidden_size} if issubclass(algo, RecurrentPPO) else {}
-    model = algo(policy, env, seed=args.seed, device="cpu", policy_kwargs=policy_kwargs, **kwargs)
-    rollout = args.n_steps * args.n_envs
-    model.learn(rollout)  # warm-up: one rollout and one update
+def sb3_contrib_defaults(env_id: str) -> TrainConfig:
+    """RecurrentPPO defaults: 1 env, n_steps=128, batch 128, 10 epochs, LSTM 256 + critic LSTM, no VecNormalize."""
+    return TrainConfig(env_id=env_id, n_envs=1, n_steps=128, batch_size=128, n_epochs=10, normalize=False).validate()
+
+
+def measure(name: str, config: TrainConfig, steps: int) -> float:
+    """Env steps per second of ``learn`` after a one-rollout warm-up."""
+    policy = dict(config.policy)
+    if name == STOCK:
+        policy.pop("exact_steps", None)
+    if name == MLP:
+        policy = {k: v for k, v in policy.items() if k not in LSTM_ONLY}
+    config = TrainConfig(**{**config.to_dict(), "policy": policy})
+    env = build_vec_env(config, config.n_envs, config.seed)
+    model = build_model(config, env, None, algorithm=CONTENDERS[name])
+    rollout = config.n_steps * config.n_envs
+    model.learn(rollout)
     start = time.perf_counter()
-    model.learn(args.steps, reset_num_timesteps=False)
+    model.learn(steps, reset_num_timesteps=False)
     elapsed = time.perf_counter() - start
     env.close()
     return (model.num_timesteps - rollout) / elapsed
@@ -49,29 +57,31 @@ def measure(algo, policy: str, args: argparse.Namespace) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="neuromotor/Walker2d-Walk-v0")
-    parser.add_argument("--steps", type=int, default=8192, help="timed env steps per algorithm")
-    parser.add_argument("--n-envs", type=int, default=1)
-    parser.add_argument("--n-steps", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--n-epochs", type=int, default=10)
-    parser.add_argument("--lstm-hidden-size", type=int, default=256)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", action="store_true", help="use train.py's preset for the env")
+    parser.add_argument("--steps", type=int, default=8192, help="timed env steps per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--only", nargs="*", choices=list(CONTENDERS), default=list(CONTENDERS))
     args = parser.parse_args()
 
-    print(
-        f"env={args.env} n_envs={args.n_envs} n_steps={args.n_steps} batch_size={args.batch_size} "
-        f"n_epochs={args.n_epochs} lstm_hidden_size={args.lstm_hidden_size} torch_threads={th.get_num_threads()}"
-    )
-    rates = {}
-    for name in args.only:
-        rates[name] = measure(*CONTENDERS[name], args)
-        print(f"{name:>20}: {rates[name]:8.0f} env-steps/s", flush=True)
-    ours = rates.get("ours (fast LSTM)")
-    if ours is not None:
-        for name in ("stock RecurrentPPO", "PPO MLP"):
-            if name in rates:
-                print(f"ours / {name}: {ours / rates[name]:.2f}x")
+    config = resolve_config(args.env, "rppo") if args.preset else sb3_contrib_defaults(args.env)
+    settings = {k: getattr(config, k) for k in ("n_envs", "n_steps", "batch_size", "n_epochs", "normalize")}
+    print(f"env={args.env} {'preset' if args.preset else 'sb3-contrib defaults'}: {settings} policy={config.policy}")
+    print(f"timed steps={args.steps} repeats={args.repeats} torch_threads={th.get_num_threads()}")
+    rates: dict[str, list[float]] = {name: [] for name in args.only}
+    for round_ in range(args.repeats):
+        for name in args.only:
+            rates[name].append(measure(name, config, args.steps))
+            print(f"round {round_ + 1}: {name:>24}: {rates[name][-1]:7.0f} env-steps/s", flush=True)
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    print("median env-steps/s: " + ", ".join(f"{name} {rate:.0f}" for name, rate in medians.items()))
+    if OURS in medians:
+        for name in (STOCK, MLP):
+            if name in medians:
+                per_round = [o / r for o, r in zip(rates[OURS], rates[name], strict=True)]
+                print(
+                    f"ours / {name}: {medians[OURS] / medians[name]:.2f}x "
+                    f"(per round {min(per_round):.2f}x to {max(per_round):.2f}x)"
+                )
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ class BodyReading:
             "torso_pitch": self.torso_pitch,
             "airborne": float(self.airborne),
             "foot_contacts": self.foot_contacts.copy(),
+            "com_velocity": self.com_velocity.copy(),
             "fallen": float(self.fallen),
         }
 

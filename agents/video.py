@@ -1,0 +1,83 @@
+"""Videos of a rollout: a tracking camera, an optional footfall strip under the picture, MP4 and GIF files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v2 as imageio
+import mujoco
+import numpy as np
+
+#: Rendered frame size; both multiples of 16, as H.264 encoders want.
+FRAME_WIDTH, FRAME_HEIGHT = 640, 480
+#: Pixel rows per foot in the footfall strip.
+STRIP_ROW = 8
+#: Frame rate of GIFs, which are for the README and get every n-th frame.
+GIF_FPS = 25
+
+_CONTACT = np.array([40, 40, 40], dtype=np.uint8)
+_AIR = np.array([235, 235, 235], dtype=np.uint8)
+_FLIGHT = np.array([220, 80, 60], dtype=np.uint8)
+
+
+def use_tracking_camera(env, elevation: float = -15.0) -> None:
+    """Make rgb renders of a neuromotor env follow its torso, from a distance scaled to the body."""
+    base = env.unwrapped
+    body = base.body
+    distance = max(3.0, 6.0 * body.standing_com_height)
+    base.base.mujoco_renderer.default_cam_config = {
+        "type": int(mujoco.mjtCamera.mjCAMERA_TRACKING),
+        "trackbodyid": int(body.torso_id),
+        "distance": distance,
+        "elevation": elevation,
+        "lookat": np.array([0.0, 0.0, body.standing_com_height]),
+    }
+
+
+def footfall_strip(history: np.ndarray, width: int) -> np.ndarray:
+    """An image strip of the last ``width`` steps of ``history`` (``(T, n_feet)`` contacts): one row per foot,
+    dark while on the floor, red while every foot is off (flight), the newest step at the right edge."""
+    n_feet = history.shape[1]
+    height = -(-(n_feet * STRIP_ROW) // 16) * 16
+    strip = np.full((height, width, 3), 255, dtype=np.uint8)
+    window = history[-width:]
+    offset = width - len(window)
+    airborne = ~window.any(axis=1)
+    for foot in range(n_feet):
+        colors = np.where(window[:, foot, None], _CONTACT, np.where(airborne[:, None], _FLIGHT, _AIR))
+        strip[foot * STRIP_ROW + 1 : (foot + 1) * STRIP_ROW - 1, offset:] = colors[None, :, :]
+    return strip
+
+
+def compose(frames: list[np.ndarray], contacts: np.ndarray | None) -> list[np.ndarray]:
+    """Frames with the footfall strip under each; frame ``t`` (after ``t`` steps) shows contacts of steps ``< t``."""
+    if contacts is None or contacts.size == 0:
+        return frames
+    return [np.vstack([frame, footfall_strip(contacts[:t], frame.shape[1])]) for t, frame in enumerate(frames)]
+
+
+def check_writable(path: Path) -> None:
+    """Raise ``ValueError`` now, before a long rollout, if ``path`` cannot be written."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def write_mp4(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """H.264 MP4 through imageio-ffmpeg."""
+    with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=16, quality=7) as writer:
+        for frame in frames:
+            writer.append_data(frame)
+    return Path(path)
+
+
+def write_gif(path: Path, frames: list[np.ndarray], fps: float, scale: int = 2) -> Path:
+    """A GIF at about :data:`GIF_FPS`, every ``scale``-th pixel, small enough for a README."""
+    stride = max(1, round(fps / GIF_FPS))
+    small = [frame[::scale, ::scale] for frame in frames[::stride]]
+    imageio.mimsave(path, small, duration=1000.0 * stride / fps, loop=0)
+    return Path(path)

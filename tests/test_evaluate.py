@@ -1,0 +1,145 @@
+"""evaluate.py: the shared rollout, metrics output, video, gait diagram, and bad input."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch as th
+import yaml
+
+from agents import evaluation
+from agents.config import resolve_config
+from agents.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    run = tmp_path_factory.mktemp("eval") / "walker"
+    settings = {"total_steps": 256, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
+                "policy.lstm_hidden_size": 16, "eval_freq": 0, "checkpoint_freq": 128}  # fmt: skip
+    train(resolve_config("neuromotor/Walker2d-Walk-v0", "rppo", settings), run)
+    return run
+
+
+def run_evaluate(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "evaluate.py"), *map(str, args)],
+        capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, "MUJOCO_GL": "egl"},
+    )  # fmt: skip
+
+
+def test_rollout_matches_a_whole_sequence_replay(run_dir):
+    """The step loop carries the LSTM state right: replaying the episode's observations as one sequence through
+    the policy gives the same deterministic actions."""
+    brain = evaluation.find_brain(str(run_dir))
+    model = evaluation.load_model(brain)
+    venv = evaluation.make_env(brain, max_episode_steps=120)
+    episode = evaluation.rollout(model, venv, seed=5)
+    assert episode.length > 10
+    obs = th.tensor(episode.observations, dtype=th.float32)
+    zeros = th.zeros(1, 1, 16)
+    starts = th.zeros(len(obs))
+    starts[0] = 1.0
+    with th.no_grad():
+        dist, _ = model.policy.get_distribution(obs, (zeros, zeros), starts)
+    low, high = venv.action_space.low, venv.action_space.high
+    replayed = np.clip(dist.get_actions(deterministic=True).numpy(), low, high)
+    np.testing.assert_allclose(episode.actions, replayed, atol=1e-5)
+    # The recorded hidden states are the LSTM's after each step.
+    assert episode.lstm_hidden.shape == (episode.length, 1, 16)
+    # Same seed, same episode; another seed, another episode.
+    again = evaluation.rollout(model, venv, seed=5)
+    np.testing.assert_array_equal(again.actions, episode.actions)
+    other = evaluation.rollout(model, venv, seed=6)
+    assert not np.array_equal(other.observations[0], episode.observations[0])
+
+
+def test_rollout_records_the_body(run_dir):
+    brain = evaluation.find_brain(str(run_dir))
+    episode = evaluation.rollout(evaluation.load_model(brain), evaluation.make_env(brain, max_episode_steps=40), seed=0)
+    assert episode.foot_contacts.shape == (episode.length, 2)
+    assert episode.com_position.shape == episode.com_velocity.shape == (episode.length, 3)
+    assert set(episode.reward_terms) == {"speed", "upright", "height", "support", "symmetry", "ctrl"}
+    total = sum(episode.reward_terms.values())
+    np.testing.assert_allclose(total, episode.rewards, atol=1e-6)
+    assert episode.foot_labels == ("right", "left")
+
+
+def test_evaluate_writes_metrics_video_gif_and_diagram(run_dir, tmp_path):
+    video = tmp_path / "out" / "walk.mp4"
+    out = tmp_path / "metrics.json"
+    result = run_evaluate(run_dir, "--episodes", 2, "--steps", 60, "--video", video, "--gif", "--json", out)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert len(data["episodes"]) == 2
+    for key in ("return", "length", "fell", "forward_speed", "duty_factor", "alternation", "gait", "mean_apex_rise"):
+        assert key in data["summary"], key
+    assert data["summary"]["duty_factor"].keys() == {"right", "left"}
+    lengths = [ep["length"] for ep in data["episodes"]]
+    reader = imageio.get_reader(video)
+    frame = reader.get_data(0)
+    assert reader.count_frames() == lengths[0]  # the reset frame, then one per step but the last
+    assert frame.shape[0] % 16 == 0 and frame.shape[1] % 16 == 0
+    assert reader.get_meta_data()["fps"] == pytest.approx(125, abs=1)
+    assert frame.std() > 10, "a blank frame"
+    assert video.with_suffix(".gif").stat().st_size > 1000
+    assert (tmp_path / "out" / "walk_gait.png").stat().st_size > 10_000
+    assert "forward_speed" in result.stdout
+
+
+def test_evaluate_checkpoint_and_default_video_name(run_dir, tmp_path):
+    checkpoint = run_dir / "checkpoints" / "ckpt_128_steps.zip"
+    result = run_evaluate(checkpoint, "--episodes", 1, "--steps", 20, "--video", "--no-timeline", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    videos = list((tmp_path / "videos").glob("*.mp4"))
+    assert [v.name for v in videos] == ["ckpt_128_steps.zip__neuromotor-Walker2d-Walk-v0.mp4"]
+    assert imageio.get_reader(videos[0]).get_data(0).shape == (480, 640, 3)
+
+
+def test_list_bundled_brains():
+    result = run_evaluate("--list")
+    assert result.returncode == 0
+    assert result.stdout.strip()
+
+
+def broken_copies(run_dir: Path, tmp_path: Path) -> dict[str, Path]:
+    copies = {}
+    for name in ("no_model", "corrupt", "no_stats", "gone_env"):
+        copies[name] = tmp_path / name
+        shutil.copytree(run_dir, copies[name])
+    (copies["no_model"] / "model.zip").unlink()
+    (copies["corrupt"] / "model.zip").write_bytes(b"not a zip file")
+    (copies["no_stats"] / "vecnormalize.pkl").unlink()
+    config = yaml.safe_load((copies["gone_env"] / "config.yaml").read_text())
+    config["env_id"] = "neuromotor/Walker3d-Walk-v0"
+    (copies["gone_env"] / "config.yaml").write_text(yaml.safe_dump(config))
+    return copies
+
+
+def test_bad_input_is_one_line_and_exit_code_2(run_dir, tmp_path):
+    copies = broken_copies(run_dir, tmp_path)
+    cases = [
+        ([copies["no_model"]], "has no model.zip"),
+        ([copies["corrupt"]], "cannot load model"),
+        ([copies["no_stats"]], "vecnormalize.pkl is missing"),
+        ([copies["gone_env"]], "unknown env id 'neuromotor/Walker3d-Walk-v0'; closest: neuromotor/Walker2d-Walk-v0"),
+        ([run_dir, "--video", "/proc/forbidden/walk.mp4"], "cannot write '/proc/forbidden/walk.mp4'"),
+        ([run_dir, "--env-kwargs", "{obs: 1}"], "--env-kwargs is not valid JSON"),
+        ([run_dir, "--env-kwargs", '{"obs": "smell"}'], "unknown obs mode 'smell'; valid: full, proprio"),
+        ([tmp_path / "nothing_here"], "is not a run directory, a model .zip or a bundled brain"),
+        ([run_dir, "--episodes", 0], "--episodes must be >= 1"),
+    ]
+    for args, message in cases:
+        result = run_evaluate(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(lines) == 1 and lines[0].startswith("evaluate.py: error: "), (args, result.stderr)
+        assert message in lines[0], (message, lines[0])

@@ -1,0 +1,134 @@
+"""Gait metrics on scripted motions: a real drop, standing, synthetic walking and jumping footfalls."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import move_root
+
+from agents import gait
+
+DT = 0.008
+
+
+def pattern(n_steps, *feet):
+    """Contacts from per-foot predicates of the step index."""
+    return np.array([[foot(t) for foot in feet] for t in range(n_steps)], dtype=bool)
+
+
+def metrics(contacts, com_z=None, pitch=0.0, speed=0.0, standing=1.0, **kwargs):
+    steps = len(contacts)
+    com = np.zeros((steps, 3))
+    com[:, 0] = speed * DT * np.arange(steps)
+    com[:, 2] = standing if com_z is None else com_z
+    return gait.episode_metrics(contacts, com, np.full(steps, pitch), standing, DT, **kwargs)
+
+
+def test_drop_from_height_is_one_flight_then_contact():
+    env = gym.make("neuromotor/Walker2d-Jump-v0")
+    env.reset(seed=0)
+    move_root(env, dz=0.6)
+    contacts, com = [], []
+    for _ in range(250):
+        info = env.step(np.zeros(6))[-1]
+        contacts.append(info["foot_contacts"])
+        com.append([info["com_x"], info["com_y"], info["com_height"]])
+    standing = env.unwrapped.body.standing_com_height
+    m = gait.episode_metrics(np.array(contacts), np.array(com), np.zeros(250), standing, env.unwrapped.dt)
+    flights = gait.flight_phases(np.array(contacts))
+    assert len(flights) == 1 and flights[0][0] == 0
+    assert m["flight_phases_per_1000"] == pytest.approx(4.0)
+    assert m["mean_apex_rise"] == pytest.approx(0.6, abs=0.05)
+    assert np.array(contacts)[flights[0][1] :].any(axis=1).mean() > 0.9
+    # Measured from the first contact, the drop is not part of the gait.
+    assert (
+        gait.episode_metrics(np.array(contacts), np.array(com), np.zeros(250), standing, DT, from_first_contact=True)[
+            "flight_phases_per_1000"
+        ]
+        == 0.0
+    )
+
+
+def test_standing_still():
+    m = metrics(pattern(500, lambda t: True, lambda t: True), foot_labels=("right", "left"))
+    assert m["duty_factor"] == {"right": 1.0, "left": 1.0}
+    assert m["flight_phases_per_1000"] == 0.0
+    assert m["ground_contact_fraction"] == 1.0
+    assert m["touchdowns_per_second"] == {"right": 0.0, "left": 0.0}
+    assert math.isnan(m["alternation"])
+    assert m["gait"] == "stand"
+
+
+def test_alternating_footfalls_are_a_walk():
+    # 1 s stride (125 steps), each foot down 60%: double support at the hand-overs, never a flight.
+    contacts = pattern(1000, lambda t: t % 125 < 75, lambda t: (t + 62) % 125 < 75)
+    m = metrics(contacts, speed=1.0, foot_labels=("right", "left"))
+    assert m["duty_factor"]["right"] == pytest.approx(0.6, abs=0.01)
+    assert m["alternation"] == 1.0
+    assert m["stride_frequency"] == pytest.approx(1.0, rel=0.01)
+    assert m["touchdowns_per_second"]["left"] == pytest.approx(1.0, rel=0.15)
+    assert m["flight_phases_per_1000"] == 0.0
+    assert m["forward_speed"] == pytest.approx(1.0, rel=0.01)
+    assert m["gait"] == "walk"
+
+
+def test_contact_chatter_is_not_a_step():
+    clean = pattern(1000, lambda t: t % 125 < 75, lambda t: (t + 62) % 125 < 75)
+    chattery = clean.copy()
+    chattery[10::125, 0] = False  # one-step blips in the middle of each stance
+    a, b = metrics(clean, speed=1.0), metrics(chattery, speed=1.0)
+    assert a["touchdowns_per_second"] == b["touchdowns_per_second"]
+    assert a["alternation"] == b["alternation"] == 1.0
+
+
+def test_limp_is_measured():
+    # One foot steps (down 33%), the other drags (down 76%) and rarely lifts.
+    contacts = pattern(1000, lambda t: t % 100 < 76, lambda t: (t + 50) % 100 < 33)
+    m = metrics(contacts, speed=0.9)
+    duty = list(m["duty_factor"].values())
+    assert abs(duty[0] - duty[1]) > 0.4
+
+
+def test_double_support_jumps_are_a_jump():
+    # Both feet take off and land together every second; 0.35 m ballistic flights of 0.5 s.
+    contacts = pattern(1000, lambda t: t % 125 >= 62, lambda t: t % 125 >= 62)
+    phase = (np.arange(1000) % 125) / 62
+    com_z = 1.0 + np.where(phase < 1, 4 * 0.35 * phase * (1 - phase), 0.0)
+    m = metrics(contacts, com_z=com_z)
+    assert m["flight_phases_per_1000"] == pytest.approx(8.0)
+    assert m["mean_apex_rise"] == pytest.approx(0.35, abs=0.01)
+    assert len(m["apex_rises"]) == 8
+    assert m["gait"] == "jump"
+    assert metrics(contacts, com_z=com_z, speed=1.0)["gait"] == "hop"
+
+
+def test_running_with_flights_is_a_run():
+    contacts = pattern(1000, lambda t: t % 100 < 35, lambda t: (t + 50) % 100 < 35)
+    m = metrics(contacts, speed=2.0)
+    assert m["flight_phases_per_1000"] == pytest.approx(20.0)
+    assert m["gait"] == "run"
+
+
+def test_shuffle_without_steps_is_not_a_walk():
+    m = metrics(pattern(500, lambda t: True, lambda t: True), speed=0.8)
+    assert m["gait"] == "other"
+
+
+def test_aggregate():
+    a = {"return": 1.0, "fell": False, "gait": "walk", "duty_factor": {"l": 0.5}, "apex_rises": [], "x": math.nan}
+    b = {"return": 3.0, "fell": True, "gait": "walk", "duty_factor": {"l": 0.7}, "apex_rises": [0.2], "x": 1.0}
+    s = gait.aggregate([a, b])
+    assert s["return"] == {"mean": 2.0, "std": 1.0}
+    assert s["fell"] == 1
+    assert s["gait"] == "walk" and s["gait_counts"] == {"walk": 2}
+    assert s["duty_factor"]["l"]["mean"] == pytest.approx(0.6)
+    assert s["apex_rises"] == {"mean": 0.2, "std": 0.0}
+    assert s["x"] == {"mean": 1.0, "std": 0.0}
+
+
+def test_runs_and_touchdowns():
+    mask = np.array([0, 1, 1, 0, 0, 0, 1, 0, 1], dtype=bool)
+    assert gait.runs(mask) == [(1, 3), (6, 7), (8, 9)]
+    assert gait.touchdown_steps(mask, min_swing_steps=2).tolist() == [6]
+    assert gait.touchdown_steps(mask, min_swing_steps=1).tolist() == [1, 6, 8]
