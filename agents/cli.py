@@ -149,12 +149,12 @@ def evaluate_main(argv: list[str] | None = None) -> int:
         brain = evaluation.find_brain(args.target)
         env_kwargs = _parse_env_kwargs(args.env_kwargs)
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{Path(args.target).name}__{brain.config.env_id}")
-        video_path = (
-            None if args.video is None else Path("videos") / f"{stem}.mp4" if args.video == "auto" else Path(args.video)
-        )
-        diagram_path = (
-            Path(args.diagram) if args.diagram else video_path and video_path.with_name(f"{video_path.stem}_gait.png")
-        )
+        video_path = None
+        if args.video is not None:
+            video_path = Path("videos") / f"{stem}.mp4" if args.video == "auto" else Path(args.video)
+        diagram_path = Path(args.diagram) if args.diagram else None
+        if diagram_path is None and video_path is not None:
+            diagram_path = video_path.with_name(f"{video_path.stem}_gait.png")
         for path in (video_path, diagram_path, args.json and Path(args.json)):
             if path:
                 video.check_writable(path)
@@ -166,17 +166,15 @@ def evaluate_main(argv: list[str] | None = None) -> int:
             render_mode="rgb_array" if render else None,
             max_episode_steps=args.steps,
         )
-        if render:
-            video.use_tracking_camera(venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0])
-        episodes = [
-            evaluation.rollout(
-                model, venv, seed=args.seed + i, deterministic=not args.stochastic, render=render and i == 0
-            )
-            for i in range(args.episodes)
-        ]
-        venv.close()
     except (ConfigError, RunError, ValueError) as exc:
         parser.error(str(exc))
+    if render:
+        video.use_tracking_camera(venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0])
+    episodes = [
+        evaluation.rollout(model, venv, seed=args.seed + i, deterministic=not args.stochastic, render=render and i == 0)
+        for i in range(args.episodes)
+    ]
+    venv.close()
     result = evaluation.summarize(episodes)
     print_summary(brain, result["summary"], args)
     first = episodes[0]

@@ -202,6 +202,7 @@ def rollout(
                 terms.setdefault(key.removeprefix("reward_"), []).append(float(value))
         if render and not done:
             frames.append(env.render())
+    steps = len(rows["reward"])
     truncated = bool(info.get("TimeLimit.truncated", False))
     fell = bool(info.get("fallen", 1.0)) and not truncated
     return Episode(
@@ -209,10 +210,10 @@ def rollout(
         actions=np.array(rows["action"]),
         rewards=np.array(rows["reward"]),
         reward_terms={k: np.array(v) for k, v in terms.items()},
-        foot_contacts=np.array(rows["contacts"], dtype=bool).reshape(len(rows["contacts"]), -1),
-        com_position=np.array(rows["com"]).reshape(-1, 3),
-        com_velocity=np.array(rows["vel"]).reshape(-1, 3),
-        torso_pitch=np.array(rows["pitch"]),
+        foot_contacts=np.array(rows["contacts"], dtype=bool) if ours else np.zeros((steps, 0), dtype=bool),
+        com_position=np.array(rows["com"]) if ours else np.full((steps, 3), np.nan),
+        com_velocity=np.array(rows["vel"]) if ours else np.full((steps, 3), np.nan),
+        torso_pitch=np.array(rows["pitch"]) if ours else np.full(steps, np.nan),
         lstm_hidden=np.array(rows["h"]) if rows["h"] else None,
         lstm_cell=np.array(rows["c"]) if rows["c"] else None,
         frames=frames,

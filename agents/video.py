@@ -21,9 +21,14 @@ _FLIGHT = np.array([220, 80, 60], dtype=np.uint8)
 
 
 def use_tracking_camera(env, elevation: float = -15.0) -> None:
-    """Make rgb renders of a neuromotor env follow its torso, from a distance scaled to the body."""
+    """Make rgb renders of a neuromotor env follow its torso, from a distance scaled to the body.
+
+    Other envs keep their own camera.
+    """
     base = env.unwrapped
-    body = base.body
+    body = getattr(base, "body", None)
+    if body is None:
+        return
     distance = max(3.0, 6.0 * body.standing_com_height)
     base.base.mujoco_renderer.default_cam_config = {
         "type": int(mujoco.mjtCamera.mjCAMERA_TRACKING),
