@@ -166,6 +166,7 @@ def episode_metrics(
         "torso_pitch": float(np.mean(torso_pitch)),
         "ground_contact_fraction": float(contacts.any(axis=1).mean()),
         "duty_factor": dict(zip(labels, contacts.mean(axis=0).tolist(), strict=True)),
+        "duty_factor_gap": float(np.ptp(contacts.mean(axis=0))),
         "touchdowns_per_second": dict(zip(labels, touchdown_rates, strict=True)),
         "alternation": alternating,
         "stride_frequency": stride_frequency(touchdowns, dt),

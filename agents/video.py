@@ -30,7 +30,10 @@ def use_tracking_camera(env, elevation: float = -15.0) -> None:
     if body is None:
         return
     distance = max(3.0, 6.0 * body.standing_com_height)
-    base.base.mujoco_renderer.default_cam_config = {
+    renderer = base.base.mujoco_renderer
+    # camera_id -1 would reset the camera to a free one at every frame; None leaves our tracking camera alone.
+    renderer.camera_id = None
+    renderer.default_cam_config = {
         "type": int(mujoco.mjtCamera.mjCAMERA_TRACKING),
         "trackbodyid": int(body.torso_id),
         "distance": distance,

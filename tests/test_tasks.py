@@ -15,11 +15,11 @@ STANDING = 1.0
 DT = 0.008
 
 
-def reading(vx=1.0, pitch=0.0, height=0.97, contacts=(True, False), x=0.0, fallen=False) -> BodyReading:
+def reading(vx=1.0, pitch=0.0, height=0.97, contacts=(True, False), x=0.0, fallen=False, vz=0.0) -> BodyReading:
     return BodyReading(
         time=0.0,
         com_position=np.array([x, 0.0, height]),
-        com_velocity=np.array([vx, 0.0, 0.0]),
+        com_velocity=np.array([vx, 0.0, vz]),
         torso_height=height + 0.3,
         torso_pitch=pitch,
         torso_upright=math.cos(pitch),
@@ -73,6 +73,33 @@ def test_walk_beats_limp():
     assert mean_reward(walk_task(), WALK) > mean_reward(walk_task(), limp) + 0.1
 
 
+def test_walk_beats_scooting():
+    # The limp a quick reward produced: one leg steps, the other shuffles along in short lifts (24 ms, 6 per stride).
+    scoot = phases(lambda i: (i % 17) >= 3, lambda i: (i + 50) % 100 < 60)
+    task = walk_task()
+    assert mean_reward(task, WALK) > mean_reward(walk_task(), scoot) + 0.2
+    terms = task.reward_terms(reading(contacts=(True, True)), np.zeros(6), {})
+    assert set(terms) == {"speed", "upright", "height", "support", "symmetry", "stride", "ctrl"}
+
+
+def test_stride_pays_real_swings_and_charges_shuffles():
+    task = walk_task(stride_weight=10.0, min_swing_time=0.1, max_swing_time=0.4)
+    task.reset(reading(contacts=(True, True)), np.random.default_rng(0))
+
+    def swing(steps):
+        for _ in range(steps):
+            task.reward_terms(reading(contacts=(True, False)), np.zeros(6), {})
+        return task.reward_terms(reading(contacts=(True, True)), np.zeros(6), {})["stride"]
+
+    assert swing(int(0.3 / DT)) == pytest.approx(10.0 * (0.3 - 0.1), abs=0.1)
+    assert swing(int(1.0 / DT)) == pytest.approx(10.0 * (0.4 - 0.1))
+    assert swing(3) == pytest.approx(10.0 * (3 * DT - 0.1))
+    # A foot that starts in the air (the spawn drop) earns and pays nothing when it lands.
+    task.reset(reading(contacts=(False, False)), np.random.default_rng(0))
+    task.reward_terms(reading(contacts=(False, False)), np.zeros(6), {})
+    assert task.reward_terms(reading(contacts=(True, True)), np.zeros(6), {})["stride"] == 0.0
+
+
 def test_walk_speed_defaults_to_body_and_is_the_command():
     task = walk_task()
     assert task.command.tolist() == [BODIES["Walker2d"].walk_speed]
@@ -114,6 +141,16 @@ def test_jumping_beats_standing_still():
         for i in range(125)
     ]
     assert mean_reward(jump_task(), hop) > 2 * mean_reward(jump_task(), stand)
+
+
+def test_jump_launch_pays_going_up_never_coming_down():
+    task = jump_task(target_rise=0.3, launch_weight=1.0)
+    up = task.reward_terms(reading(vz=1.0), np.zeros(6), {})["launch"]
+    takeoff = task.reward_terms(reading(vz=math.sqrt(2 * 9.81 * 0.3)), np.zeros(6), {})["launch"]
+    faster = task.reward_terms(reading(vz=9.0), np.zeros(6), {})["launch"]
+    down = task.reward_terms(reading(vz=-3.0), np.zeros(6), {})["launch"]
+    assert 0 < up < takeoff == pytest.approx(1.0)
+    assert faster == 1.0 and down == 0.0
 
 
 def test_jump_drift_is_measured_from_the_start():

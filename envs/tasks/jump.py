@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,17 +12,22 @@ from envs.bodies import BodyReading
 from envs.rewards import control_cost, tolerance
 from envs.tasks.base import Task
 
+#: Standard gravity (m/s^2), for the take-off speed of a jump.
+GRAVITY = 9.81
+
 
 class JumpTask(Task):
     """Jump straight up, again and again, without drifting or falling.
 
     The height term pays the centre of mass's height above standing while every foot is off the floor, so it
     cannot be earned standing still, and, unlike a reward on vertical velocity, it does not sum to zero over a jump.
-    Being high never ends the episode; falling does.
+    ``launch`` pays only upward motion (never charges the way down), a small dense hint that leads from crouching
+    and extending to the first flights. Being high never ends the episode; falling does.
 
     | term      | pays for                                                                         |
     |-----------|----------------------------------------------------------------------------------|
     | `height`  | in flight: centre-of-mass rise above standing, in units of ``target_rise``       |
+    | `launch`  | upward centre-of-mass velocity, in units of the take-off speed of ``target_rise`` |
     | `upright` | torso pitch within ``±max_pitch``                                                |
     | `drift`   | centre of mass within ``max_drift`` (horizontally) of where the episode started  |
     | `ctrl`    | minus the mean squared action                                                    |
@@ -30,6 +36,7 @@ class JumpTask(Task):
         target_rise: Centre-of-mass rise (m) worth one unit of ``height`` per step.
         max_rise_ratio: Cap on the rise, in units of ``target_rise``, so the term stays bounded.
         height_weight: Weight of ``height``.
+        launch_weight: Weight of ``launch``.
         upright_weight: Weight of ``upright``.
         max_pitch: Pitch (rad) up to which ``upright`` is full.
         pitch_margin: Extra pitch (rad) at which ``upright`` has fallen to 0.1.
@@ -47,6 +54,7 @@ class JumpTask(Task):
         target_rise: float = 0.35,
         max_rise_ratio: float = 2.0,
         height_weight: float = 2.0,
+        launch_weight: float = 0.5,
         upright_weight: float = 0.2,
         max_pitch: float = 0.3,
         pitch_margin: float = 0.7,
@@ -60,6 +68,9 @@ class JumpTask(Task):
         self.target_rise = target_rise
         self.max_rise_ratio = max_rise_ratio
         self.height_weight = height_weight
+        self.launch_weight = launch_weight
+        # Vertical speed that carries the centre of mass target_rise up in free flight.
+        self.takeoff_speed = math.sqrt(2.0 * GRAVITY * target_rise)
         self.upright_weight = upright_weight
         self.max_pitch = max_pitch
         self.pitch_margin = pitch_margin
@@ -76,8 +87,10 @@ class JumpTask(Task):
         rise = float(np.clip(reading.com_rise / self.target_rise, 0.0, self.max_rise_ratio))
         upright = tolerance(reading.torso_pitch, (-self.max_pitch, self.max_pitch), margin=self.pitch_margin)
         drift = float(np.linalg.norm(reading.com_position[:2] - self.start_xy))
+        launch = float(np.clip(reading.com_velocity[2] / self.takeoff_speed, 0.0, 1.0))
         return {
             "height": self.height_weight * rise * float(reading.airborne),
+            "launch": self.launch_weight * launch,
             "upright": self.upright_weight * upright,
             "drift": self.drift_weight * tolerance(drift, (0.0, self.max_drift), margin=self.drift_margin),
             "ctrl": -self.ctrl_cost_weight * control_cost(action),

@@ -25,10 +25,13 @@ class WalkTask(Task):
     | `height`   | centre of mass at least ``min_height_ratio`` of its standing height       |
     | `support`  | some foot on the floor (a run's flight phases earn nothing)               |
     | `symmetry` | feet sharing the load: recent duty factors within ``max_duty_gap``        |
+    | `stride`   | at each touchdown, the swing's air time beyond ``min_swing_time`` (capped |
+    |            | at ``max_swing_time``); shorter lifts (shuffling, chatter) cost           |
     | `ctrl`     | minus the mean squared action                                             |
 
     A bent-over shuffle loses ``upright`` and ``height``; a run loses ``support`` in flight and ``speed`` when it
-    overshoots; a limp (one leg stepping, the other dragging) loses ``symmetry``.
+    overshoots; a limp (one leg stepping, the other dragging) loses ``symmetry`` and ``stride``: only feet that
+    swing for real earn ``stride``, and a foot that shuffles in short lifts pays for each.
 
     Args:
         speed: Commanded forward speed (m/s); ``None`` takes the body's default.
@@ -45,6 +48,9 @@ class WalkTask(Task):
         max_duty_gap: Largest difference between feet's recent duty factors that earns full ``symmetry``.
         duty_gap_margin: Extra difference at which ``symmetry`` has fallen to 0.1.
         duty_time_constant: Time constant (s) of the running duty factor of each foot.
+        stride_weight: Weight of ``stride``, per second of air time.
+        min_swing_time: Air time (s) that a swing must exceed to earn ``stride``.
+        max_swing_time: Air time (s) beyond which a swing earns no more.
         ctrl_cost_weight: Weight of the control cost.
     """
 
@@ -67,6 +73,9 @@ class WalkTask(Task):
         max_duty_gap: float = 0.15,
         duty_gap_margin: float = 0.35,
         duty_time_constant: float = 1.0,
+        stride_weight: float = 50.0,
+        min_swing_time: float = 0.1,
+        max_swing_time: float = 0.4,
         ctrl_cost_weight: float = 0.1,
     ) -> None:
         if speed is not None and speed <= 0:
@@ -87,8 +96,13 @@ class WalkTask(Task):
         self.max_duty_gap = max_duty_gap
         self.duty_gap_margin = duty_gap_margin
         self.duty_time_constant = duty_time_constant
+        self.stride_weight = stride_weight
+        self.min_swing_time = min_swing_time
+        self.max_swing_time = max_swing_time
         self.ctrl_cost_weight = ctrl_cost_weight
         self.duty = np.zeros(0)
+        self.air_time = np.zeros(0)
+        self.contacts = np.zeros(0, dtype=bool)
 
     def setup(self, spec: BodySpec, dt: float) -> None:
         super().setup(spec, dt)
@@ -101,6 +115,9 @@ class WalkTask(Task):
 
     def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
         self.duty = reading.foot_contacts.astype(np.float64)
+        # A foot that starts in the air (the spawn drop) is not mid-swing: NaN air time, so its landing pays nothing.
+        self.air_time = np.where(reading.foot_contacts, 0.0, np.nan)
+        self.contacts = reading.foot_contacts.copy()
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         alpha = 1.0 - math.exp(-self.dt / self.duty_time_constant)
@@ -113,6 +130,11 @@ class WalkTask(Task):
             (self.min_height_ratio, math.inf),
             margin=self.height_margin,
         )
+        contacts = reading.foot_contacts
+        touchdown = contacts & ~self.contacts
+        swing = np.nan_to_num(np.minimum(self.air_time[touchdown], self.max_swing_time) - self.min_swing_time)
+        self.air_time = np.where(contacts, 0.0, self.air_time + self.dt)
+        self.contacts = contacts.copy()
         duty_gap = float(np.ptp(self.duty))
         symmetry = tolerance(duty_gap, (0.0, self.max_duty_gap), margin=self.duty_gap_margin)
         return {
@@ -121,5 +143,6 @@ class WalkTask(Task):
             "height": self.height_weight * height,
             "support": self.support_weight * float(not reading.airborne),
             "symmetry": self.symmetry_weight * symmetry,
+            "stride": self.stride_weight * float(swing.sum()),
             "ctrl": -self.ctrl_cost_weight * control_cost(action),
         }

@@ -1,0 +1,163 @@
+"""Bundled brains: train one from scratch, measure it against its gait's definition, and ship it.
+
+python -m agents.brains list                    # the recipes and which are bundled
+python -m agents.brains train walker2d-walk     # train, evaluate, check, copy into agents/brains/<name>/
+python -m agents.brains check walker2d-walk     # re-measure a bundled brain against its criteria
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch as th
+
+from agents import evaluation
+from agents.cli import OneLineParser
+from agents.config import ConfigError, load_yaml, resolve_config
+from agents.training import RunError, check_env_config, train
+
+RECIPES_FILE = Path(__file__).with_name("brains.yaml")
+#: Evaluation of a bundled brain: deterministic episodes from a seed no training run uses.
+EVAL_EPISODES, EVAL_SEED = 10, 100_000
+#: Files of a run directory that a bundled brain keeps.
+BRAIN_FILES = ("model.zip", "vecnormalize.pkl", "config.yaml")
+
+
+def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
+    recipes = load_yaml(Path(path).read_text()) or {}
+    for name, recipe in recipes.items():
+        missing = {"env_id", "algo", "criteria"} - set(recipe)
+        if missing:
+            raise ConfigError(f"{path}: brain {name!r} lacks {', '.join(sorted(missing))}")
+    return recipes
+
+
+def _value(summary: dict[str, Any], metric: str) -> Any:
+    if metric not in summary:
+        raise ConfigError(f"unknown metric {metric!r} in criteria; valid: {', '.join(summary)}")
+    value = summary[metric]
+    if isinstance(value, dict) and "mean" in value:
+        return value["mean"]
+    if isinstance(value, dict):
+        return {foot: stats["mean"] for foot, stats in value.items()}
+    return value
+
+
+def check_criteria(summary: dict[str, Any], criteria: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per criterion (per foot for per-foot metrics): metric, value, rule, passed."""
+    rows = []
+    for metric, rule in criteria.items():
+        value = _value(summary, metric)
+        values = value if isinstance(value, dict) else {None: value}
+        for foot, v in values.items():
+            ok = True
+            if "equals" in rule:
+                ok = v == rule["equals"]
+            if "min" in rule:
+                ok = ok and isinstance(v, (int, float)) and not math.isnan(v) and v >= rule["min"]
+            if "max" in rule:
+                ok = ok and isinstance(v, (int, float)) and not math.isnan(v) and v <= rule["max"]
+            name = metric if foot is None else f"{metric} ({foot})"
+            rows.append({"metric": name, "value": v, "rule": rule, "passed": bool(ok)})
+    return rows
+
+
+def measure(target: str, criteria: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Evaluate ``target`` over the standard episodes and check it."""
+    brain = evaluation.find_brain(target)
+    model = evaluation.load_model(brain)
+    venv = evaluation.make_env(brain)
+    episodes = [evaluation.rollout(model, venv, seed=EVAL_SEED + i) for i in range(EVAL_EPISODES)]
+    venv.close()
+    result = evaluation.summarize(episodes)
+    checks = check_criteria(result["summary"], criteria)
+    return {
+        "evaluation": {"episodes": EVAL_EPISODES, "seed": EVAL_SEED, "deterministic": True, **result},
+        "criteria": checks,
+        "passed": all(row["passed"] for row in checks),
+    }
+
+
+def print_checks(name: str, checks: list[dict[str, Any]]) -> None:
+    for row in checks:
+        value = row["value"]
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{name}: {'PASS' if row['passed'] else 'FAIL'} {row['metric']} = {shown} (want {row['rule']})")
+
+
+def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path) -> dict[str, Any]:
+    settings = dict(recipe.get("settings") or {})
+    settings["seed"] = recipe.get("seed", 0)
+    if steps is not None:
+        settings["total_steps"] = steps
+    config = resolve_config(recipe["env_id"], recipe["algo"], settings)
+    check_env_config(config)
+    run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
+    start = time.perf_counter()
+    summary = train(config, run_dir, command=[sys.executable, "-m", "agents.brains", "train", name])
+    wall = time.perf_counter() - start
+    report = measure(str(run_dir), recipe["criteria"])
+    report.update(
+        name=name,
+        env_id=config.env_id,
+        run_dir=str(run_dir),
+        training={
+            "env_steps": summary["steps"],
+            "wall_clock_seconds": round(wall, 1),
+            "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
+        },
+    )
+    target = evaluation.BRAINS_DIR / name
+    target.mkdir(parents=True, exist_ok=True)
+    for file in BRAIN_FILES:
+        if (run_dir / file).is_file():
+            shutil.copy2(run_dir / file, target / file)
+    (target / "metrics.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    return report
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="python -m agents.brains", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("command", choices=["list", "train", "check"])
+    parser.add_argument("name", nargs="?")
+    parser.add_argument("--steps", type=int, help="override the recipe's training steps")
+    parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
+    args = parser.parse_args(argv)
+    try:
+        recipes = load_recipes()
+        if args.command == "list":
+            bundled = evaluation.bundled_brains()
+            for name, recipe in recipes.items():
+                print(f"{name}\t{recipe['env_id']}\t{'bundled' if name in bundled else 'not bundled'}")
+            return 0
+        if args.name not in recipes:
+            parser.error(f"unknown brain {args.name!r}; valid: {', '.join(recipes)}")
+        recipe = recipes[args.name]
+        if args.command == "train":
+            report = train_brain(args.name, recipe, args.steps, args.runs)
+            seconds = report["training"]["wall_clock_seconds"]
+            print(f"{args.name}: trained {report['training']['env_steps']} steps in {seconds:.0f} s")
+        else:
+            report = measure(args.name, recipe["criteria"])
+    except (ConfigError, RunError, ValueError) as exc:
+        parser.error(str(exc))
+    print_checks(args.name, report["criteria"])
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

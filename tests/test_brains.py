@@ -1,0 +1,60 @@
+"""Bundled brain recipes and the criteria that define each gait."""
+
+import math
+
+import pytest
+
+from agents.brains import check_criteria, load_recipes
+from agents.config import resolve_config
+from agents.evaluation import bundled_brains, find_brain
+
+SUMMARY = {
+    "fell": 0,
+    "forward_speed": {"mean": 0.95, "std": 0.02},
+    "duty_factor": {"right": {"mean": 0.55, "std": 0.0}, "left": {"mean": 0.25, "std": 0.0}},
+    "alternation": {"mean": math.nan, "std": math.nan},
+    "gait": "walk",
+}
+
+
+def test_criteria_rows():
+    rows = check_criteria(
+        SUMMARY,
+        {
+            "fell": {"max": 0},
+            "forward_speed": {"min": 0.8, "max": 1.2},
+            "duty_factor": {"min": 0.3},
+            "alternation": {"min": 0.8},
+            "gait": {"equals": "jump"},
+        },
+    )
+    verdicts = {row["metric"]: row["passed"] for row in rows}
+    assert verdicts == {
+        "fell": True,
+        "forward_speed": True,
+        "duty_factor (right)": True,
+        "duty_factor (left)": False,
+        "alternation": False,  # NaN never passes
+        "gait": False,
+    }
+
+
+def test_unknown_metric_is_an_error():
+    with pytest.raises(ValueError, match="unknown metric 'speed' in criteria; valid: fell, forward_speed"):
+        check_criteria(SUMMARY, {"speed": {"min": 1}})
+
+
+def test_every_recipe_resolves():
+    recipes = load_recipes()
+    assert {"walker2d-walk", "walker2d-jump", "hopper-jump", "ant-walk"} <= set(recipes)
+    for name, recipe in recipes.items():
+        settings = {**recipe.get("settings", {}), "seed": recipe.get("seed", 0)}
+        config = resolve_config(recipe["env_id"], recipe["algo"], settings)
+        assert config.total_steps > 0, name
+
+
+def test_bundled_brains_are_complete():
+    for name, path in bundled_brains().items():
+        assert (path / "metrics.json").is_file(), name
+        brain = find_brain(name)
+        assert brain.model_path.is_file()
