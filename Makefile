@@ -1,4 +1,4 @@
-# Two commands for a fresh machine: `make demo` (set up + main job) and `make test` (set up + tests).
+# Two commands for a fresh machine: `make demo` (set up + film the bundled brains) and `make test` (set up + tests).
 VENV ?= .venv
 PYTHON ?= python3
 # torch first: a bare `torch` requirement would pull a multi-GB CUDA build. Override for other machines,
@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 demo: setup
-	$(PY) -m envs
+	$(PY) evaluate.py walker2d-walk --episodes 3 --video videos/walker2d-walk.mp4
+	$(PY) evaluate.py walker2d-jump --episodes 3 --video videos/walker2d-jump.mp4
 
 lint: setup
 	$(PY) -m ruff check .

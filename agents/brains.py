@@ -125,6 +125,58 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     return report
 
 
+#: Columns of the metrics table: (header, summary metric, per-foot?).
+TABLE_COLUMNS = (
+    ("falls", "fell"),
+    ("speed m/s", "forward_speed"),
+    ("drift m", "horizontal_drift"),
+    ("pitch rad", "torso_pitch"),
+    ("foot down", "ground_contact_fraction"),
+    ("duty factors", "duty_factor"),
+    ("alternation", "alternation"),
+    ("flights/1000", "flight_phases_per_1000"),
+    ("apex rise m", "mean_apex_rise"),
+    ("gait", "gait"),
+)
+README_START, README_END = "<!-- brains:start -->", "<!-- brains:end -->"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict) and "mean" in value:
+        return "n/a" if math.isnan(value["mean"]) else f"{value['mean']:.2f}"
+    if isinstance(value, dict):
+        return " / ".join(_cell(v) for v in value.values())
+    return str(value)
+
+
+def metrics_table() -> str:
+    """Markdown table of every bundled brain's metrics.json (training cost, checks, gait metrics)."""
+    header = ["brain", "env steps", "train min", "criteria", *(h for h, _ in TABLE_COLUMNS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, path in evaluation.bundled_brains().items():
+        report = json.loads((path / "metrics.json").read_text())
+        summary = report["evaluation"]["summary"]
+        passed = sum(row["passed"] for row in report["criteria"])
+        cells = [
+            f"`{name}`",
+            f"{report['training']['env_steps']:,}",
+            f"{report['training']['wall_clock_seconds'] / 60:.1f}",
+            f"{passed}/{len(report['criteria'])}" + (" pass" if report["passed"] else " **fail**"),
+            *(_cell(summary.get(metric, "n/a")) for _, metric in TABLE_COLUMNS),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_readme_table(readme: Path = Path("README.md")) -> None:
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ConfigError(f"{readme} has no {README_START} ... {README_END} section")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{metrics_table()}\n{README_END}{tail}")
+
+
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -132,10 +184,11 @@ def _cpus() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m agents.brains", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", choices=["list", "train", "check"])
+    parser.add_argument("command", choices=["list", "train", "check", "table"])
     parser.add_argument("name", nargs="?")
     parser.add_argument("--steps", type=int, help="override the recipe's training steps")
     parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
+    parser.add_argument("--readme", action="store_true", help="with table: write it into README.md")
     args = parser.parse_args(argv)
     try:
         recipes = load_recipes()
@@ -143,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
             bundled = evaluation.bundled_brains()
             for name, recipe in recipes.items():
                 print(f"{name}\t{recipe['env_id']}\t{'bundled' if name in bundled else 'not bundled'}")
+            return 0
+        if args.command == "table":
+            if args.readme:
+                write_readme_table()
+            print(metrics_table())
             return 0
         if args.name not in recipes:
             parser.error(f"unknown brain {args.name!r}; valid: {', '.join(recipes)}")

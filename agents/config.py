@@ -100,7 +100,7 @@ class TrainConfig:
     """Also scale rewards by a running estimate of the return's std (only with ``normalize``)."""
     clip_obs: float = 10.0
     """Clip normalised observations to this magnitude."""
-    eval_freq: int = 20_000
+    eval_freq: int = 100_000
     """Evaluate every this many env steps (0: never)."""
     eval_episodes: int = 5
     """Deterministic episodes per evaluation."""

@@ -36,6 +36,7 @@ class WalkTask(Task):
     Args:
         speed: Commanded forward speed (m/s); ``None`` takes the body's default.
         speed_band: Relative half-width of the speed band that earns full ``speed`` reward.
+        speed_margin: Distance outside the band, relative to ``speed``, at which ``speed`` has fallen to 0.1.
         speed_weight: Weight of ``speed``.
         upright_weight: Weight of ``upright``.
         max_pitch: Pitch (rad) up to which ``upright`` is full.
@@ -60,8 +61,9 @@ class WalkTask(Task):
     def __init__(
         self,
         speed: float | None = None,
-        speed_band: float = 0.1,
-        speed_weight: float = 1.0,
+        speed_band: float = 0.05,
+        speed_margin: float = 0.5,
+        speed_weight: float = 1.5,
         upright_weight: float = 0.5,
         max_pitch: float = 0.2,
         pitch_margin: float = 0.5,
@@ -84,6 +86,7 @@ class WalkTask(Task):
             raise ValueError(f"duty_time_constant must be > 0 (s), got {duty_time_constant}")
         self.speed = speed
         self.speed_band = speed_band
+        self.speed_margin = speed_margin
         self.speed_weight = speed_weight
         self.upright_weight = upright_weight
         self.max_pitch = max_pitch
@@ -123,7 +126,9 @@ class WalkTask(Task):
         alpha = 1.0 - math.exp(-self.dt / self.duty_time_constant)
         self.duty += alpha * (reading.foot_contacts - self.duty)
         band = self.speed * self.speed_band
-        speed = tolerance(reading.forward_velocity, (self.speed - band, self.speed + band), margin=self.speed)
+        speed = tolerance(
+            reading.forward_velocity, (self.speed - band, self.speed + band), margin=self.speed * self.speed_margin
+        )
         upright = tolerance(reading.torso_pitch, (-self.max_pitch, self.max_pitch), margin=self.pitch_margin)
         height = tolerance(
             reading.com_height / reading.standing_com_height,
