@@ -15,8 +15,8 @@ import numpy as np
 
 #: Air phases shorter than this (steps) between two contacts of a foot are contact chatter, not steps.
 MIN_SWING_STEPS = 2
-#: Touchdowns of different feet at most this many steps apart land together.
-SIMULTANEOUS_STEPS = 2
+#: Touchdowns of different feet at most this far apart (s) are one two-footed landing.
+SIMULTANEOUS_TIME = 0.05
 #: All feet off the floor for at least this many steps makes a flight phase.
 MIN_FLIGHT_STEPS = 3
 #: Below this mean forward speed (m/s) the body is not going anywhere.
@@ -53,7 +53,7 @@ def flight_phases(contacts: np.ndarray, min_flight_steps: int = MIN_FLIGHT_STEPS
     return [(a, b) for a, b in runs(airborne) if b - a >= min_flight_steps]
 
 
-def alternation(touchdowns: list[np.ndarray], simultaneous_steps: int = SIMULTANEOUS_STEPS) -> float:
+def alternation(touchdowns: list[np.ndarray], simultaneous_steps: int = 2) -> float:
     """Fraction of consecutive touchdown events landing on a different set of feet than the event before.
 
     Touchdowns of several feet within ``simultaneous_steps`` of each other are one event (a two-footed landing),
@@ -157,7 +157,8 @@ def episode_metrics(
     displacement = com_position[-1, :2] - com_position[0, :2]
     forward_speed = float(displacement[0] / duration)
     touchdown_rates = [len(t) / duration for t in touchdowns]
-    alternating = alternation(touchdowns) if n_feet > 1 else math.nan
+    together = max(1, round(SIMULTANEOUS_TIME / dt))
+    alternating = alternation(touchdowns, together) if n_feet > 1 else math.nan
     flights_per_1000 = 1000.0 * len(flights) / steps
     return {
         "length": length,

@@ -122,25 +122,33 @@ def test_jump_pays_nothing_for_height_on_the_ground():
 
 def test_jump_pays_height_in_flight_and_is_bounded():
     task = jump_task(target_rise=0.3, max_rise_ratio=2.0, height_weight=2.0)
-    task.reset(reading(), np.random.default_rng(0))
-    low = task.reward_terms(reading(height=1.15, contacts=(False, False)), np.zeros(6), {})["height"]
-    high = task.reward_terms(reading(height=1.3, contacts=(False, False)), np.zeros(6), {})["height"]
-    huge = task.reward_terms(reading(height=9.0, contacts=(False, False)), np.zeros(6), {})["height"]
+    task.reset(reading(vx=0.0), np.random.default_rng(0))
+    low = task.reward_terms(reading(height=1.15, contacts=(False, False), vx=0.0), np.zeros(6), {})["height"]
+    high = task.reward_terms(reading(height=1.3, contacts=(False, False), vx=0.0), np.zeros(6), {})["height"]
+    huge = task.reward_terms(reading(height=9.0, contacts=(False, False), vx=0.0), np.zeros(6), {})["height"]
     assert low == pytest.approx(1.0)
     assert high == pytest.approx(2.0)
     assert huge == pytest.approx(4.0)
 
 
 def test_jumping_beats_standing_still():
-    stand = [reading(height=1.0, contacts=(True, True))]
+    stand = [reading(height=1.0, contacts=(True, True), vx=0.0)]
     # A 0.35 m hop every second: 0.5 s of flight, 0.5 s crouched on the ground.
     hop = [
-        reading(height=1.0 + 0.35 * math.sin(math.pi * i / 62), contacts=(False, False))
+        reading(height=1.0 + 0.35 * math.sin(math.pi * i / 62), contacts=(False, False), vx=0.0)
         if i < 62
-        else reading(height=0.85, contacts=(True, True), pitch=0.2)
+        else reading(height=0.85, contacts=(True, True), pitch=0.2, vx=0.0)
         for i in range(125)
     ]
     assert mean_reward(jump_task(), hop) > 2 * mean_reward(jump_task(), stand)
+
+
+def test_jump_height_is_discounted_when_leaping_forward():
+    task = jump_task(target_rise=0.3, max_horizontal_speed=0.2, horizontal_speed_margin=0.5)
+    in_place = task.reward_terms(reading(height=1.3, contacts=(False, False), vx=0.1), np.zeros(6), {})["height"]
+    leaping = task.reward_terms(reading(height=1.3, contacts=(False, False), vx=0.7), np.zeros(6), {})["height"]
+    assert in_place == pytest.approx(task.height_weight)
+    assert leaping == pytest.approx(0.1 * task.height_weight)
 
 
 def test_jump_launch_pays_going_up_never_coming_down():
