@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
     parser.add_argument("--readme", action="store_true", help="with table: write it into README.md")
     args = parser.parse_args(argv)
+    # Ctrl-C saves a checkpoint in the training run, even if a parent shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         recipes = load_recipes()
         if args.command == "list":
@@ -213,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             report = measure(args.name, recipe["criteria"])
     except (ConfigError, RunError, ValueError) as exc:
         parser.error(str(exc))
+    except KeyboardInterrupt:
+        return 130
     print_checks(args.name, report["criteria"])
     return 0 if report["passed"] else 1
 

@@ -36,7 +36,8 @@ class WalkTask(Task):
     Args:
         speed: Commanded forward speed (m/s); ``None`` takes the body's default.
         speed_band: Relative half-width of the speed band that earns full ``speed`` reward.
-        speed_margin: Distance outside the band, relative to ``speed``, at which ``speed`` has fallen to 0.1.
+        speed_margin: Distance outside the band, relative to ``speed``, at which ``speed`` has fallen to 0.1
+            (linearly).
         speed_weight: Weight of ``speed``.
         upright_weight: Weight of ``upright``.
         max_pitch: Pitch (rad) up to which ``upright`` is full.
@@ -61,8 +62,8 @@ class WalkTask(Task):
     def __init__(
         self,
         speed: float | None = None,
-        speed_band: float = 0.05,
-        speed_margin: float = 0.5,
+        speed_band: float = 0.1,
+        speed_margin: float = 1.0,
         speed_weight: float = 1.5,
         upright_weight: float = 0.5,
         max_pitch: float = 0.2,
@@ -126,8 +127,12 @@ class WalkTask(Task):
         alpha = 1.0 - math.exp(-self.dt / self.duty_time_constant)
         self.duty += alpha * (reading.foot_contacts - self.duty)
         band = self.speed * self.speed_band
+        # Linear, not Gaussian: a Gaussian is nearly flat just outside the band and lets a slow walk settle there.
         speed = tolerance(
-            reading.forward_velocity, (self.speed - band, self.speed + band), margin=self.speed * self.speed_margin
+            reading.forward_velocity,
+            (self.speed - band, self.speed + band),
+            margin=self.speed * self.speed_margin,
+            sigmoid="linear",
         )
         upright = tolerance(reading.torso_pitch, (-self.max_pitch, self.max_pitch), margin=self.pitch_margin)
         height = tolerance(

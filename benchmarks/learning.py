@@ -1,0 +1,122 @@
+"""Learning benchmark: our LSTM brain vs SB3 PPO with an MLP, at equal env steps, over seeds and senses.
+
+For every (algo, obs mode, seed) it trains a run with train.py's machinery, then measures the final model over
+deterministic episodes with the walk criteria of ``agents/brains.yaml``. It writes, into ``--out``:
+
+- ``results.md``: per (algo, obs), mean +- std over seeds of the final return and of walk success (the fraction of
+  criteria met, and how many seeds meet all of them);
+- ``learning_curves.png``: evaluation return against env steps, mean and min-max band over seeds;
+- ``results.json``: every number behind both.
+
+    python benchmarks/learning.py                                   # 3 seeds x {full, proprio} x {rppo, ppo}
+    python benchmarks/learning.py --steps 50000 --seeds 0 --episodes 2   # a quick smoke run
+    python benchmarks/learning.py --env neuromotor/Walker2d-Native-v0 --algos rppo --obs full --steps 1000000
+
+Runs already finished in ``--out`` are reused, so an interrupted benchmark continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from agents import evaluation
+from agents.brains import check_criteria, load_recipes
+from agents.config import resolve_config
+from agents.training import train
+
+
+def run_one(env_id: str, algo: str, obs: str, seed: int, steps: int, episodes: int, out: Path) -> dict:
+    run_dir = out / f"{algo}__{obs}__s{seed}"
+    if not (run_dir / "model.zip").is_file():
+        settings = {"total_steps": steps, "seed": seed, "env_kwargs.obs": obs, "eval_freq": max(steps // 20, 1)}
+        train(resolve_config(env_id, algo, settings), run_dir)
+    brain = evaluation.find_brain(str(run_dir))
+    model = evaluation.load_model(brain)
+    venv = evaluation.make_env(brain)
+    result = evaluation.summarize([evaluation.rollout(model, venv, seed=100_000 + i) for i in range(episodes)])
+    venv.close()
+    curve = np.load(run_dir / "eval" / "evaluations.npz")
+    return {
+        "algo": algo,
+        "obs": obs,
+        "seed": seed,
+        "summary": result["summary"],
+        "curve_steps": curve["timesteps"].tolist(),
+        "curve_returns": curve["results"].mean(axis=1).tolist(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="neuromotor/Walker2d-Walk-v0")
+    parser.add_argument("--algos", nargs="+", default=["rppo", "ppo"], choices=["rppo", "ppo"])
+    parser.add_argument("--obs", nargs="+", default=["full", "proprio"], choices=["full", "proprio"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=1_500_000, help="env steps per run (equal for all)")
+    parser.add_argument("--episodes", type=int, default=10, help="final evaluation episodes per run")
+    parser.add_argument("--criteria", default="walker2d-walk", help="brain recipe whose criteria define success")
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmark_learning"))
+    args = parser.parse_args()
+
+    criteria = load_recipes()[args.criteria]["criteria"]
+    args.out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for algo in args.algos:
+        for obs in args.obs:
+            for seed in args.seeds:
+                run = run_one(args.env, algo, obs, seed, args.steps, args.episodes, args.out)
+                checks = check_criteria(run["summary"], criteria)
+                run["criteria_met"] = sum(c["passed"] for c in checks) / len(checks)
+                run["success"] = all(c["passed"] for c in checks)
+                runs.append(run)
+                print(f"{algo} {obs} seed {seed}: return {run['summary']['return']['mean']:.1f}, "
+                      f"criteria met {run['criteria_met']:.0%}", flush=True)  # fmt: skip
+    (args.out / "results.json").write_text(json.dumps(runs, indent=2, default=float))
+
+    lines = [
+        f"{args.env}, {args.steps:,} env steps per run, seeds {args.seeds}, final evaluation over {args.episodes} "
+        f"deterministic episodes; success = every `{args.criteria}` criterion met.",
+        "",
+        "| algo | obs | return (mean +- std) | criteria met (mean +- std) | seeds with success |",
+        "|---|---|---|---|---|",
+    ]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for algo in args.algos:
+        for obs in args.obs:
+            group = [r for r in runs if r["algo"] == algo and r["obs"] == obs]
+            returns = [r["summary"]["return"]["mean"] for r in group]
+            met = [r["criteria_met"] for r in group]
+            lines.append(
+                f"| {algo} | {obs} | {np.mean(returns):.1f} +- {np.std(returns):.1f} | "
+                f"{np.mean(met):.2f} +- {np.std(met):.2f} | {sum(r['success'] for r in group)}/{len(group)} |"
+            )
+            length = min(len(r["curve_steps"]) for r in group)
+            steps = np.array(group[0]["curve_steps"][:length])
+            curves = np.array([r["curve_returns"][:length] for r in group])
+            ax.plot(steps, curves.mean(axis=0), label=f"{algo} {obs}")
+            ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), alpha=0.2)
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(f"{args.env}: mean and min-max over seeds")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.out / "learning_curves.png", dpi=110)
+    print("\n".join(lines))
+    print(f"wrote {args.out / 'results.md'}, {args.out / 'learning_curves.png'}")
+
+
+if __name__ == "__main__":
+    main()
