@@ -19,8 +19,9 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 demo: setup
-	$(PY) evaluate.py walker2d-walk --episodes 3 --video videos/walker2d-walk.mp4
-	$(PY) evaluate.py walker2d-jump --episodes 3 --video videos/walker2d-jump.mp4
+	@for brain in $$($(PY) evaluate.py --list | cut -f1); do \
+		$(PY) evaluate.py $$brain --episodes 3 --video videos/$$brain.mp4 || exit 1; \
+	done
 
 lint: setup
 	$(PY) -m ruff check .

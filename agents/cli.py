@@ -138,7 +138,10 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         brains = evaluation.bundled_brains()
-        print("\n".join(f"{name}\t{path}" for name, path in brains.items()) or "no bundled brains yet")
+        for name, path in brains.items():
+            print(f"{name}\t{path}")
+        if not brains:
+            print("no bundled brains yet", file=sys.stderr)
         return 0
     if args.target is None:
         parser.error("give a TARGET (run directory, model .zip or bundled brain) or --list")

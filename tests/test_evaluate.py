@@ -107,7 +107,9 @@ def test_evaluate_checkpoint_and_default_video_name(run_dir, tmp_path):
 def test_list_bundled_brains():
     result = run_evaluate("--list")
     assert result.returncode == 0
-    assert result.stdout.strip()
+    names = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert names == sorted(evaluation.bundled_brains())
+    assert names or "no bundled brains yet" in result.stderr
 
 
 def broken_copies(run_dir: Path, tmp_path: Path) -> dict[str, Path]:

@@ -94,6 +94,10 @@ def test_stride_pays_real_swings_and_charges_shuffles():
     assert swing(int(0.3 / DT)) == pytest.approx(10.0 * (0.3 - 0.1), abs=0.1)
     assert swing(int(1.0 / DT)) == pytest.approx(10.0 * (0.4 - 0.1))
     assert swing(3) == pytest.approx(10.0 * (3 * DT - 0.1))
+    # Flight time is not swing time: a hop (both feet up together) earns nothing for its air time.
+    for _ in range(int(0.3 / DT)):
+        task.reward_terms(reading(contacts=(False, False)), np.zeros(6), {})
+    assert task.reward_terms(reading(contacts=(True, True)), np.zeros(6), {})["stride"] == pytest.approx(-2 * 1.0)
     # A foot that starts in the air (the spawn drop) earns and pays nothing when it lands.
     task.reset(reading(contacts=(False, False)), np.random.default_rng(0))
     task.reward_terms(reading(contacts=(False, False)), np.zeros(6), {})

@@ -25,13 +25,14 @@ class WalkTask(Task):
     | `height`   | centre of mass at least ``min_height_ratio`` of its standing height       |
     | `support`  | some foot on the floor (a run's flight phases earn nothing)               |
     | `symmetry` | feet sharing the load: recent duty factors within ``max_duty_gap``        |
-    | `stride`   | at each touchdown, the swing's air time beyond ``min_swing_time`` (capped |
-    |            | at ``max_swing_time``); shorter lifts (shuffling, chatter) cost           |
+    | `stride`   | at each touchdown, the swing's time in single support beyond              |
+    |            | ``min_swing_time`` (capped at ``max_swing_time``); shorter lifts cost     |
     | `ctrl`     | minus the mean squared action                                             |
 
     A bent-over shuffle loses ``upright`` and ``height``; a run loses ``support`` in flight and ``speed`` when it
     overshoots; a limp (one leg stepping, the other dragging) loses ``symmetry`` and ``stride``: only feet that
-    swing for real earn ``stride``, and a foot that shuffles in short lifts pays for each.
+    swing for real earn ``stride``, and a foot that shuffles in short lifts pays for each. A swing's clock runs only
+    while another foot carries the body, so hopping (both feet in the air together) earns no ``stride``.
 
     Args:
         speed: Commanded forward speed (m/s); ``None`` takes the body's default.
@@ -143,7 +144,8 @@ class WalkTask(Task):
         contacts = reading.foot_contacts
         touchdown = contacts & ~self.contacts
         swing = np.nan_to_num(np.minimum(self.air_time[touchdown], self.max_swing_time) - self.min_swing_time)
-        self.air_time = np.where(contacts, 0.0, self.air_time + self.dt)
+        # Time in flight (no foot down) is not swing time: hopping must not pay.
+        self.air_time = np.where(contacts, 0.0, self.air_time + (0.0 if reading.airborne else self.dt))
         self.contacts = contacts.copy()
         duty_gap = float(np.ptp(self.duty))
         symmetry = tolerance(duty_gap, (0.0, self.max_duty_gap), margin=self.duty_gap_margin)
