@@ -172,7 +172,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunError, ValueError) as exc:
         parser.error(str(exc))
     if render:
-        video.use_tracking_camera(venv.envs[0] if hasattr(venv, "envs") else venv.venv.envs[0])
+        video.use_tracking_camera(evaluation.single_env(venv))
     episodes = [
         evaluation.rollout(model, venv, seed=args.seed + i, deterministic=not args.stochastic, render=render and i == 0)
         for i in range(args.episodes)

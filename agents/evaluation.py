@@ -27,7 +27,6 @@ _CHECKPOINT = re.compile(r"^(?P<prefix>.+)_(?P<steps>\d+)_steps\.zip$")
 class Brain:
     """A trained model with what is needed to run it: the run's settings and its normalisation statistics."""
 
-    name: str
     model_path: Path
     config: TrainConfig
     vecnormalize_path: Path | None
@@ -75,7 +74,7 @@ def find_brain(target: str) -> Brain:
             f"{str(model)!r} was trained with normalised observations but {stats.name} is missing beside it; "
             "without those statistics the brain would see inputs on the wrong scale"
         )
-    return Brain(target, model, config, stats if config.normalize else None)
+    return Brain(model, config, stats if config.normalize else None)
 
 
 def load_model(brain: Brain, device: str = "cpu") -> BaseAlgorithm:
@@ -107,6 +106,13 @@ def make_env(
         venv.training = False
         venv.norm_reward = False
     return venv
+
+
+def single_env(venv: VecEnv):
+    """The one gym env inside a single-env ``DummyVecEnv``, normalised or not."""
+    if venv.num_envs != 1:
+        raise ValueError(f"expected a single-env VecEnv, got {venv.num_envs} envs")
+    return venv.envs[0] if isinstance(venv, DummyVecEnv) else venv.venv.envs[0]
 
 
 @dataclasses.dataclass
@@ -167,9 +173,7 @@ def rollout(
     step, exactly as during training. Works for feed-forward models too (their state stays ``None``), and for envs
     other than ours (then only rewards, actions and observations are recorded).
     """
-    if venv.num_envs != 1:
-        raise ValueError(f"rollout needs a single-env VecEnv, got {venv.num_envs} envs")
-    env = venv.envs[0] if isinstance(venv, DummyVecEnv) else venv.venv.envs[0]
+    env = single_env(venv)
     base = env.unwrapped
     ours = isinstance(base, envs.LocomotionEnv)
     venv.seed(seed)

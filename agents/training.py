@@ -6,7 +6,6 @@ import contextlib
 import json
 import re
 import shlex
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,7 +298,3 @@ def summary_line(summary: dict) -> str:
         f"{'n/a' if ret is None else f'{ret:.1f}'}, best eval "
         f"{'n/a' if best is None or not np.isfinite(best) else f'{best:.1f}'} -> {summary['run_dir']}"
     )
-
-
-def print_error(prog: str, message: str) -> None:
-    print(f"{prog}: error: {message}", file=sys.stderr)
