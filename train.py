@@ -1,4 +1,4 @@
-"""Train a brain: ``python train.py --env neuromotor/Walker2d-Walk-v0``. See ``python train.py --help``."""
+"""Train a brain: ``python train.py --env neuromotor/Walker2d-Walk-v1``. See ``python train.py --help``."""
 
 import os
 import sys

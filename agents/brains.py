@@ -3,14 +3,18 @@
 python -m agents.brains list                    # the recipes and which are bundled
 python -m agents.brains train walker2d-walk     # train, evaluate, check, copy into agents/brains/<name>/
 python -m agents.brains check walker2d-walk     # re-measure a bundled brain against its criteria
+python -m agents.brains preview walker2d-walk   # (re)write its README GIF, agents/brains/<name>/preview.gif
 """
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
 import argparse
 import json
 import math
-import os
 import platform
 import shutil
 import signal
@@ -31,6 +35,8 @@ RECIPES_FILE = Path(__file__).with_name("brains.yaml")
 EVAL_EPISODES, EVAL_SEED = 10, 100_000
 #: Files of a run directory that a bundled brain keeps.
 BRAIN_FILES = ("model.zip", "vecnormalize.pkl", "config.yaml")
+#: Length (env steps, 3 s for Walker2d) of the README preview GIF, filmed from the first evaluation seed.
+PREVIEW_STEPS = 375
 
 
 def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
@@ -72,17 +78,25 @@ def check_criteria(summary: dict[str, Any], criteria: dict[str, dict[str, Any]])
     return rows
 
 
-def measure(target: str, criteria: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Evaluate ``target`` over the standard episodes and check it."""
+def measure(
+    target: str, criteria: dict[str, dict[str, Any]], env_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Evaluate ``target`` over the standard episodes (in its env, with ``env_kwargs`` overridden) and check it."""
     brain = evaluation.find_brain(target)
     model = evaluation.load_model(brain)
-    venv = evaluation.make_env(brain)
+    venv = evaluation.make_env(brain, env_kwargs)
     episodes = [evaluation.rollout(model, venv, seed=EVAL_SEED + i) for i in range(EVAL_EPISODES)]
     venv.close()
     result = evaluation.summarize(episodes)
     checks = check_criteria(result["summary"], criteria)
     return {
-        "evaluation": {"episodes": EVAL_EPISODES, "seed": EVAL_SEED, "deterministic": True, **result},
+        "evaluation": {
+            "episodes": EVAL_EPISODES,
+            "seed": EVAL_SEED,
+            "deterministic": True,
+            "env_kwargs": env_kwargs or {},
+            **result,
+        },
         "criteria": checks,
         "passed": all(row["passed"] for row in checks),
     }
@@ -106,7 +120,7 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     start = time.perf_counter()
     summary = train(config, run_dir, command=[sys.executable, "-m", "agents.brains", "train", name])
     wall = time.perf_counter() - start
-    report = measure(str(run_dir), recipe["criteria"])
+    report = measure(str(run_dir), recipe["criteria"], recipe.get("eval_env_kwargs"))
     report.update(
         name=name,
         env_id=config.env_id,
@@ -123,7 +137,22 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
         if (run_dir / file).is_file():
             shutil.copy2(run_dir / file, target / file)
     (target / "metrics.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    write_preview(name)
     return report
+
+
+def write_preview(name: str, steps: int = PREVIEW_STEPS) -> Path:
+    """Film the bundled brain ``name`` for ``steps`` env steps into ``agents/brains/<name>/preview.gif``."""
+    from agents import video
+
+    brain = evaluation.find_brain(name)
+    size = {"width": video.FRAME_WIDTH, "height": video.FRAME_HEIGHT}
+    venv = evaluation.make_env(brain, size, render_mode="rgb_array", max_episode_steps=steps)
+    video.use_tracking_camera(evaluation.single_env(venv))
+    episode = evaluation.rollout(evaluation.load_model(brain), venv, seed=EVAL_SEED, render=True)
+    venv.close()
+    frames = video.compose(episode.frames, episode.foot_contacts)
+    return video.write_gif(evaluation.BRAINS_DIR / name / "preview.gif", frames, 1.0 / episode.dt)
 
 
 #: Columns of the metrics table: (header, summary metric, per-foot?).
@@ -175,7 +204,13 @@ def write_readme_table(readme: Path = Path("README.md")) -> None:
         raise ConfigError(f"{readme} has no {README_START} ... {README_END} section")
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{metrics_table()}\n{README_END}{tail}")
+    previews = [
+        f'<img src="{(path / "preview.gif").relative_to(readme.resolve().parent)}" width="320" alt="{name}">'
+        for name, path in evaluation.bundled_brains().items()
+        if (path / "preview.gif").is_file()
+    ]
+    gallery = "\n\n" + " ".join(previews) if previews else ""
+    readme.write_text(f"{head}{README_START}\n{metrics_table()}{gallery}\n{README_END}{tail}")
 
 
 def _cpus() -> int:
@@ -185,7 +220,7 @@ def _cpus() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m agents.brains", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", choices=["list", "train", "check", "table"])
+    parser.add_argument("command", choices=["list", "train", "check", "table", "preview"])
     parser.add_argument("name", nargs="?")
     parser.add_argument("--steps", type=int, help="override the recipe's training steps")
     parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
@@ -208,12 +243,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.name not in recipes:
             parser.error(f"unknown brain {args.name!r}; valid: {', '.join(recipes)}")
         recipe = recipes[args.name]
+        if args.command == "preview":
+            if args.name not in evaluation.bundled_brains():
+                parser.error(f"{args.name!r} is not bundled yet; train it first: python -m agents.brains train NAME")
+            print(f"wrote {write_preview(args.name)}")
+            return 0
         if args.command == "train":
             report = train_brain(args.name, recipe, args.steps, args.runs)
             seconds = report["training"]["wall_clock_seconds"]
             print(f"{args.name}: trained {report['training']['env_steps']} steps in {seconds:.0f} s")
         else:
-            report = measure(args.name, recipe["criteria"])
+            report = measure(args.name, recipe["criteria"], recipe.get("eval_env_kwargs"))
     except (ConfigError, RunError, ValueError) as exc:
         parser.error(str(exc))
     except KeyboardInterrupt:

@@ -115,6 +115,12 @@ def evaluate_parser() -> OneLineParser:
         "--diagram", metavar="PATH", help="gait diagram PNG of the first episode (default with --video)"
     )
     parser.add_argument("--json", metavar="PATH", help='write {"summary": ..., "episodes": [...]} here')
+    parser.add_argument("--commands", metavar="SCHEDULE",
+                        help="for a gait brain: scripted commands GAIT[:SPEED]@STEP, e.g. "
+                             "'walk:1.0@0,jump@300,walk:0.5@600'; measures how it follows each switch")  # fmt: skip
+    parser.add_argument("--record", metavar="PATH.npz",
+                        help="save every step's LSTM states, observations, actions, contacts, COM, gait label and "
+                             "phase, and command (python -m agents.analysis reads it)")  # fmt: skip
     parser.add_argument("--env-kwargs", metavar="JSON", help="override env settings, e.g. '{\"obs_noise\": 0.05}'")
     return parser
 
@@ -131,8 +137,21 @@ def _parse_env_kwargs(text: str | None) -> dict:
     return value
 
 
+def _check_commands(schedule: str, env_id: str) -> str:
+    import gymnasium as gym
+
+    import envs
+    from envs.tasks.gait import parse_schedule
+
+    envs.resolve_env_id(env_id)
+    if gym.spec(env_id).kwargs.get("task") != "gait":
+        raise ValueError(f"--commands needs a brain of a gait env (neuromotor/<Body>-Gait-v0); this one runs {env_id}")
+    parse_schedule(schedule)
+    return schedule
+
+
 def evaluate_main(argv: list[str] | None = None) -> int:
-    from agents import evaluation, plots, video
+    from agents import evaluation, neural, plots, video
 
     parser = evaluate_parser()
     args = parser.parse_args(argv)
@@ -151,6 +170,8 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     try:
         brain = evaluation.find_brain(args.target)
         env_kwargs = _parse_env_kwargs(args.env_kwargs)
+        if args.commands is not None:
+            env_kwargs["schedule"] = _check_commands(args.commands, brain.config.env_id)
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{Path(args.target).name}__{brain.config.env_id}")
         video_path = None
         if args.video is not None:
@@ -158,7 +179,9 @@ def evaluate_main(argv: list[str] | None = None) -> int:
         diagram_path = Path(args.diagram) if args.diagram else None
         if diagram_path is None and video_path is not None:
             diagram_path = video_path.with_name(f"{video_path.stem}_gait.png")
-        for path in (video_path, diagram_path, args.json and Path(args.json)):
+        if args.record and not args.record.endswith(".npz"):
+            raise ValueError(f"--record writes a NumPy .npz file; give a path ending in .npz, got {args.record!r}")
+        for path in (video_path, diagram_path, args.json and Path(args.json), args.record and Path(args.record)):
             if path:
                 video.check_writable(path)
         model = evaluation.load_model(brain)
@@ -194,6 +217,13 @@ def evaluate_main(argv: list[str] | None = None) -> int:
             diagram_path, title=f"{args.target}: {brain.config.env_id}, episode 1",
         )  # fmt: skip
         print(f"gait diagram: {diagram_path}")
+    if args.record:
+        try:
+            arrays = neural.record(model, episodes)
+        except ValueError as exc:
+            parser.error(str(exc))
+        neural.save_recording(args.record, arrays, target=args.target, env_id=brain.config.env_id)
+        print(f"recording: {args.record} ({len(arrays['step'])} steps, {arrays['actor_hidden'].shape[-1]} units)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2, default=float)
@@ -215,7 +245,7 @@ def print_summary(brain, summary: dict, args: argparse.Namespace) -> None:
     for key, value in summary.items():
         if isinstance(value, dict) and "mean" in value:
             table.add_row(key, f"{value['mean']:.3f}", f"{value['std']:.3f}")
-        elif isinstance(value, dict) and key != "gait_counts":
+        elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             for foot, stats in value.items():
                 table.add_row(f"{key} ({foot})", f"{stats['mean']:.3f}", f"{stats['std']:.3f}")
         elif key not in ("episodes",):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,7 @@ class Episode:
     com_position: np.ndarray
     com_velocity: np.ndarray
     torso_pitch: np.ndarray
+    commands: np.ndarray
     lstm_hidden: np.ndarray | None
     lstm_cell: np.ndarray | None
     frames: list[np.ndarray]
@@ -134,6 +137,7 @@ class Episode:
     dt: float
     standing_com_height: float
     foot_labels: tuple[str, ...]
+    task: str = ""
 
     @property
     def length(self) -> int:
@@ -156,7 +160,49 @@ class Episode:
             foot_labels=self.foot_labels,
             from_first_contact=True,
         )
-        return {"return": self.episode_return, "fell": self.fell, **measured}
+        metrics = {"return": self.episode_return, "fell": self.fell, **measured}
+        if self.task == "gait":
+            metrics.update(self.following_metrics())
+        return metrics
+
+    def commanded_gaits(self) -> np.ndarray:
+        """The gait commanded during each step of a gait-task episode (each step's ``info`` carries the command
+        for the step after it)."""
+        from envs.tasks.gait import GAITS
+
+        during = np.vstack([self.commands[:1], self.commands[:-1]])
+        return np.array(GAITS)[during[:, : len(GAITS)].argmax(axis=1)]
+
+    def following_metrics(self, within: float = 1.0) -> dict[str, Any]:
+        """How a gait-task episode followed its commands: switches, the fraction followed within ``within`` s, the
+        mean latency, and per commanded gait what its segments measured."""
+        from envs.tasks.gait import GAITS
+
+        commanded = self.commanded_gaits()
+        result = gait.command_following(
+            commanded, self.foot_contacts, self.com_position, self.standing_com_height, self.dt
+        )
+        latencies = np.array(result["switch_latencies"])
+        speeds = np.vstack([self.commands[:1], self.commands[:-1]])[:, len(GAITS)]
+        walks = [seg for seg in result["segments"] if seg["commanded"] == "walk"]
+        jumps = [seg for seg in result["segments"] if seg["commanded"] == "jump"]
+        speed_errors = [abs(seg["forward_speed"] / speeds[seg["start"]] - 1.0) for seg in walks]
+
+        def mean(values: list[float]) -> float:
+            finite = [v for v in values if not math.isnan(v)]
+            return float(np.mean(finite)) if finite else math.nan
+
+        return {
+            "switches": len(latencies),
+            "switches_followed": float(np.mean(np.nan_to_num(latencies, nan=np.inf) <= within))
+            if len(latencies)
+            else math.nan,
+            "switch_latencies": latencies.tolist(),
+            "walk_speed_error": mean(speed_errors),
+            "walk_flights_per_1000": mean([seg["flight_phases_per_1000"] for seg in walks]),
+            "jump_apex_rise": mean([seg["mean_apex_rise"] for seg in jumps]),
+            "segment_gaits": [f"{seg['commanded']}->{seg['gait']}" for seg in result["segments"]],
+        }
 
 
 def rollout(
@@ -166,12 +212,14 @@ def rollout(
     seed: int,
     deterministic: bool = True,
     render: bool = False,
+    before_step: Callable[[int, Any], None] | None = None,
 ) -> Episode:
     """Run one episode of a single-env ``venv`` from ``seed``.
 
     The LSTM state starts at zero and is carried from step to step, with ``episode_start`` True only on the first
     step, exactly as during training. Works for feed-forward models too (their state stays ``None``), and for envs
-    other than ours (then only rewards, actions and observations are recorded).
+    other than ours (then only rewards, actions and observations are recorded). ``before_step(t, env)``, if given,
+    is called with the step index and the unwrapped env before each step (to push the body, for instance).
     """
     env = single_env(venv)
     base = env.unwrapped
@@ -180,7 +228,8 @@ def rollout(
     obs = venv.reset()
     state = None
     episode_start = np.ones(1, dtype=bool)
-    rows: dict[str, list] = {k: [] for k in ("obs", "action", "reward", "contacts", "com", "vel", "pitch", "h", "c")}
+    keys = ("obs", "action", "reward", "contacts", "com", "vel", "pitch", "command", "h", "c")
+    rows: dict[str, list] = {k: [] for k in keys}
     terms: dict[str, list[float]] = {}
     frames = [env.render()] if render else []
     done = False
@@ -190,6 +239,8 @@ def rollout(
         if state is not None:
             rows["h"].append(np.asarray(state[0])[:, 0].copy())
             rows["c"].append(np.asarray(state[1])[:, 0].copy())
+        if before_step is not None:
+            before_step(len(rows["reward"]), base)
         obs, reward, dones, infos = venv.step(action)
         info = infos[0]
         done = bool(dones[0])
@@ -201,6 +252,7 @@ def rollout(
             rows["com"].append([info["com_x"], info["com_y"], info["com_height"]])
             rows["vel"].append(np.asarray(info["com_velocity"], dtype=np.float64))
             rows["pitch"].append(info["torso_pitch"])
+            rows["command"].append(np.asarray(info["command"], dtype=np.float64))
         for key, value in info.items():
             if key.startswith("reward_"):
                 terms.setdefault(key.removeprefix("reward_"), []).append(float(value))
@@ -218,6 +270,7 @@ def rollout(
         com_position=np.array(rows["com"]) if ours else np.full((steps, 3), np.nan),
         com_velocity=np.array(rows["vel"]) if ours else np.full((steps, 3), np.nan),
         torso_pitch=np.array(rows["pitch"]) if ours else np.full(steps, np.nan),
+        commands=np.array(rows["command"]) if ours else np.zeros((steps, 0)),
         lstm_hidden=np.array(rows["h"]) if rows["h"] else None,
         lstm_cell=np.array(rows["c"]) if rows["c"] else None,
         frames=frames,
@@ -225,6 +278,7 @@ def rollout(
         dt=float(base.dt),
         standing_com_height=float(base.body.standing_com_height) if ours else float("nan"),
         foot_labels=tuple(base.foot_labels) if ours else (),
+        task=base.task.name if ours else "",
     )
 
 

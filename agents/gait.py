@@ -178,6 +178,86 @@ def episode_metrics(
     }
 
 
+def gait_phase(contact: np.ndarray, min_swing_steps: int = MIN_SWING_STEPS) -> np.ndarray:
+    """Per-step phase in ``[0, 1)`` of one foot's cycle: the fraction of the way from one of its touchdowns to the
+    next (0 at touchdown). NaN before the first touchdown and from the last one on, where no cycle is complete."""
+    contact = np.asarray(contact, dtype=bool)
+    phase = np.full(len(contact), np.nan)
+    for start, stop in itertools.pairwise(touchdown_steps(contact, min_swing_steps).tolist()):
+        phase[start:stop] = np.arange(stop - start) / (stop - start)
+    return phase
+
+
+def windowed_labels(
+    contacts: np.ndarray,
+    com_position: np.ndarray,
+    dt: float,
+    *,
+    window: float = 1.0,
+    every: int = 5,
+) -> np.ndarray:
+    """The gait label of the trailing ``window`` seconds at each step (computed every ``every`` steps and held).
+
+    Steps before the first full window get ``""``: there is not yet enough motion to name.
+    """
+    contacts = np.asarray(contacts, dtype=bool)
+    com_position = np.asarray(com_position, dtype=np.float64)
+    steps, n_feet = contacts.shape
+    width = max(2, round(window / dt))
+    labels = np.full(steps, "", dtype=object)
+    for t in range(width - 1, steps, every):
+        lo = t + 1 - width
+        span = contacts[lo : t + 1]
+        touchdowns = [touchdown_steps(span[:, i]) for i in range(n_feet)]
+        speed = float((com_position[t, 0] - com_position[lo, 0]) / (width * dt))
+        flights = 1000.0 * len(flight_phases(span)) / width
+        rate = float(np.mean([len(td) for td in touchdowns])) / (width * dt)
+        alternating = alternation(touchdowns, max(1, round(SIMULTANEOUS_TIME / dt))) if n_feet > 1 else math.nan
+        labels[t : t + every] = gait_label(speed, flights, rate, alternating)
+    return labels
+
+
+#: Trailing window (s) of the per-step gait labels that judge whether a gait follows its command.
+FOLLOW_WINDOW = 0.5
+
+
+def command_following(
+    commanded: np.ndarray,
+    contacts: np.ndarray,
+    com_position: np.ndarray,
+    standing_com_height: float,
+    dt: float,
+    *,
+    window: float = FOLLOW_WINDOW,
+    settle: float = 1.0,
+) -> dict[str, Any]:
+    """How a gait followed commanded gaits (``commanded``: the gait asked for at each step).
+
+    At each switch of the commanded gait, the latency is the time until the gait label of the trailing ``window``
+    seconds names the new gait (NaN if it never does before the next switch). Each segment between switches is
+    also measured on its own, from ``settle`` seconds after its start: its label, forward speed, flights per 1000
+    steps and mean apex rise.
+    """
+    commanded = np.asarray(commanded).astype(str)
+    labels = windowed_labels(contacts, com_position, dt, window=window, every=1)
+    starts = [0, *np.flatnonzero(commanded[1:] != commanded[:-1]) + 1]
+    bounds = [*starts, len(commanded)]
+    latencies, segments = [], []
+    for start, stop in itertools.pairwise(bounds):
+        if start > 0:
+            hit = np.flatnonzero(labels[start:stop] == commanded[start])
+            latencies.append(float(hit[0] * dt) if hit.size else math.nan)
+        lo = start + round(settle / dt)
+        if stop - lo >= 2:
+            measured = episode_metrics(contacts[lo:stop], com_position[lo:stop], np.zeros(stop - lo),
+                                       standing_com_height, dt)  # fmt: skip
+            segments.append({
+                "commanded": str(commanded[start]), "start": start, "stop": stop, "gait": measured["gait"],
+                **{k: measured[k] for k in ("forward_speed", "flight_phases_per_1000", "mean_apex_rise")},
+            })  # fmt: skip
+    return {"switch_latencies": latencies, "segments": segments}
+
+
 def aggregate(episodes: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and std over episodes of every scalar metric (NaNs ignored), per foot for per-foot metrics; flags
     (``fell``) and gait labels are counted."""
@@ -192,7 +272,11 @@ def aggregate(episodes: list[dict[str, Any]]) -> dict[str, Any]:
         elif isinstance(value, dict):
             summary[key] = {foot: _mean_std([ep[key][foot] for ep in episodes]) for foot in value}
         elif isinstance(value, list):
-            summary[key] = _mean_std([x for ep in episodes for x in ep[key]])
+            items = [x for ep in episodes for x in ep[key]]
+            if items and all(isinstance(x, str) for x in items):
+                summary[key] = dict(collections.Counter(items))
+            else:
+                summary[key] = _mean_std(items)
         elif isinstance(value, (bool, np.bool_)):
             summary[key] = int(sum(bool(ep[key]) for ep in episodes))
         else:

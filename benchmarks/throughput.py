@@ -56,7 +56,7 @@ def measure(name: str, config: TrainConfig, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="neuromotor/Walker2d-Walk-v0")
+    parser.add_argument("--env", default="neuromotor/Walker2d-Walk-v1")
     parser.add_argument("--preset", action="store_true", help="use train.py's preset for the env")
     parser.add_argument("--steps", type=int, default=8192, help="timed env steps per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; medians are reported")

@@ -29,7 +29,7 @@ class BodySpec:
     """Everything needed to build one body and judge when it has fallen.
 
     Attributes:
-        name: Public name, used in env ids (``neuromotor/<name>-Walk-v0``).
+        name: Public name, used in env ids (``neuromotor/<name>-Walk-v1``).
         base_env: Factory of the MuJoCo env that simulates the body and supplies the Gymnasium observation and the
             native reward (a Gymnasium v5 class for the built-in bodies).
         torso: MJCF body whose height and orientation describe the posture; the centre of mass is that of its
@@ -47,6 +47,8 @@ class BodySpec:
         base_kwargs: Keyword arguments always given to ``base_env``.
         task_base_kwargs: Keyword arguments given to ``base_env`` by tasks that judge termination themselves (to
             switch off the base env's own termination).
+        task_kwargs: This body's defaults for tasks' keyword arguments, by task name (``{"walk": {...}}``); what a
+            user passes to ``gym.make`` overrides them.
     """
 
     name: str
@@ -62,6 +64,7 @@ class BodySpec:
     standing_settle_time: float = 0.0
     base_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     task_base_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    task_kwargs: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.feet:

@@ -54,7 +54,9 @@ BUILTIN_BODIES = (
         feet=("left_ankle_geom", "right_ankle_geom", "third_ankle_geom", "fourth_ankle_geom"),
         # Labelled by where each foot points in the initial pose (+x forward, +y left), not by the MJCF names.
         foot_labels=("front_left", "back_left", "back_right", "front_right"),
-        walk_speed=1.0,
+        # Half a body length per second; the biped's stride term (swing time at each touchdown) is for two feet.
+        walk_speed=0.5,
+        task_kwargs={"walk": {"stride_weight": 0.0}},
         min_torso_height=0.2,
         min_torso_upright=0.0,
         # The Ant's legs start flat, outside their joint limits: let it settle onto them before measuring.

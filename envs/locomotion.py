@@ -118,7 +118,7 @@ class LocomotionEnv(gym.Env):
         self.senses = Senses(obs, obs_noise, obs_delay)
         self.action_noise = float(action_noise)
         task_kwargs, body_kwargs, base_kwargs = split_kwargs(self.body_spec, task_cls, kwargs)
-        self.task = task_cls(**task_kwargs)
+        self.task = task_cls(**{**self.body_spec.task_kwargs.get(task_cls.name, {}), **task_kwargs})
         if task_cls.judges_termination:
             base_kwargs.update(self.body_spec.task_base_kwargs)
         self.base = self.body_spec.base_env(render_mode=render_mode, **self.body_spec.base_kwargs, **base_kwargs)

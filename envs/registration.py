@@ -1,4 +1,4 @@
-"""Env ids: ``neuromotor/<Body>-<Task>-v0`` for every body and task, and the plug-in entry point."""
+"""Env ids: ``neuromotor/<Body>-<Task>-v<N>`` for every body and task, and the plug-in entry point."""
 
 from __future__ import annotations
 
@@ -16,14 +16,13 @@ from envs.generic import GenericBodyEnv
 from envs.tasks import TASKS
 
 NAMESPACE = "neuromotor"
-VERSION = 0
 #: Episode length in env steps, as for Gymnasium's MuJoCo locomotion envs.
 MAX_EPISODE_STEPS = 1000
 
 
 def env_id(body: str, task: str) -> str:
-    """``env_id("Walker2d", "walk") == "neuromotor/Walker2d-Walk-v0"``."""
-    return f"{NAMESPACE}/{body}-{TASKS[task].title}-v{VERSION}"
+    """``env_id("Walker2d", "walk") == "neuromotor/Walker2d-Walk-v1"``; ``N`` is the task's version."""
+    return f"{NAMESPACE}/{body}-{TASKS[task].title}-v{TASKS[task].version}"
 
 
 def env_ids() -> list[str]:
@@ -54,13 +53,15 @@ def register_body(
     max_torso_pitch: float | None = None,
     min_torso_upright: float | None = None,
     standing_settle_time: float = 0.0,
+    task_kwargs: dict[str, dict[str, Any]] | None = None,
     frame_skip: int = 4,
     **base_kwargs: Any,
 ) -> list[str]:
     """Add a body from an MJCF file and register its ``walk``, ``jump`` and ``native`` env ids.
 
     The MJCF needs a floor geom, a torso body and foot geoms; names are checked now, with an error that lists the
-    valid ones. Fall thresholds are as in :class:`~envs.bodies.BodySpec`; ``frame_skip`` and ``base_kwargs`` go to
+    valid ones. Fall thresholds and ``task_kwargs`` (this body's task defaults, by task name) are as in
+    :class:`~envs.bodies.BodySpec`; ``frame_skip`` and ``base_kwargs`` go to
     :class:`~envs.generic.GenericBodyEnv`. Returns the new ids.
     """
     if not name or not name.replace("_", "").isalnum():
@@ -95,6 +96,7 @@ def register_body(
             **base_kwargs,
         },
         task_base_kwargs={"terminate_when_unhealthy": False},
+        task_kwargs=task_kwargs or {},
     )
     BODIES[name] = spec
     _register(spec)

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+import envs
 from agents.brains import check_criteria, load_recipes
 from agents.config import resolve_config
 from agents.evaluation import bundled_brains, find_brain
@@ -54,7 +55,13 @@ def test_every_recipe_resolves():
 
 
 def test_bundled_brains_are_complete():
+    recipes = load_recipes()
     for name, path in bundled_brains().items():
         assert (path / "metrics.json").is_file(), name
         brain = find_brain(name)
         assert brain.model_path.is_file()
+        # Trained in the env its recipe names, and that env still exists (a reward change bumps the id).
+        assert brain.config.env_id == recipes[name]["env_id"], name
+        envs.resolve_env_id(brain.config.env_id)
+        preview = path / "preview.gif"
+        assert 0 < preview.stat().st_size < 2_000_000, name

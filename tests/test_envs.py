@@ -29,7 +29,8 @@ def rollout(env, seed: int, steps: int, action_seed: int = 0):
 
 
 def test_every_body_has_every_task():
-    expected = {f"neuromotor/{body}-{task}-v0" for body in BUILTIN for task in ("Walk", "Jump", "Native")}
+    tasks = ("Walk-v1", "Jump-v1", "Native-v0", "Gait-v0")
+    expected = {f"neuromotor/{body}-{task}" for body in BUILTIN for task in tasks}
     assert expected <= set(ALL_IDS)
     for env_id in expected:
         assert gym.spec(env_id).max_episode_steps == 1000
@@ -100,7 +101,7 @@ def test_proprio_ignores_velocities(body):
 
 
 def test_observation_layout_contacts_and_command():
-    env = gym.make("neuromotor/Walker2d-Walk-v0", speed=1.3)
+    env = gym.make("neuromotor/Walker2d-Walk-v1", speed=1.3)
     obs, info = env.reset(seed=0)
     base_size = env.unwrapped.base.observation_space.shape[0]
     assert obs.shape == (base_size + 2 + 1,)
@@ -111,8 +112,8 @@ def test_observation_layout_contacts_and_command():
 
 
 def test_obs_delay_delivers_old_sensations():
-    delayed = gym.make("neuromotor/Hopper-Walk-v0", obs_delay=3)
-    prompt = gym.make("neuromotor/Hopper-Walk-v0")
+    delayed = gym.make("neuromotor/Hopper-Walk-v1", obs_delay=3)
+    prompt = gym.make("neuromotor/Hopper-Walk-v1")
     d, _ = delayed.reset(seed=0)
     p, _ = prompt.reset(seed=0)
     seen = [p]
@@ -125,8 +126,8 @@ def test_obs_delay_delivers_old_sensations():
 
 
 def test_obs_noise_is_noise_on_senses_not_command():
-    clean = gym.make("neuromotor/Walker2d-Walk-v0")
-    noisy = gym.make("neuromotor/Walker2d-Walk-v0", obs_noise=0.05)
+    clean = gym.make("neuromotor/Walker2d-Walk-v1")
+    noisy = gym.make("neuromotor/Walker2d-Walk-v1", obs_noise=0.05)
     c, _ = clean.reset(seed=0)
     n, _ = noisy.reset(seed=0)
     assert n[-1] == c[-1]
@@ -135,8 +136,8 @@ def test_obs_noise_is_noise_on_senses_not_command():
 
 
 def test_action_noise_changes_motion_not_reward_cost():
-    quiet = gym.make("neuromotor/Walker2d-Walk-v0")
-    shaky = gym.make("neuromotor/Walker2d-Walk-v0", action_noise=0.5)
+    quiet = gym.make("neuromotor/Walker2d-Walk-v1")
+    shaky = gym.make("neuromotor/Walker2d-Walk-v1", action_noise=0.5)
     quiet.reset(seed=0)
     shaky.reset(seed=0)
     action = np.full(6, 0.3)
@@ -210,3 +211,9 @@ def test_contacts_on_a_scripted_drop(body):
     # While falling the body was high above its standing height, and it came down.
     assert max(heights[:first]) > 0.3
     assert heights[first] < heights[0]
+
+
+def test_body_task_defaults_yield_to_the_user():
+    assert gym.make("neuromotor/Ant-Walk-v1").unwrapped.task.stride_weight == 0.0
+    assert gym.make("neuromotor/Ant-Walk-v1", stride_weight=5.0).unwrapped.task.stride_weight == 5.0
+    assert gym.make("neuromotor/Walker2d-Walk-v1").unwrapped.task.stride_weight > 0

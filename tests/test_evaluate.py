@@ -25,7 +25,7 @@ def run_dir(tmp_path_factory):
     run = tmp_path_factory.mktemp("eval") / "walker"
     settings = {"total_steps": 256, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
                 "policy.lstm_hidden_size": 16, "eval_freq": 0, "checkpoint_freq": 128}  # fmt: skip
-    train(resolve_config("neuromotor/Walker2d-Walk-v0", "rppo", settings), run)
+    train(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", settings), run)
     return run
 
 
@@ -100,7 +100,7 @@ def test_evaluate_checkpoint_and_default_video_name(run_dir, tmp_path):
     result = run_evaluate(checkpoint, "--episodes", 1, "--steps", 20, "--video", "--no-timeline", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     videos = list((tmp_path / "videos").glob("*.mp4"))
-    assert [v.name for v in videos] == ["ckpt_128_steps.zip__neuromotor-Walker2d-Walk-v0.mp4"]
+    assert [v.name for v in videos] == ["ckpt_128_steps.zip__neuromotor-Walker2d-Walk-v1.mp4"]
     assert imageio.get_reader(videos[0]).get_data(0).shape == (480, 640, 3)
 
 
@@ -121,7 +121,7 @@ def broken_copies(run_dir: Path, tmp_path: Path) -> dict[str, Path]:
     (copies["corrupt"] / "model.zip").write_bytes(b"not a zip file")
     (copies["no_stats"] / "vecnormalize.pkl").unlink()
     config = yaml.safe_load((copies["gone_env"] / "config.yaml").read_text())
-    config["env_id"] = "neuromotor/Walker3d-Walk-v0"
+    config["env_id"] = "neuromotor/Walker3d-Walk-v1"
     (copies["gone_env"] / "config.yaml").write_text(yaml.safe_dump(config))
     return copies
 
@@ -132,7 +132,7 @@ def test_bad_input_is_one_line_and_exit_code_2(run_dir, tmp_path):
         ([copies["no_model"]], "has no model.zip"),
         ([copies["corrupt"]], "cannot load model"),
         ([copies["no_stats"]], "vecnormalize.pkl is missing"),
-        ([copies["gone_env"]], "unknown env id 'neuromotor/Walker3d-Walk-v0'; closest: neuromotor/Walker2d-Walk-v0"),
+        ([copies["gone_env"]], "unknown env id 'neuromotor/Walker3d-Walk-v1'; closest: neuromotor/Walker2d-Walk-v1"),
         ([run_dir, "--video", "/proc/forbidden/walk.mp4"], "cannot write '/proc/forbidden/walk.mp4'"),
         ([run_dir, "--env-kwargs", "{obs: 1}"], "--env-kwargs is not valid JSON"),
         ([run_dir, "--env-kwargs", '{"obs": "smell"}'], "unknown obs mode 'smell'; valid: full, proprio"),
@@ -145,3 +145,9 @@ def test_bad_input_is_one_line_and_exit_code_2(run_dir, tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         assert len(lines) == 1 and lines[0].startswith("evaluate.py: error: "), (args, result.stderr)
         assert message in lines[0], (message, lines[0])
+
+
+def test_commands_need_a_gait_brain(run_dir):
+    done = run_evaluate(run_dir, "--commands", "walk@0,jump@10")
+    assert done.returncode == 2
+    assert "--commands needs a brain of a gait env" in done.stderr and "Traceback" not in done.stderr

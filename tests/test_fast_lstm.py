@@ -14,7 +14,7 @@ import envs  # noqa: F401
 from agents.algorithm import FastRecurrentPPO, FastRecurrentRolloutBuffer
 from agents.policies import FastRecurrentActorCriticPolicy
 
-ENV = "neuromotor/Walker2d-Walk-v0"
+ENV = "neuromotor/Walker2d-Walk-v1"
 HIDDEN = 32
 
 

@@ -26,7 +26,7 @@ def metrics(contacts, com_z=None, pitch=0.0, speed=0.0, standing=1.0, **kwargs):
 
 
 def test_drop_from_height_is_one_flight_then_contact():
-    env = gym.make("neuromotor/Walker2d-Jump-v0")
+    env = gym.make("neuromotor/Walker2d-Jump-v1")
     env.reset(seed=0)
     move_root(env, dz=0.6)
     contacts, com = [], []
@@ -132,3 +132,48 @@ def test_runs_and_touchdowns():
     assert gait.runs(mask) == [(1, 3), (6, 7), (8, 9)]
     assert gait.touchdown_steps(mask, min_swing_steps=2).tolist() == [6]
     assert gait.touchdown_steps(mask, min_swing_steps=1).tolist() == [1, 6, 8]
+
+
+def test_gait_phase_runs_from_touchdown_to_touchdown():
+    contact = np.arange(300) % 100 >= 40  # touchdowns at 40, 140, 240
+    phase = gait.gait_phase(contact)
+    assert np.isnan(phase[:40]).all() and np.isnan(phase[240:]).all()
+    assert phase[40] == 0.0 and phase[90] == pytest.approx(0.5) and phase[139] == pytest.approx(0.99)
+    assert phase[140] == 0.0
+
+
+def test_windowed_labels_follow_a_switch_from_walk_to_jump():
+    walk = pattern(500, lambda t: t % 125 < 75, lambda t: (t + 62) % 125 < 75)
+    jump = pattern(500, lambda t: t % 125 >= 62, lambda t: t % 125 >= 62)
+    contacts = np.vstack([walk, jump])
+    com = np.zeros((1000, 3))
+    com[:500, 0] = DT * np.arange(500)  # walking at 1 m/s, then jumping in place
+    com[500:, 0] = com[499, 0]
+    labels = gait.windowed_labels(contacts, com, DT, window=1.0)
+    assert (labels[:124] == "").all()
+    assert (labels[130:500] == "walk").all()
+    assert (labels[760:] == "jump").all()
+    assert set(labels[500:760]) <= {"walk", "other", "hop", "jump"}
+
+
+def test_command_following_measures_switch_latency_and_segments():
+    walk = pattern(500, lambda t: t % 125 < 75, lambda t: (t + 62) % 125 < 75)
+    jump = pattern(500, lambda t: t % 125 >= 62, lambda t: t % 125 >= 62)
+    contacts = np.vstack([walk, jump])
+    com = np.zeros((1000, 3))
+    com[:, 2] = 1.0
+    com[:500, 0] = DT * np.arange(500)
+    com[500:, 0] = com[499, 0]
+    phase = (np.arange(500) % 125) / 62
+    com[500:, 2] = 1.0 + np.where(phase < 1, 4 * 0.35 * phase * (1 - phase), 0.0)
+    # Commanded jumps from step 440: the body obeys 60 steps (0.48 s) late.
+    commanded = np.array(["walk"] * 440 + ["jump"] * 560)
+    result = gait.command_following(commanded, contacts, com, 1.0, DT, window=0.5)
+    (latency,) = result["switch_latencies"]
+    assert 0.48 <= latency <= 0.48 + 0.5 + 0.1
+    walk_segment, jump_segment = result["segments"]
+    assert walk_segment["gait"] == "walk" and walk_segment["forward_speed"] == pytest.approx(1.0, rel=0.01)
+    assert jump_segment["gait"] == "jump" and jump_segment["mean_apex_rise"] == pytest.approx(0.35, abs=0.01)
+    # A command never followed has no latency.
+    never = gait.command_following(np.array(["walk"] * 500 + ["jump"] * 500), walk.repeat(2, axis=0), com, 1.0, DT)
+    assert np.isnan(never["switch_latencies"][0])

@@ -14,7 +14,7 @@ import envs
 
 def test_plugin_body_registers_every_task():
     ids = register_test_body()
-    assert ids == [f"neuromotor/{TEST_BODY}-{t}-v0" for t in ("Walk", "Jump", "Native")]
+    assert ids == [f"neuromotor/{TEST_BODY}-{t}" for t in ("Walk-v1", "Jump-v1", "Native-v0", "Gait-v0")]
     for env_id in ids:
         env = gym.make(env_id, obs="proprio")
         check_env(env.unwrapped, skip_render_check=True)
@@ -22,7 +22,7 @@ def test_plugin_body_registers_every_task():
 
 
 def test_plugin_body_measures_itself():
-    env = gym.make(f"neuromotor/{TEST_BODY}-Walk-v0")
+    env = gym.make(f"neuromotor/{TEST_BODY}-Walk-v1")
     env.reset(seed=0)
     body = env.unwrapped.body
     # Pelvis at 0.85 m, feet (spheres of radius 0.05) 0.77 m below it: standing is about 0.06 m lower than the pose.
@@ -106,7 +106,7 @@ def test_env_bad_input(kwargs, message):
 
 def test_unknown_kwarg_lists_every_valid_one():
     with pytest.raises(ValueError) as err:
-        gym.make("neuromotor/Walker2d-Jump-v0", hieght_weight=3.0)
+        gym.make("neuromotor/Walker2d-Jump-v1", hieght_weight=3.0)
     message = str(err.value)
     for valid in ("height_weight", "target_rise", "min_torso_height", "reset_noise_scale", "obs_delay"):
         assert valid in message
@@ -114,7 +114,7 @@ def test_unknown_kwarg_lists_every_valid_one():
 
 def test_kwargs_route_to_task_body_and_base():
     env = gym.make(
-        "neuromotor/Walker2d-Walk-v0",
+        "neuromotor/Walker2d-Walk-v1",
         speed=0.7,
         min_torso_height=0.5,
         reset_noise_scale=0.0,
@@ -130,10 +130,10 @@ def test_kwargs_route_to_task_body_and_base():
 
 
 def test_resolve_env_id():
-    assert envs.resolve_env_id("neuromotor/Walker2d-Walk-v0") == "neuromotor/Walker2d-Walk-v0"
+    assert envs.resolve_env_id("neuromotor/Walker2d-Walk-v1") == "neuromotor/Walker2d-Walk-v1"
     assert envs.resolve_env_id("Hopper-v5") == "Hopper-v5"
-    assert envs.resolve_env_id("envs:neuromotor/Ant-Jump-v0") == "neuromotor/Ant-Jump-v0"
-    with pytest.raises(ValueError, match=r"^unknown env id 'neuromotor/Walker-Walk-v0'; closest: .*Walker2d-Walk"):
-        envs.resolve_env_id("neuromotor/Walker-Walk-v0")
+    assert envs.resolve_env_id("envs:neuromotor/Ant-Jump-v1") == "neuromotor/Ant-Jump-v1"
+    with pytest.raises(ValueError, match=r"^unknown env id 'neuromotor/Walker-Walk-v1'; closest: .*Walker2d-Walk"):
+        envs.resolve_env_id("neuromotor/Walker-Walk-v1")
     with pytest.raises(ValueError, match=r"^cannot import module 'no_such_module'"):
         envs.resolve_env_id("no_such_module:Thing-v0")

@@ -46,7 +46,7 @@ def tb_scalars(run_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "walk"
-    args = ["--env", "neuromotor/Walker2d-Walk-v0", "--steps", "768", "--run-dir", str(run_dir)]
+    args = ["--env", "neuromotor/Walker2d-Walk-v1", "--steps", "768", "--run-dir", str(run_dir)]
     result = run_train(*args, *TINY, "--eval-freq", "256", "--checkpoint-freq", "256", "--set", "eval_episodes=1")
     assert result.returncode == 0, result.stderr
     return run_dir, result
@@ -60,13 +60,13 @@ def test_train_writes_the_run_directory(finished_run):
     assert latest_checkpoint(run_dir).steps == 768
     assert latest_checkpoint(run_dir).vecnormalize.is_file()
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert config["env_id"] == "neuromotor/Walker2d-Walk-v0"
+    assert config["env_id"] == "neuromotor/Walker2d-Walk-v1"
     assert config["env_kwargs"] == {"obs": "proprio"}
     assert config["policy"]["lstm_hidden_size"] == 16
     assert "--run-dir" in (run_dir / "command.txt").read_text()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 768
-    assert result.stdout.strip().splitlines()[-1].startswith("done: neuromotor/Walker2d-Walk-v0 rppo seed 0: 768 steps")
+    assert result.stdout.strip().splitlines()[-1].startswith("done: neuromotor/Walker2d-Walk-v1 rppo seed 0: 768 steps")
     scalars = tb_scalars(run_dir)
     for tag in ("reward/speed", "reward/upright", "reward/symmetry", "gait/forward_velocity", "rollout/ep_rew_mean"):
         assert tag in scalars, tag
@@ -96,7 +96,7 @@ def test_resume_continues_the_step_counter(finished_run, tmp_path):
 def test_sigint_leaves_a_resumable_checkpoint(tmp_path):
     run_dir = tmp_path / "interrupted"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
-    args = ["--env", "neuromotor/Hopper-Jump-v0", "--steps", "1000000", "--run-dir", str(run_dir), *TINY]
+    args = ["--env", "neuromotor/Hopper-Jump-v1", "--steps", "1000000", "--run-dir", str(run_dir), *TINY]
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *args, "--eval-freq", "0", "--checkpoint-freq", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
@@ -120,7 +120,7 @@ def test_sigint_leaves_a_resumable_checkpoint(tmp_path):
 def test_module_env_id_and_subprocess_envs(tmp_path):
     run_dir = tmp_path / "plugin"
     result = run_train(
-        "--env", "plugin_env:neuromotor/PluginBiped-Jump-v0", "--steps", "256", "--run-dir", str(run_dir),
+        "--env", "plugin_env:neuromotor/PluginBiped-Jump-v1", "--steps", "256", "--run-dir", str(run_dir),
         "--vec-env", "subproc", "--eval-freq", "0", *TINY,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -130,13 +130,13 @@ def test_module_env_id_and_subprocess_envs(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--env", "neuromotor/Walker-Walk-v0"], "unknown env id 'neuromotor/Walker-Walk-v0'; closest: "),
-        (["--env", "neuromotor/Walker2d-Walk-v0", "--set", "lstm=3"], "unknown setting 'lstm' in --set; valid: "),
-        (["--env", "neuromotor/Walker2d-Walk-v0", "--set", "n_steps"], "--set expects key=value, got 'n_steps'"),
-        (["--env", "neuromotor/Walker2d-Walk-v0", "--algo", "sac"], "algo='sac' is not valid; choose from: rppo"),
+        (["--env", "neuromotor/Walker-Walk-v1"], "unknown env id 'neuromotor/Walker-Walk-v1'; closest: "),
+        (["--env", "neuromotor/Walker2d-Walk-v1", "--set", "lstm=3"], "unknown setting 'lstm' in --set; valid: "),
+        (["--env", "neuromotor/Walker2d-Walk-v1", "--set", "n_steps"], "--set expects key=value, got 'n_steps'"),
+        (["--env", "neuromotor/Walker2d-Walk-v1", "--algo", "sac"], "algo='sac' is not valid; choose from: rppo"),
         (["--resume", "/nonexistent/run"], "run directory '/nonexistent/run' does not exist"),
         (["--resume", "tests"], "'tests' is not a run directory: it has no config.yaml"),
-        (["--env", "neuromotor/Walker2d-Walk-v0", "--set", "env_kwargs.sped=1"], "unknown keyword argument(s) 'sped'"),
+        (["--env", "neuromotor/Walker2d-Walk-v1", "--set", "env_kwargs.sped=1"], "unknown keyword argument(s) 'sped'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, message):
@@ -150,7 +150,7 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message):
 def test_same_seed_same_learning_curve(tmp_path):
     def run(name):
         config = resolve_config(
-            "neuromotor/Hopper-Walk-v0",
+            "neuromotor/Hopper-Walk-v1",
             "rppo",
             {"total_steps": 384, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 2,
              "policy.lstm_hidden_size": 8, "eval_freq": 128, "eval_episodes": 1, "checkpoint_freq": 0},
@@ -181,19 +181,19 @@ def test_presets_match_families_then_single_envs():
         "neuromotor/*": {"n_envs": 4, "rppo": {"policy": {"lstm_hidden_size": 32}}},
         "neuromotor/Ant-*": {"rppo": {"n_envs": 16}},
     }
-    assert preset_settings("neuromotor/Ant-Walk-v0", "rppo", presets) == {
+    assert preset_settings("neuromotor/Ant-Walk-v1", "rppo", presets) == {
         "n_envs": 16,
         "policy.lstm_hidden_size": 32,
     }
-    assert preset_settings("neuromotor/Ant-Walk-v0", "ppo", presets) == {"n_envs": 4}
+    assert preset_settings("neuromotor/Ant-Walk-v1", "ppo", presets) == {"n_envs": 4}
     assert preset_settings("Hopper-v5", "rppo", presets) == {"n_envs": 1}
 
 
 def test_preset_keys_are_validated():
     with pytest.raises(ConfigError, match="unknown setting 'n_env' in presets; valid: env_id, algo"):
-        resolve_config("neuromotor/Walker2d-Walk-v0", "rppo", presets={"*": {"n_env": 3}})
+        resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", presets={"*": {"n_env": 3}})
     with pytest.raises(ConfigError, match="unknown policy setting 'hidden' for algo 'rppo'"):
-        resolve_config("neuromotor/Walker2d-Walk-v0", "rppo", presets={"*": {"policy": {"hidden": 3}}})
+        resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", presets={"*": {"policy": {"hidden": 3}}})
     for pattern, entry in load_presets().items():
         assert isinstance(pattern, str) and isinstance(entry, dict)
 
@@ -226,10 +226,10 @@ def test_parse_override(text, expected):
 )
 def test_bad_settings(overrides, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        resolve_config("neuromotor/Walker2d-Walk-v0", "rppo", overrides)
+        resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", overrides)
 
 
 def test_config_round_trips_through_yaml():
-    config = resolve_config("neuromotor/Walker2d-Jump-v0", "rppo", {"env_kwargs.obs_delay": 2})
+    config = resolve_config("neuromotor/Walker2d-Jump-v1", "rppo", {"env_kwargs.obs_delay": 2})
     again = TrainConfig.from_dict(yaml.safe_load(yaml.safe_dump(config.to_dict())))
     assert again == config

@@ -20,6 +20,10 @@ class Task:
     #: Registered name (``walk``) and the title used in env ids (``Walk``).
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
+    #: The ``-v<N>`` of the task's env ids; bumped whenever the reward or the episode end changes meaning.
+    version: ClassVar[int] = 0
+    #: Names of the reward terms, in the order :meth:`reward_terms` returns them (empty when they vary).
+    terms: ClassVar[tuple[str, ...]] = ()
     #: True when the task ends episodes itself, so the base env's own termination is switched off.
     judges_termination: ClassVar[bool] = True
 

@@ -25,14 +25,18 @@ class WalkTask(Task):
     | `height`   | centre of mass at least ``min_height_ratio`` of its standing height       |
     | `support`  | some foot on the floor (a run's flight phases earn nothing)               |
     | `symmetry` | feet sharing the load: recent duty factors within ``max_duty_gap``        |
-    | `stride`   | at each touchdown, the swing's time in single support beyond              |
-    |            | ``min_swing_time`` (capped at ``max_swing_time``); shorter lifts cost     |
+    | `stride`   | at each touchdown of the other foot than the last one to land, the        |
+    |            | swing's time in single support beyond ``min_swing_time`` (capped at       |
+    |            | ``max_swing_time``); shorter lifts cost, and so does a foot landing twice |
+    |            | in a row (as much as a lift of no length)                                 |
     | `ctrl`     | minus the mean squared action                                             |
 
     A bent-over shuffle loses ``upright`` and ``height``; a run loses ``support`` in flight and ``speed`` when it
     overshoots; a limp (one leg stepping, the other dragging) loses ``symmetry`` and ``stride``: only feet that
     swing for real earn ``stride``, and a foot that shuffles in short lifts pays for each. A swing's clock runs only
-    while another foot carries the body, so hopping (both feet in the air together) earns no ``stride``.
+    while another foot carries the body, so hopping (both feet in the air together) earns no ``stride``. Version 0
+    paid every touchdown, and its best walker took an extra short step with one foot (alternation 0.67); now a
+    foot that lands twice in a row is charged, so the feet take turns.
 
     Args:
         speed: Commanded forward speed (m/s); ``None`` takes the body's default.
@@ -59,6 +63,8 @@ class WalkTask(Task):
 
     name = "walk"
     title = "Walk"
+    version = 1
+    terms = ("speed", "upright", "height", "support", "symmetry", "stride", "ctrl")
 
     def __init__(
         self,
@@ -108,6 +114,7 @@ class WalkTask(Task):
         self.duty = np.zeros(0)
         self.air_time = np.zeros(0)
         self.contacts = np.zeros(0, dtype=bool)
+        self.last_foot = -1
 
     def setup(self, spec: BodySpec, dt: float) -> None:
         super().setup(spec, dt)
@@ -123,6 +130,7 @@ class WalkTask(Task):
         # A foot that starts in the air (the spawn drop) is not mid-swing: NaN air time, so its landing pays nothing.
         self.air_time = np.where(reading.foot_contacts, 0.0, np.nan)
         self.contacts = reading.foot_contacts.copy()
+        self.last_foot = -1
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         alpha = 1.0 - math.exp(-self.dt / self.duty_time_constant)
@@ -144,6 +152,11 @@ class WalkTask(Task):
         contacts = reading.foot_contacts
         touchdown = contacts & ~self.contacts
         swing = np.nan_to_num(np.minimum(self.air_time[touchdown], self.max_swing_time) - self.min_swing_time)
+        landed = np.flatnonzero(touchdown)
+        if len(landed) == 1:
+            if landed[0] == self.last_foot:
+                swing = np.array([-self.min_swing_time])
+            self.last_foot = int(landed[0])
         # Time in flight (no foot down) is not swing time: hopping must not pay.
         self.air_time = np.where(contacts, 0.0, self.air_time + (0.0 if reading.airborne else self.dt))
         self.contacts = contacts.copy()

@@ -1,0 +1,167 @@
+"""The gait task: one brain walks and jumps on command, the command changing within an episode."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from envs.bodies import BodyReading, BodySpec
+from envs.tasks.base import Task
+from envs.tasks.jump import JumpTask
+from envs.tasks.walk import WalkTask
+
+#: Gaits a command can ask for, in the order of the command's one-hot part (fixed, so observations keep their size).
+GAITS = ("walk", "jump")
+_SUBTASKS: dict[str, type[Task]] = {"walk": WalkTask, "jump": JumpTask}
+_COMMAND = re.compile(r"^\s*(?P<gait>[a-z]+)\s*(?::\s*(?P<speed>[^@\s]+))?\s*@\s*(?P<step>[^,\s]+)\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """From env step ``step`` on, do ``gait`` (at ``speed`` m/s when walking; ``None``: the body's walk speed)."""
+
+    step: int
+    gait: str
+    speed: float | None = None
+
+
+def parse_schedule(text: str, gaits: tuple[str, ...] = GAITS) -> tuple[Command, ...]:
+    """Parse ``"walk:1.0@0,jump@300,walk:0.5@600"``: gait, optional walking speed, and the env step it starts at.
+
+    The first command starts at step 0 and steps increase. Raises ``ValueError`` naming the bad part.
+    """
+    commands = []
+    for part in str(text).split(","):
+        match = _COMMAND.match(part)
+        if not match:
+            raise ValueError(f"bad command {part.strip()!r} in schedule {text!r}: expected GAIT[:SPEED]@STEP, "
+                             "e.g. walk:1.0@0,jump@300")  # fmt: skip
+        gait, speed, step = match["gait"], match["speed"], match["step"]
+        if gait not in gaits:
+            raise ValueError(f"bad command {part.strip()!r}: gait must be one of {', '.join(gaits)}")
+        if not step.isdigit():
+            raise ValueError(f"bad command {part.strip()!r}: the step after @ must be a whole number >= 0")
+        value = None
+        if speed is not None:
+            if gait != "walk":
+                raise ValueError(f"bad command {part.strip()!r}: only walk takes a speed")
+            try:
+                value = float(speed)
+            except ValueError:
+                value = float("nan")
+            if not value > 0 or value == float("inf"):
+                raise ValueError(f"bad command {part.strip()!r}: the speed must be a number > 0 (m/s)")
+        commands.append(Command(int(step), gait, value))
+    if commands[0].step != 0:
+        raise ValueError(f"schedule {text!r} must start at step 0 (e.g. {commands[0].gait}@0)")
+    for before, after in itertools.pairwise(commands):
+        if after.step <= before.step:
+            raise ValueError(f"schedule {text!r}: steps must increase ({after.step} after {before.step})")
+    return tuple(commands)
+
+
+class GaitTask(Task):
+    """Walk or jump, as the command says; the command changes at random times (or on a given schedule).
+
+    The command in the observation is a one-hot of the gait (walk, jump) and the walking speed (0 while jumping).
+    The reward is the active gait's task's own terms, reported as ``walk_<term>`` or ``jump_<term>`` (the other
+    gait's terms are 0), computed by a :class:`~envs.tasks.walk.WalkTask` and a
+    :class:`~envs.tasks.jump.JumpTask`; each restarts (its running duty factors, its jump's starting point) when
+    its gait is commanded.
+
+    Args:
+        gaits: Gaits drawn for random commands.
+        switch_interval: Range (s) of the time between random command changes.
+        speed_range: Range of walking speeds drawn, as multiples of the body's walk speed.
+        schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``.
+        walk: Keyword arguments of the walk task (its weights and thresholds).
+        jump: Keyword arguments of the jump task.
+    """
+
+    name = "gait"
+    title = "Gait"
+    terms = tuple(f"{gait}_{term}" for gait in GAITS for term in _SUBTASKS[gait].terms)
+
+    def __init__(
+        self,
+        gaits: tuple[str, ...] = GAITS,
+        switch_interval: tuple[float, float] = (3.0, 6.0),
+        speed_range: tuple[float, float] = (0.5, 1.5),
+        schedule: str | None = None,
+        walk: Mapping[str, Any] | None = None,
+        jump: Mapping[str, Any] | None = None,
+    ) -> None:
+        gaits = tuple(gaits)
+        if not gaits or set(gaits) - set(GAITS):
+            raise ValueError(f"gaits must be some of {', '.join(GAITS)}, got {gaits!r}")
+        low, high = switch_interval
+        if not 0 < low <= high:
+            raise ValueError(f"switch_interval must be (low, high) seconds with 0 < low <= high, got {switch_interval}")
+        if not 0 < speed_range[0] <= speed_range[1]:
+            raise ValueError(f"speed_range must be (low, high) with 0 < low <= high, got {speed_range}")
+        self.gaits = gaits
+        self.switch_interval = (float(low), float(high))
+        self.speed_range = (float(speed_range[0]), float(speed_range[1]))
+        self.schedule = parse_schedule(schedule) if schedule else ()
+        if "speed" in (walk or {}):
+            raise ValueError("the walking speed comes from the command: set speed_range or schedule, not walk.speed")
+        self.tasks: dict[str, Task] = {"walk": WalkTask(**(walk or {})), "jump": JumpTask(**(jump or {}))}
+        self.active = gaits[0]
+        self.speed = 0.0
+        self.step_count = 0
+        self.next_switch = 0
+        self.np_random = np.random.default_rng()
+
+    def setup(self, spec: BodySpec, dt: float) -> None:
+        super().setup(spec, dt)
+        self.walk_speed = spec.walk_speed
+        for task in self.tasks.values():
+            task.setup(spec, dt)
+
+    @property
+    def command(self) -> np.ndarray:
+        one_hot = [float(self.active == gait) for gait in GAITS]
+        return np.array([*one_hot, self.speed if self.active == "walk" else 0.0])
+
+    def _command(self, gait: str, speed: float | None, reading: BodyReading) -> None:
+        self.active = gait
+        self.speed = float(speed if speed is not None else self.walk_speed)
+        task = self.tasks[gait]
+        if isinstance(task, WalkTask):
+            task.speed = self.speed
+        task.reset(reading, self.np_random)
+
+    def _draw(self, reading: BodyReading) -> None:
+        gait = self.gaits[int(self.np_random.integers(len(self.gaits)))]
+        speed = self.walk_speed * float(self.np_random.uniform(*self.speed_range))
+        self._command(gait, speed, reading)
+        seconds = float(self.np_random.uniform(*self.switch_interval))
+        self.next_switch = self.step_count + max(1, round(seconds / self.dt))
+
+    def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
+        self.np_random = np_random
+        self.step_count = 0
+        if self.schedule:
+            first = self.schedule[0]
+            self._command(first.gait, first.speed, reading)
+        else:
+            self._draw(reading)
+
+    def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
+        terms = dict.fromkeys(self.terms, 0.0)
+        for name, value in self.tasks[self.active].reward_terms(reading, action, base_info).items():
+            terms[f"{self.active}_{name}"] = value
+        # The next command applies from the next step on, and the observation of this step already carries it.
+        self.step_count += 1
+        if self.schedule:
+            due = [c for c in self.schedule if c.step == self.step_count]
+            if due:
+                self._command(due[0].gait, due[0].speed, reading)
+        elif self.step_count >= self.next_switch:
+            self._draw(reading)
+        return terms

@@ -1,0 +1,146 @@
+"""The gait task: commands in the observation, schedules, and a reward that follows the active command."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from test_tasks import DT, reading
+
+import envs
+from envs.catalog import BODIES
+from envs.tasks.gait import Command, GaitTask, parse_schedule
+from envs.tasks.jump import JumpTask
+from envs.tasks.walk import WalkTask
+
+
+def test_parse_schedule():
+    assert parse_schedule("walk:1.0@0, jump@300,walk:0.5@600") == (
+        Command(0, "walk", 1.0),
+        Command(300, "jump"),
+        Command(600, "walk", 0.5),
+    )
+    assert parse_schedule("jump@0") == (Command(0, "jump"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("run@0", "gait must be one of walk, jump"),
+        ("walk:1.0@0,jump", r"expected GAIT\[:SPEED\]@STEP"),
+        ("walk@10", "must start at step 0"),
+        ("walk@0,jump@300,walk@200", "steps must increase"),
+        ("walk:-1@0", "the speed must be a number > 0"),
+        ("walk:fast@0", "the speed must be a number > 0"),
+        ("jump:1.0@0", "only walk takes a speed"),
+        ("walk@0,jump@1.5", "whole number"),
+    ],
+)
+def test_bad_schedules_are_one_line_errors(text, message):
+    with pytest.raises(ValueError, match=message) as error:
+        parse_schedule(text)
+    assert "\n" not in str(error.value)
+
+
+def gait_task(**kwargs):
+    task = GaitTask(**kwargs)
+    task.setup(BODIES["Walker2d"], DT)
+    return task
+
+
+def test_reward_is_the_active_tasks_terms_and_a_switch_changes_them():
+    steps = [reading(vx=0.8, contacts=(i % 60 < 35, (i + 30) % 60 < 35), x=0.01 * i) for i in range(20)]
+    steps += [reading(vx=0.0, contacts=(False, False), height=1.2, vz=1.0, x=0.2) for _ in range(10)]
+    task = gait_task(schedule="walk:0.8@0,jump@20")
+    walk, jump = WalkTask(speed=0.8), JumpTask()
+    for sub in (walk, jump):
+        sub.setup(BODIES["Walker2d"], DT)
+    rng = np.random.default_rng(0)
+    task.reset(steps[0], rng)
+    walk.reset(steps[0], rng)
+    np.testing.assert_array_equal(task.command, [1.0, 0.0, 0.8])
+    for i, r in enumerate(steps):
+        terms = task.reward_terms(r, np.zeros(6), {})
+        assert set(terms) == set(GaitTask.terms)
+        if i < 20:
+            expected = {f"walk_{k}": v for k, v in walk.reward_terms(r, np.zeros(6), {}).items()}
+            if i == 19:
+                jump.reset(r, rng)  # the jump starts from where the walk ended
+        else:
+            expected = {f"jump_{k}": v for k, v in jump.reward_terms(r, np.zeros(6), {}).items()}
+        paid = {k: v for k, v in terms.items() if k.split("_")[0] == ("walk" if i < 20 else "jump")}
+        assert paid == pytest.approx(expected), i
+        assert all(v == 0.0 for k, v in terms.items() if k not in paid)
+    np.testing.assert_array_equal(task.command, [0.0, 1.0, 0.0])
+    assert terms["jump_height"] > 0 and terms["jump_launch"] > 0
+
+
+def test_random_commands_switch_within_the_interval():
+    task = gait_task(switch_interval=(0.1, 0.1), speed_range=(0.5, 1.5))
+    task.reset(reading(), np.random.default_rng(0))
+    commands = []
+    for _ in range(200):
+        task.reward_terms(reading(), np.zeros(6), {})
+        commands.append(task.command.copy())
+    changes = [i for i in range(1, 200) if not np.array_equal(commands[i], commands[i - 1])]
+    assert len(changes) >= 10
+    assert all(np.diff(changes) % round(0.1 / DT) == 0)
+    speeds = [c[2] for c in commands if c[0] == 1.0]
+    assert speeds and all(0.5 <= s <= 1.5 for s in speeds)
+    assert {tuple(c[:2]) for c in commands} == {(1.0, 0.0), (0.0, 1.0)}
+
+
+def test_the_command_is_in_the_observation():
+    env = gym.make("neuromotor/Walker2d-Gait-v0", schedule="walk:1.2@0,jump@3")
+    obs, info = env.reset(seed=0)
+    np.testing.assert_array_equal(obs[-3:], [1.0, 0.0, 1.2])
+    np.testing.assert_array_equal(info["command"], obs[-3:])
+    for _ in range(3):
+        obs, _, _, _, info = env.step(np.zeros(6))
+    # The observation before step 3 already carries its command; step 3 is paid as a jump.
+    np.testing.assert_array_equal(obs[-3:], [0.0, 1.0, 0.0])
+    assert info["reward_walk_speed"] != 0.0
+    _, _, _, _, info = env.step(np.zeros(6))
+    assert info["reward_walk_speed"] == 0.0 and info["reward_jump_drift"] > 0.0
+
+
+def test_bad_gait_settings_are_clear():
+    with pytest.raises(ValueError, match="gaits must be some of walk, jump"):
+        GaitTask(gaits=("walk", "swim"))
+    with pytest.raises(ValueError, match="switch_interval"):
+        GaitTask(switch_interval=(2.0, 1.0))
+    with pytest.raises(ValueError, match="bad command"):
+        gym.make("neuromotor/Walker2d-Gait-v0", schedule="fly@0")
+    with pytest.raises(ValueError, match="comes from the command"):
+        GaitTask(walk={"speed": 2.0})
+    assert "neuromotor/Hopper-Gait-v0" in envs.env_ids()
+
+
+def test_evaluate_follows_scripted_commands(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from agents.config import resolve_config
+    from agents.training import train
+
+    run = tmp_path / "gait"
+    settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
+                "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
+    train(resolve_config("neuromotor/Walker2d-Gait-v0", "rppo", settings), run)
+    root = Path(__file__).resolve().parents[1]
+
+    def evaluate(*args):
+        return subprocess.run(
+            [sys.executable, str(root / "evaluate.py"), str(run), "--episodes", "1", *args],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "MUJOCO_GL": "egl"},
+        )  # fmt: skip
+
+    done = evaluate("--steps", "60", "--commands", "walk:0.8@0,jump@20,walk@40", "--json", tmp_path / "m.json")
+    assert done.returncode == 0, done.stderr
+    episode = json.loads((tmp_path / "m.json").read_text())["episodes"][0]
+    if episode["length"] > 40:  # an untrained walker may fall first; then fewer switches happened
+        assert episode["switches"] == 2
+    assert episode["switches"] == len(episode["switch_latencies"]) >= 1
+    bad = evaluate("--commands", "walk@0,fly@10")
+    assert bad.returncode == 2 and "gait must be one of walk, jump" in bad.stderr and "Traceback" not in bad.stderr
