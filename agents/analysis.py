@@ -255,7 +255,8 @@ def lesion_sweep(model, brain, strength: np.ndarray, fractions, episodes: int, s
 
 
 def push_sweep(model, brain, impulses, at_step: int, episodes: int, steps: int, seed: int) -> list:
-    """Recovery from a push at ``at_step``: falls, and time until the gait label is the unpushed one again."""
+    """Recovery from a push at ``at_step``: falls, and the time from the push's end to the end of the first
+    ``neural.LABEL_WINDOW``-second window after it whose gait label is the unpushed one (at least one window)."""
     venv = evaluation.make_env(brain, max_episode_steps=steps)
     baseline = [evaluation.rollout(model, venv, seed=seed + i) for i in range(episodes)]
     rows = []
@@ -268,8 +269,11 @@ def push_sweep(model, brain, impulses, at_step: int, episodes: int, steps: int, 
             eps.append(ep)
             label = base_ep.metrics()["gait"]
             labels = gait.windowed_labels(ep.foot_contacts, ep.com_position, ep.dt)
+            # Judged only on windows that start after the push: recovery takes at least one window.
             end = push.steps(ep.dt)[-1] + 1
-            time = neural.recovery_time(labels, label, end, ep.dt) if not ep.fell and ep.length > end else math.nan
+            window = round(neural.LABEL_WINDOW / ep.dt)
+            time = neural.LABEL_WINDOW + neural.recovery_time(labels, label, end + window - 1, ep.dt)
+            time = math.nan if ep.fell else time
             recovered += not math.isnan(time)
             times.append(time)
         finite = [t for t in times if not math.isnan(t)]
