@@ -165,13 +165,15 @@ class Episode:
             metrics.update(self.following_metrics())
         return metrics
 
+    def commands_during(self) -> np.ndarray:
+        """The command in force during each step (each step's ``info`` carries the command for the step after it)."""
+        return np.vstack([self.commands[:1], self.commands[:-1]])
+
     def commanded_gaits(self) -> np.ndarray:
-        """The gait commanded during each step of a gait-task episode (each step's ``info`` carries the command
-        for the step after it)."""
+        """The gait commanded during each step of a gait-task episode."""
         from envs.tasks.gait import GAITS
 
-        during = np.vstack([self.commands[:1], self.commands[:-1]])
-        return np.array(GAITS)[during[:, : len(GAITS)].argmax(axis=1)]
+        return np.array(GAITS)[self.commands_during()[:, : len(GAITS)].argmax(axis=1)]
 
     def following_metrics(self, within: float = 1.0) -> dict[str, Any]:
         """How a gait-task episode followed its commands: switches, the fraction followed within ``within`` s, the
@@ -183,7 +185,7 @@ class Episode:
             commanded, self.foot_contacts, self.com_position, self.standing_com_height, self.dt
         )
         latencies = np.array(result["switch_latencies"])
-        speeds = np.vstack([self.commands[:1], self.commands[:-1]])[:, len(GAITS)]
+        speeds = self.commands_during()[:, len(GAITS)]
         walks = [seg for seg in result["segments"] if seg["commanded"] == "walk"]
         jumps = [seg for seg in result["segments"] if seg["commanded"] == "jump"]
         speed_errors = [abs(seg["forward_speed"] / speeds[seg["start"]] - 1.0) for seg in walks]
