@@ -240,6 +240,7 @@ def lesion_sweep(model, brain, strength: np.ndarray, fractions, episodes: int, s
     venv = evaluation.make_env(brain, max_episode_steps=steps)
     rng = np.random.default_rng(seed)
     rows = []
+    measured: dict[tuple[int, ...], dict[str, Any]] = {}  # the same units silenced (none, at 0%) run once
     for selection in ("random", "most tuned"):
         for fraction in fractions:
             units = (
@@ -247,9 +248,11 @@ def lesion_sweep(model, brain, strength: np.ndarray, fractions, episodes: int, s
                 if selection == "random"
                 else neural.most_tuned(strength, fraction)
             )
-            with neural.lesion(model, units):
-                eps = [evaluation.rollout(model, venv, seed=seed + i) for i in range(episodes)]
-            rows.append({"selection": selection, "fraction": fraction, "units": len(units), **_summary(eps)})
+            key = tuple(int(u) for u in units)
+            if key not in measured:
+                with neural.lesion(model, units):
+                    measured[key] = _summary([evaluation.rollout(model, venv, seed=seed + i) for i in range(episodes)])
+            rows.append({"selection": selection, "fraction": fraction, "units": len(units), **measured[key]})
     venv.close()
     return rows
 
@@ -259,15 +262,16 @@ def push_sweep(model, brain, impulses, at_step: int, episodes: int, steps: int, 
     ``neural.LABEL_WINDOW``-second window after it whose gait label is the unpushed one (at least one window)."""
     venv = evaluation.make_env(brain, max_episode_steps=steps)
     baseline = [evaluation.rollout(model, venv, seed=seed + i) for i in range(episodes)]
+    unpushed = [ep.metrics()["gait"] for ep in baseline]
     rows = []
     for impulse in impulses:
         push = neural.Push(at_step, impulse)
         times, recovered = [], 0
-        eps = []
-        for i, base_ep in enumerate(baseline):
-            ep = evaluation.rollout(model, venv, seed=seed + i, before_step=push)
-            eps.append(ep)
-            label = base_ep.metrics()["gait"]
+        # A zero push changes nothing (tested), so it is the baseline itself.
+        eps = baseline if impulse == 0 else [
+            evaluation.rollout(model, venv, seed=seed + i, before_step=push) for i in range(episodes)
+        ]  # fmt: skip
+        for ep, label in zip(eps, unpushed, strict=True):
             labels = gait.windowed_labels(ep.foot_contacts, ep.com_position, ep.dt)
             # Judged only on windows that start after the push: recovery takes at least one window.
             end = push.steps(ep.dt)[-1] + 1
