@@ -1,7 +1,7 @@
 """Bundled brains: train one from scratch, measure it against its gait's definition, and ship it.
 
 python -m agents.brains list                    # the recipes and which are bundled
-python -m agents.brains train walker2d-walk     # train, evaluate, check, copy into agents/brains/<name>/
+python -m agents.brains train walker2d-walk     # train, evaluate, check; bundle into agents/brains/<name>/ if it passes
 python -m agents.brains check walker2d-walk     # re-measure a bundled brain against its criteria
 python -m agents.brains preview walker2d-walk   # (re)write its README GIF, agents/brains/<name>/preview.gif
 """
@@ -131,14 +131,21 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
     )
+    (run_dir / "metrics.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    if report["passed"]:
+        bundle(name, run_dir)
+    return report
+
+
+def bundle(name: str, run_dir: Path) -> Path:
+    """Copy a measured run (its ``metrics.json`` written) into ``agents/brains/<name>/`` and film its preview."""
     target = evaluation.BRAINS_DIR / name
     target.mkdir(parents=True, exist_ok=True)
-    for file in BRAIN_FILES:
+    for file in (*BRAIN_FILES, "metrics.json"):
         if (run_dir / file).is_file():
             shutil.copy2(run_dir / file, target / file)
-    (target / "metrics.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     write_preview(name)
-    return report
+    return target
 
 
 def write_preview(name: str, steps: int = PREVIEW_STEPS) -> Path:
@@ -252,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
             report = train_brain(args.name, recipe, args.steps, args.runs)
             seconds = report["training"]["wall_clock_seconds"]
             print(f"{args.name}: trained {report['training']['env_steps']} steps in {seconds:.0f} s")
+            if not report["passed"]:
+                print(f"{args.name}: not bundled (criteria failed); the run and its metrics.json are in "
+                      f"{report['run_dir']}")  # fmt: skip
         else:
             report = measure(args.name, recipe["criteria"], recipe.get("eval_env_kwargs"))
     except (ConfigError, RunError, ValueError) as exc:

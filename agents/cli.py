@@ -44,7 +44,45 @@ def train_parser() -> OneLineParser:
     parser.add_argument("--eval-freq", type=int, dest="eval_freq", help="evaluate every N env steps (0: never)")
     parser.add_argument("--checkpoint-freq", type=int, dest="checkpoint_freq", help="checkpoint every N env steps")
     parser.add_argument("--device", help=f"one of {', '.join(DEVICES)}")
+    sweep = parser.add_argument_group("sweeps (Ray Tune; see agents/sweep.py for the file format)")
+    sweep.add_argument("--sweep", type=Path, metavar="SWEEP.yaml", help="run every trial of a sweep file")
+    sweep.add_argument("--ray-address", dest="ray_address", metavar="ADDRESS",
+                       help="run on this Ray cluster (e.g. auto, or HEAD_IP:6379); default: a local Ray")  # fmt: skip
+    sweep.add_argument("--max-concurrent", type=int, dest="max_concurrent", metavar="K",
+                       help="at most K trials at once (default: as many as the CPUs hold)")  # fmt: skip
+    sweep.add_argument("--cpus-per-trial", type=int, default=1, dest="cpus_per_trial", metavar="N",
+                       help="CPUs (and torch threads) reserved per trial (default 1)")  # fmt: skip
     return parser
+
+
+def sweep_main(args: argparse.Namespace, parser: OneLineParser) -> int:
+    from agents import sweep as sweeps
+
+    given = [f"--{k.replace('_', '-')}" for k in ("env", "algo", "steps", "seed", "n_envs", "vec_env", "resume",
+                                                   "eval_freq", "checkpoint_freq", "device") if getattr(args, k)
+             is not None] + (["--set"] if args.set else [])  # fmt: skip
+    if given:
+        parser.error(f"--sweep takes its settings from the sweep file; drop {', '.join(given)}")
+    for flag in ("max_concurrent", "cpus_per_trial"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    sweep = sweeps.load_sweep(args.sweep)
+    sweeps.check_envs(sweep)
+    sweep_dir = args.run_dir or sweeps.SWEEPS_DIR / sweep.name
+    where = f" on {args.ray_address}" if args.ray_address else ""
+    seeds = len(sweep.trials) // len(sweep.settings)
+    print(f"sweep {sweep.name}: {len(sweep.settings)} settings x {seeds} seeds = {len(sweep.trials)} trials in "
+          f"{sweep_dir}{where}")  # fmt: skip
+    outcome = sweeps.run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
+                               cpus_per_trial=args.cpus_per_trial)  # fmt: skip
+    report = sweeps.write_report(sweep_dir)
+    print(sweeps.markdown(report), end="")
+    print(f"report: {', '.join(report['files'])}")
+    if outcome["failed"]:
+        print(f"{len(outcome['failed'])} of {len(sweep.trials)} trials failed: {', '.join(outcome['failed'])}; "
+              f"rerun the same command to retry them (finished trials are skipped)")  # fmt: skip
+        return 1
+    return 0
 
 
 def _flag_overrides(args: argparse.Namespace) -> dict:
@@ -60,6 +98,8 @@ def train_main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     command = ["python", "train.py", *(sys.argv[1:] if argv is None else argv)]
     try:
+        if args.sweep is not None:
+            return sweep_main(args, parser)
         if args.resume is not None:
             given = [
                 f"--{k.replace('_', '-')}"
@@ -100,7 +140,9 @@ def evaluate_parser() -> OneLineParser:
         prog="evaluate.py",
         description="Measure the gait a trained brain produces; optionally film it and draw its gait diagram.",
     )
-    parser.add_argument("target", nargs="?", help="run directory, model/checkpoint .zip, or bundled brain name")
+    parser.add_argument(
+        "target", nargs="?", help="run directory, model/checkpoint .zip, bundled brain name, or sweep directory"
+    )
     parser.add_argument("--list", action="store_true", help="list the bundled brains and exit")
     parser.add_argument("--episodes", type=int, default=10, help="episodes to measure (default 10)")
     parser.add_argument("--seed", type=int, default=100_000, help="seed of the first episode; episode i uses seed+i")
@@ -122,7 +164,25 @@ def evaluate_parser() -> OneLineParser:
                         help="save every step's LSTM states, observations, actions, contacts, COM, gait label and "
                              "phase, and command (python -m agents.analysis reads it)")  # fmt: skip
     parser.add_argument("--env-kwargs", metavar="JSON", help="override env settings, e.g. '{\"obs_noise\": 0.05}'")
+    parser.add_argument("--write-preset", nargs="?", const="agents/presets.yaml", type=Path, metavar="PRESETS",
+                        help="with a sweep directory: append its best setting to the presets "
+                             "(default agents/presets.yaml)")  # fmt: skip
     return parser
+
+
+def sweep_report_main(args: argparse.Namespace, parser: OneLineParser) -> int:
+    from agents import sweep as sweeps
+
+    try:
+        report = sweeps.write_report(Path(args.target))
+        print(sweeps.markdown(report), end="")
+        print(f"report: {', '.join(report['files'])}")
+        if args.write_preset is not None:
+            block = sweeps.write_preset(report, args.write_preset)
+            print(f"appended to {args.write_preset}:{block}", end="")
+    except (ConfigError, OSError) as exc:
+        parser.error(str(exc))
+    return 0
 
 
 def _parse_env_kwargs(text: str | None) -> dict:
@@ -145,7 +205,7 @@ def _check_commands(schedule: str, env_id: str) -> str:
 
     envs.resolve_env_id(env_id)
     if gym.spec(env_id).kwargs.get("task") != "gait":
-        raise ValueError(f"--commands needs a brain of a gait env (neuromotor/<Body>-Gait-v0); this one runs {env_id}")
+        raise ValueError(f"--commands needs a brain of a gait env (neuromotor/<Body>-Gait-v1); this one runs {env_id}")
     parse_schedule(schedule)
     return schedule
 
@@ -163,7 +223,13 @@ def evaluate_main(argv: list[str] | None = None) -> int:
             print("no bundled brains yet", file=sys.stderr)
         return 0
     if args.target is None:
-        parser.error("give a TARGET (run directory, model .zip or bundled brain) or --list")
+        parser.error("give a TARGET (run directory, model .zip, bundled brain or sweep directory) or --list")
+    from agents.sweep import is_sweep_dir
+
+    if is_sweep_dir(Path(args.target)):
+        return sweep_report_main(args, parser)
+    if args.write_preset is not None:
+        parser.error("--write-preset needs a sweep directory as TARGET (one made by train.py --sweep)")
     for flag in ("episodes", "steps"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")

@@ -179,9 +179,10 @@ def _restore_evaluations(callback: EvalCallback, log: Path) -> None:
         callback.best_mean_reward = float(max(np.mean(r) for r in callback.evaluations_results))
 
 
-def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: VecEnv | None):
+def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: VecEnv | None, progress: bool = True):
     n_envs = config.n_envs
-    callbacks = [ProgressBar(total_steps), InfoLogger()]
+    callbacks = [ProgressBar(total_steps)] if progress else []
+    callbacks.append(InfoLogger())
     if config.checkpoint_freq:
         callbacks.append(
             CheckpointCallback(
@@ -206,8 +207,12 @@ def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: V
     return callbacks
 
 
-def train(config: TrainConfig, run_dir: Path, *, resume: bool = False, command: list[str] | None = None) -> dict:
+def train(
+    config: TrainConfig, run_dir: Path, *, resume: bool = False, command: list[str] | None = None, progress: bool = True
+) -> dict:
     """Train (or, with ``resume``, continue) the run in ``run_dir``; returns the summary that it also saves.
+
+    ``progress`` shows a progress bar (sweeps run without one).
 
     Ctrl-C saves a checkpoint and raises ``KeyboardInterrupt`` once the envs are closed.
     """
@@ -239,7 +244,7 @@ def train(config: TrainConfig, run_dir: Path, *, resume: bool = False, command: 
             env.training, env.norm_reward = True, config.norm_reward
         model = algo_cls.load(checkpoint.model, env=env, device=config.device, tensorboard_log=str(run_dir / "tb"))
     timer = Timer()
-    callbacks = CallbackList([timer, *_callbacks(config, run_dir, config.total_steps, eval_env)])
+    callbacks = CallbackList([timer, *_callbacks(config, run_dir, config.total_steps, eval_env, progress)])
     try:
         model.learn(
             config.total_steps - model.num_timesteps,

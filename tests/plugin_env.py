@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import gymnasium as gym
+
 import envs
 
 if "PluginBiped" not in envs.BODIES:
@@ -13,3 +15,22 @@ if "PluginBiped" not in envs.BODIES:
         floor="ground",
         min_torso_height=0.4,
     )
+
+
+class CrashAfter(gym.Wrapper):
+    """The walker's walk env that raises after ``crash_after`` steps (0: never), for a sweep trial that fails."""
+
+    def __init__(self, crash_after: int = 0) -> None:
+        super().__init__(gym.make("neuromotor/Walker2d-Walk-v1"))
+        self.crash_after = crash_after
+        self.steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.crash_after and self.steps >= self.crash_after:
+            raise RuntimeError(f"CrashAfter: crashed on purpose after {self.steps} steps")
+        return self.env.step(action)
+
+
+if "CrashingWalker-v0" not in gym.registry:
+    gym.register("CrashingWalker-v0", entry_point=CrashAfter, max_episode_steps=1000)

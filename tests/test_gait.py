@@ -26,7 +26,7 @@ def metrics(contacts, com_z=None, pitch=0.0, speed=0.0, standing=1.0, **kwargs):
 
 
 def test_drop_from_height_is_one_flight_then_contact():
-    env = gym.make("neuromotor/Walker2d-Jump-v1")
+    env = gym.make("neuromotor/Walker2d-Jump-v2")
     env.reset(seed=0)
     move_root(env, dz=0.6)
     contacts, com = [], []

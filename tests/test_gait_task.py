@@ -89,7 +89,7 @@ def test_random_commands_switch_within_the_interval():
 
 
 def test_the_command_is_in_the_observation():
-    env = gym.make("neuromotor/Walker2d-Gait-v0", schedule="walk:1.2@0,jump@3")
+    env = gym.make("neuromotor/Walker2d-Gait-v1", schedule="walk:1.2@0,jump@3")
     obs, info = env.reset(seed=0)
     np.testing.assert_array_equal(obs[-3:], [1.0, 0.0, 1.2])
     np.testing.assert_array_equal(info["command"], obs[-3:])
@@ -108,10 +108,10 @@ def test_bad_gait_settings_are_clear():
     with pytest.raises(ValueError, match="switch_interval"):
         GaitTask(switch_interval=(2.0, 1.0))
     with pytest.raises(ValueError, match="bad command"):
-        gym.make("neuromotor/Walker2d-Gait-v0", schedule="fly@0")
+        gym.make("neuromotor/Walker2d-Gait-v1", schedule="fly@0")
     with pytest.raises(ValueError, match="comes from the command"):
         GaitTask(walk={"speed": 2.0})
-    assert "neuromotor/Hopper-Gait-v0" in envs.env_ids()
+    assert "neuromotor/Hopper-Gait-v1" in envs.env_ids()
 
 
 def test_evaluate_follows_scripted_commands(tmp_path):
@@ -127,7 +127,7 @@ def test_evaluate_follows_scripted_commands(tmp_path):
     run = tmp_path / "gait"
     settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
                 "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
-    train(resolve_config("neuromotor/Walker2d-Gait-v0", "rppo", settings), run)
+    train(resolve_config("neuromotor/Walker2d-Gait-v1", "rppo", settings), run)
     root = Path(__file__).resolve().parents[1]
 
     def evaluate(*args):
@@ -144,3 +144,15 @@ def test_evaluate_follows_scripted_commands(tmp_path):
     assert episode["switches"] == len(episode["switch_latencies"]) >= 1
     bad = evaluate("--commands", "walk@0,fly@10")
     assert bad.returncode == 2 and "gait must be one of walk, jump" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_active_task_ends_the_episode():
+    task = gait_task(schedule="walk:1.0@0,jump@5")
+    task.reset(reading(x=0.0), np.random.default_rng(0))
+    for i in range(5):
+        task.reward_terms(reading(x=0.5 * i), np.zeros(6), {})
+    # Walking 2 m is no stray; the jump starts where the switch happened and ends the episode 1 m further on.
+    assert task.active == "jump"
+    assert not task.terminated(reading(x=2.5), False)
+    assert task.terminated(reading(x=3.1), False)
+    assert task.terminated(reading(x=2.0, fallen=True), False)

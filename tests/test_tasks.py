@@ -187,6 +187,29 @@ def test_jump_drift_is_measured_from_the_start():
     assert away < 0.1 * task.drift_weight
 
 
+def test_jump_episode_ends_on_straying_or_falling():
+    task = jump_task(max_stray=1.0)
+    task.reset(reading(x=5.0), np.random.default_rng(0))
+    assert not task.terminated(reading(x=5.9), False)
+    assert task.terminated(reading(x=6.1), False)
+    assert task.terminated(reading(x=4.0 - 0.01), False)
+    assert task.terminated(reading(x=5.0, fallen=True), False)
+    free = jump_task(max_stray=None)
+    free.reset(reading(x=5.0), np.random.default_rng(0))
+    assert not free.terminated(reading(x=50.0), False)
+    with pytest.raises(ValueError, match="max_stray"):
+        JumpTask(max_stray=0.0)
+
+
+def test_jump_pays_no_rise_above_the_target():
+    task = jump_task()
+    task.reset(reading(vx=0.0), np.random.default_rng(0))
+    flight = {"contacts": (False, False), "vx": 0.0}
+    at_target = task.reward_terms(reading(height=STANDING + task.target_rise, **flight), np.zeros(6), {})["height"]
+    higher = task.reward_terms(reading(height=STANDING + 2 * task.target_rise, **flight), np.zeros(6), {})["height"]
+    assert at_target == pytest.approx(task.height_weight) == pytest.approx(higher)
+
+
 @pytest.mark.parametrize(
     ("x", "bounds", "margin", "sigmoid", "expected"),
     [

@@ -72,7 +72,8 @@ class GaitTask(Task):
     The reward is the active gait's task's own terms, reported as ``walk_<term>`` or ``jump_<term>`` (the other
     gait's terms are 0), computed by a :class:`~envs.tasks.walk.WalkTask` and a
     :class:`~envs.tasks.jump.JumpTask`; each restarts (its running duty factors, its jump's starting point) when
-    its gait is commanded.
+    its gait is commanded. The episode ends as the active task ends it (a fall; straying while jumping).
+    Version 1 follows jump version 2.
 
     Args:
         gaits: Gaits drawn for random commands.
@@ -85,6 +86,7 @@ class GaitTask(Task):
 
     name = "gait"
     title = "Gait"
+    version = 1
     terms = tuple(f"{gait}_{term}" for gait in GAITS for term in _SUBTASKS[gait].terms)
 
     def __init__(
@@ -151,6 +153,9 @@ class GaitTask(Task):
             self._command(first.gait, first.speed, reading)
         else:
             self._draw(reading)
+
+    def terminated(self, reading: BodyReading, base_terminated: bool) -> bool:
+        return self.tasks[self.active].terminated(reading, base_terminated)
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         terms = dict.fromkeys(self.terms, 0.0)

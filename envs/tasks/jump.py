@@ -24,7 +24,10 @@ class JumpTask(Task):
     ``launch`` pays only upward motion (never charges the way down), a small dense hint that leads from crouching
     and extending to the first flights. Leaping forward is the easy way up (version 0 of this task learned 1 m bounds
     that travelled 8 m), so both are paid only near where the episode started: they are scaled by the same
-    tolerance on the distance from the start as ``drift``. Being high never ends the episode; falling does.
+    tolerance on the distance from the start as ``drift``. Version 1 still learned to leap 0.5 m high and travel 2-3 m,
+    falling in 2-6 of 10 episodes; version 2 pays no rise above ``target_rise`` (a lower, steadier jump) and ends the
+    episode when the body strays ``max_stray`` from the start, as it does when the body falls. Being high never
+    ends the episode.
 
     | term      | pays for                                                                         |
     |-----------|----------------------------------------------------------------------------------|
@@ -45,18 +48,19 @@ class JumpTask(Task):
         drift_weight: Weight of ``drift``.
         max_drift: Horizontal distance (m) from the start that still earns full ``drift``, ``height`` and ``launch``.
         drift_margin: Extra distance (m) at which the three have fallen to 0.1.
+        max_stray: Horizontal distance (m) from the start that ends the episode; ``None`` never ends it.
         ctrl_cost_weight: Weight of the control cost.
     """
 
     name = "jump"
     title = "Jump"
-    version = 1
+    version = 2
     terms = ("height", "launch", "upright", "drift", "ctrl")
 
     def __init__(
         self,
-        target_rise: float = 0.35,
-        max_rise_ratio: float = 1.5,
+        target_rise: float = 0.4,
+        max_rise_ratio: float = 1.0,
         height_weight: float = 3.0,
         launch_weight: float = 0.5,
         upright_weight: float = 0.5,
@@ -65,6 +69,7 @@ class JumpTask(Task):
         drift_weight: float = 0.2,
         max_drift: float = 0.2,
         drift_margin: float = 0.6,
+        max_stray: float | None = 1.0,
         ctrl_cost_weight: float = 0.1,
     ) -> None:
         if target_rise <= 0:
@@ -81,6 +86,9 @@ class JumpTask(Task):
         self.drift_weight = drift_weight
         self.max_drift = max_drift
         self.drift_margin = drift_margin
+        if max_stray is not None and max_stray <= 0:
+            raise ValueError(f"max_stray must be > 0 (m) or None, got {max_stray}")
+        self.max_stray = max_stray
         self.ctrl_cost_weight = ctrl_cost_weight
         self.start_xy = np.zeros(2)
 
@@ -100,3 +108,10 @@ class JumpTask(Task):
             "drift": self.drift_weight * near,
             "ctrl": -self.ctrl_cost_weight * control_cost(action),
         }
+
+    def terminated(self, reading: BodyReading, base_terminated: bool) -> bool:
+        if reading.fallen:
+            return True
+        if self.max_stray is None:
+            return False
+        return bool(np.linalg.norm(reading.com_position[:2] - self.start_xy) > self.max_stray)

@@ -1,0 +1,182 @@
+"""Sweeps on a local Ray: tiny budgets, a failing trial, resume, reports, presets and bad sweep files."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agents import sweep as sweeps
+from agents.cli import evaluate_main, train_main
+from agents.config import ConfigError, load_presets
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "steps": 128,
+    "episodes": 1,
+    "settings": {
+        "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1, "eval_freq": 64, "eval_episodes": 1,
+        "checkpoint_freq": 64, "policy.lstm_hidden_size": 8, "env_kwargs.obs": "proprio",
+    },
+}  # fmt: skip
+
+
+def write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(tmp_path_factory):
+    """A two-trial sweep (two learning rates, one seed), run once for the tests below."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    file = write(tmp / "lr.yaml", {"env": "neuromotor/Walker2d-Walk-v1", "seeds": [3],
+                                   "grid": {"learning_rate": [1.0e-4, 1.0e-3]}, **TINY})  # fmt: skip
+    out = tmp / "out"
+    code = train_main(["--sweep", str(file), "--run-dir", str(out), "--max-concurrent", "2"])
+    return file, out, code
+
+
+def test_two_trial_sweep_completes_and_aggregates(grid_sweep, capsys):
+    _, out, code = grid_sweep
+    assert code == 0
+    trials = sorted(p.name for p in (out / "trials").iterdir())
+    assert trials == ["set00-s3", "set01-s3"]
+    for name in trials:
+        run = out / "trials" / name
+        # Each trial is a normal run directory that evaluate.py reads.
+        assert {"model.zip", "vecnormalize.pkl", "config.yaml", "summary.json", "trial.json"} <= {
+            p.name for p in run.iterdir()
+        }
+        assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == 3
+    lrs = [yaml.safe_load((out / "trials" / n / "config.yaml").read_text())["learning_rate"] for n in trials]
+    assert lrs == [1.0e-4, 1.0e-3]
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["settings"]) == {"learning_rate=0.0001", "learning_rate=0.001"}
+    for label, name in zip(report["settings"], trials, strict=True):
+        trial = json.loads((out / "trials" / name / "trial.json").read_text())
+        assert report["settings"][label]["metrics"]["return"]["mean"] == pytest.approx(trial["metrics"]["return"])
+        assert math.isnan(report["settings"][label]["metrics"]["return"]["ci95"])  # one seed: no interval
+    best = max(report["settings"], key=lambda k: report["settings"][k]["metrics"]["return"]["mean"])
+    assert report["best"] == best
+    assert (out / "curves.png").stat().st_size > 0
+    assert "| `learning_rate=0.0001`" in (out / "report.md").read_text()
+
+
+def test_resume_skips_finished_trials(grid_sweep, capsys):
+    file, out, _ = grid_sweep
+    before = {p: p.stat().st_mtime_ns for p in (out / "trials").glob("*/model.zip")}
+    assert train_main(["--sweep", str(file), "--run-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "trial set00-s3 already finished: skipped" in printed
+    assert "trial set01-s3 already finished: skipped" in printed
+    assert {p: p.stat().st_mtime_ns for p in (out / "trials").glob("*/model.zip")} == before
+
+
+def test_evaluate_reports_a_sweep_and_writes_the_best_preset(grid_sweep, tmp_path, capsys):
+    _, out, _ = grid_sweep
+    presets = tmp_path / "presets.yaml"
+    presets.write_text((ROOT / "agents" / "presets.yaml").read_text())
+    assert evaluate_main([str(out), "--write-preset", str(presets)]) == 0
+    assert "learning_rate" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    best_lr = report["settings"][report["best"]]["overrides"]["learning_rate"]
+    entry = load_presets(presets)["neuromotor/Walker2d-Walk-v1"]
+    assert entry == {"rppo": {"learning_rate": best_lr}}
+    from agents.config import resolve_config
+
+    assert resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", presets=load_presets(presets)).learning_rate == best_lr
+    # Writing it again would shadow the first entry: refused with a one-line error.
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_main([str(out), "--write-preset", str(presets)])
+    assert exit_info.value.code == 2
+    assert "already has an entry" in capsys.readouterr().err
+
+
+def test_a_failing_trial_is_reported_and_the_other_finishes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
+    file = write(tmp_path / "crash.yaml", {"env": "plugin_env:CrashingWalker-v0", "seeds": [0],
+                                           "grid": {"env_kwargs.crash_after": [0, 40]}, **TINY})  # fmt: skip
+    settings = dict(TINY["settings"])
+    del settings["env_kwargs.obs"]  # the wrapper takes only crash_after
+    write(file, {**yaml.safe_load(file.read_text()), "settings": settings})
+    out = tmp_path / "out"
+    assert train_main(["--sweep", str(file), "--run-dir", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "trial set01-s0 failed: RuntimeError: CrashAfter: crashed on purpose after 40 steps" in printed
+    assert "1 of 2 trials failed: set01-s0" in printed
+    assert (out / "trials" / "set00-s0" / "trial.json").is_file()
+    assert "crashed on purpose" in (out / "trials" / "set01-s0" / "error.txt").read_text()
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["env_kwargs.crash_after=40"]["missing"] == ["set01-s0"]
+    assert report["best"] == "env_kwargs.crash_after=0"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"seeds": [0]}, "`env`"),
+        ({"env": "neuromotor/Walker2d-Walk-v1", "grid": {"learning_rat": [1.0e-4]}}, "learning_rat"),
+        ({"env": "neuromotor/Walker2d-Walk-v1", "grid": {"learning_rate": 1.0e-4}}, "grid.learning_rate"),
+        ({"env": "neuromotor/Walker2d-Walk-v1", "seeds": [0, 0]}, "repeats"),
+        ({"env": "neuromotor/Walker2d-Walk-v1", "search": {"ent_coef": {"normal": [0, 1]}}}, "search.ent_coef"),
+        ({"env": "neuromotor/Walker2d-Walk-v1", "search": {"ent_coef": {"uniform": [0, 1]}}, "samples": 0}, "samples"),
+        ({"env": "neuromotor/Walker2d-Walk-v1", "algo": "sac"}, "algo"),
+        ({"env": "neuromotor/Walker2d-Walk-v1", "gird": {}}, "unknown key 'gird'"),
+        ({"env": "neuromotor/Walker2d-Wlak-v1"}, "unknown env id"),
+        ({"env": "neuromotor/Walker2d-Walk-v1", "grid": {"env_kwargs.speeed": [1.0]}}, "speeed"),
+    ],
+)
+def test_bad_sweep_files_give_one_line_errors(tmp_path, data, message):
+    file = write(tmp_path / "bad.yaml", data)
+    result = subprocess.run(
+        [sys.executable, "train.py", "--sweep", str(file), "--run-dir", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_flags_conflict_and_missing_file(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--sweep", str(tmp_path / "none.yaml")])
+    assert "does not exist" in capsys.readouterr().err
+    file = write(tmp_path / "s.yaml", {"env": "neuromotor/Walker2d-Walk-v1"})
+    with pytest.raises(SystemExit):
+        train_main(["--sweep", str(file), "--seed", "3"])
+    assert "drop --seed" in capsys.readouterr().err
+
+
+def test_random_search_draws_are_reproducible():
+    data = {"env": "neuromotor/Walker2d-Walk-v1", "seeds": [0, 1], "samples": 3,
+            "search": {"learning_rate": {"loguniform": [1.0e-5, 1.0e-3]}, "n_epochs": {"choice": [5, 10]}},
+            "grid": {"gamma": [0.99, 0.995]}}  # fmt: skip
+    first, again = sweeps.parse_sweep(data), sweeps.parse_sweep(data)
+    assert [t.config for t in first.trials] == [t.config for t in again.trials]
+    assert len(first.trials) == 2 * 3 * 2 and len(first.settings) == 6
+    for trial in first.trials:
+        assert 1.0e-5 <= trial.config["learning_rate"] <= 1.0e-3
+        assert trial.config["n_epochs"] in (5, 10)
+    # Seeds share a setting: the same draw for both.
+    assert first.trials[0].overrides == first.trials[1].overrides
+    assert first.trials[0].seed == 0 and first.trials[1].seed == 1
+
+
+def test_confidence_interval_matches_student_t():
+    mean, half = sweeps.interval([1.0, 2.0, 3.0])
+    assert mean == 2.0
+    assert half == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
+    assert math.isnan(sweeps.interval([5.0])[1])
+
+
+def test_a_sweep_directory_holding_another_sweep_is_refused(grid_sweep, tmp_path):
+    file, out, _ = grid_sweep
+    other = write(tmp_path / "other.yaml", {**yaml.safe_load(file.read_text()), "seeds": [4]})
+    with pytest.raises(ConfigError, match="different sweep"):
+        sweeps.run_sweep(sweeps.load_sweep(other), out)
