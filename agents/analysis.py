@@ -35,6 +35,7 @@ from agents import evaluation, gait, neural
 from agents.cli import OneLineParser
 from agents.config import ConfigError
 from agents.training import RunError
+from envs.tasks.gait import GAITS
 
 #: Bins of the gait phase for tuning curves and the phase-averaged (limit-cycle) trajectory.
 PHASE_BINS = 20
@@ -119,8 +120,20 @@ def decode_binary(hidden: np.ndarray, target: np.ndarray, rng: np.random.Generat
     return {"accuracy": float(score), "shuffled_accuracy": float(control), "majority": majority}
 
 
+def commanded_gait(rec: dict[str, Any]) -> np.ndarray | None:
+    """Index into ``GAITS`` of the gait commanded at each step of a gait brain's recording; ``None`` for others."""
+    command = np.asarray(rec.get("command", np.zeros((0, 0))))
+    if command.ndim != 2 or command.shape[1] != len(GAITS) + 1 or not len(command):
+        return None
+    one_hot = command[:, : len(GAITS)]
+    if not np.array_equal(one_hot.sum(axis=1), np.ones(len(command))):
+        return None
+    return one_hot.argmax(axis=1)
+
+
 def decoding(rec: dict[str, Any], hidden: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
-    """Decoders of centre-of-mass velocity (forward and vertical) and of each foot's contact."""
+    """Decoders of centre-of-mass velocity (forward and vertical), of each foot's contact and, for a gait brain, of
+    the commanded gait (``commanded_jump``: jump rather than walk)."""
     velocity = np.asarray(rec["com_velocity"])
     result: dict[str, Any] = {
         "com_velocity_forward": decode_continuous(hidden, velocity[:, 0], rng),
@@ -128,6 +141,9 @@ def decoding(rec: dict[str, Any], hidden: np.ndarray, rng: np.random.Generator) 
     }
     for foot, label in enumerate(rec["foot_labels"]):
         result[f"contact_{label}"] = decode_binary(hidden, rec["foot_contacts"][:, foot], rng)
+    commanded = commanded_gait(rec)
+    if commanded is not None:
+        result["commanded_jump"] = decode_binary(hidden, commanded == GAITS.index("jump"), rng)
     return result
 
 
@@ -155,6 +171,26 @@ def figure_population(rec, model: PCA, proj: np.ndarray, phase: np.ndarray, path
     ax_traj.set_xlabel("PC 1")
     ax_traj.set_ylabel("PC 2")
     ax_traj.set_title("hidden-state trajectory")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure_commands(proj: np.ndarray, commanded: np.ndarray, decoded: dict[str, float], path: Path) -> None:
+    """The hidden-state trajectory on PCs 1-2 and 1-3, coloured by the commanded gait."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, (i, j) in zip(axes, ((0, 1), (0, 2)), strict=True):
+        ax.plot(proj[:, i], proj[:, j], color="0.85", lw=0.5, zorder=1)
+        for index, name in enumerate(GAITS):
+            mask = commanded == index
+            ax.scatter(proj[mask, i], proj[mask, j], s=4, color=f"C{index}", label=f"{name} commanded", zorder=2)
+        ax.set_xlabel(f"PC {i + 1}")
+        ax.set_ylabel(f"PC {j + 1}")
+    axes[0].legend(loc="best", markerscale=3)
+    fig.suptitle(
+        f"commanded gait decoded from hidden states: accuracy {decoded['accuracy']:.2f} "
+        f"(shuffled {decoded['shuffled_accuracy']:.2f}, majority {decoded['majority']:.2f})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -392,6 +428,9 @@ def analyse(
     figure_population(rec, pca_model, proj, phase, out / "population.png")
     figure_tuning(tuned, out / "tuning.png")
     figure_decoding(decoded, out / "decoding.png")
+    commanded = commanded_gait(rec)
+    if commanded is not None and proj.shape[1] >= 3 and "commanded_jump" in decoded:
+        figure_commands(proj, commanded, decoded["commanded_jump"], out / "commands.png")
     labels, counts = np.unique(np.asarray(rec["gait_label"]), return_counts=True)
     report: dict[str, Any] = {
         "target": name,

@@ -48,14 +48,20 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
     return recipes
 
 
-def _value(summary: dict[str, Any], metric: str) -> Any:
+#: Which statistic over the episodes a criterion judges (``of:``); the mean unless it says otherwise.
+STATISTICS = ("mean", "min", "max")
+
+
+def _value(summary: dict[str, Any], metric: str, of: str = "mean") -> Any:
     if metric not in summary:
         raise ConfigError(f"unknown metric {metric!r} in criteria; valid: {', '.join(summary)}")
+    if of not in STATISTICS:
+        raise ConfigError(f"criterion on {metric!r}: of={of!r} is not valid; choose from: {', '.join(STATISTICS)}")
     value = summary[metric]
     if isinstance(value, dict) and "mean" in value:
-        return value["mean"]
+        return value[of]
     if isinstance(value, dict):
-        return {foot: stats["mean"] for foot, stats in value.items()}
+        return {foot: stats[of] for foot, stats in value.items()}
     return value
 
 
@@ -63,7 +69,7 @@ def check_criteria(summary: dict[str, Any], criteria: dict[str, dict[str, Any]])
     """One row per criterion (per foot for per-foot metrics): metric, value, rule, passed."""
     rows = []
     for metric, rule in criteria.items():
-        value = _value(summary, metric)
+        value = _value(summary, metric, rule.get("of", "mean"))
         values = value if isinstance(value, dict) else {None: value}
         for foot, v in values.items():
             ok = True

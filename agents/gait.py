@@ -259,7 +259,7 @@ def command_following(
 
 
 def aggregate(episodes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and std over episodes of every scalar metric (NaNs ignored), per foot for per-foot metrics; flags
+    """Mean, std, min and max over episodes of every scalar metric (NaNs ignored), per foot for per-foot metrics; flags
     (``fell``) and gait labels are counted."""
     if not episodes:
         raise ValueError("no episodes to aggregate")
@@ -287,5 +287,6 @@ def aggregate(episodes: list[dict[str, Any]]) -> dict[str, Any]:
 def _mean_std(values: list[float]) -> dict[str, float]:
     finite = np.array([v for v in values if v is not None and not math.isnan(float(v))], dtype=np.float64)
     if finite.size == 0:
-        return {"mean": math.nan, "std": math.nan}
-    return {"mean": float(finite.mean()), "std": float(finite.std())}
+        return {"mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan}
+    return {"mean": float(finite.mean()), "std": float(finite.std()), "min": float(finite.min()),
+            "max": float(finite.max())}  # fmt: skip

@@ -221,6 +221,7 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
 
     th.set_num_threads(spec.get("threads", 1))
     run_dir = Path(spec["run_dir"])
+    (run_dir / "error.txt").unlink(missing_ok=True)
     config = TrainConfig.from_dict(spec["config"])
     if not (run_dir / "summary.json").is_file():
         train(config, run_dir, resume=latest_checkpoint(run_dir) is not None, progress=False)
@@ -399,6 +400,7 @@ def aggregate(sweep_dir: Path) -> dict[str, Any]:
         results = [json.loads((trial_dir(sweep_dir, t) / "trial.json").read_text()) for t in trials
                    if finished(sweep_dir, t)]  # fmt: skip
         missing = [t.name for t in trials if not finished(sweep_dir, t)]
+        failed = [name for name in missing if (sweep_dir / "trials" / name / "error.txt").is_file()]
         stats = {key: interval([r["metrics"].get(key, math.nan) for r in results]) for key in REPORT_METRICS}
         gaits: dict[str, int] = {}
         for r in results:
@@ -407,6 +409,7 @@ def aggregate(sweep_dir: Path) -> dict[str, Any]:
             "overrides": overrides,
             "seeds": [r["seed"] for r in results],
             "missing": missing,
+            "failed": failed,
             "metrics": {key: {"mean": m, "ci95": h} for key, (m, h) in stats.items()},
             "gaits": gaits,
         }
@@ -428,7 +431,9 @@ def markdown(report: dict[str, Any]) -> str:
     for label, s in report["settings"].items():
         cells = [_cell(s["metrics"][k]["mean"], s["metrics"][k]["ci95"]) for k in shown]
         gaits = ", ".join(f"{g} {n}" for g, n in sorted(s["gaits"].items())) or "-"
-        seeds = f"{len(s['seeds'])}" + (f" ({len(s['missing'])} missing)" if s["missing"] else "")
+        failed, unfinished = len(s["failed"]), len(s["missing"]) - len(s["failed"])
+        notes = [f"{failed} failed"] * bool(failed) + [f"{unfinished} unfinished"] * bool(unfinished)
+        seeds = f"{len(s['seeds'])}" + (f" ({', '.join(notes)})" if notes else "")
         mark = " **(best)**" if label == report["best"] else ""
         lines.append(f"| `{label}`{mark} | {seeds} | " + " | ".join(cells) + f" | {gaits} |")
     return "\n".join(lines) + "\n"

@@ -98,6 +98,25 @@ def test_decoders_beat_shuffled_labels_on_a_synthetic_signal():
     assert np.isnan(analysis.decode_binary(hidden, np.zeros(600), rng)["accuracy"])
 
 
+def test_commanded_gait_is_decoded_and_drawn_for_a_gait_recording(tmp_path):
+    rng = np.random.default_rng(0)
+    jump = (np.arange(600) // 150) % 2 == 1  # walk, jump, walk, jump: 150 steps each
+    command = np.stack([~jump, jump, np.where(jump, 0.0, 1.0)], axis=1).astype(float)
+    hidden = rng.normal(size=(600, UNITS))
+    hidden[:, 0] += 6.0 * jump  # one unit reports the command
+    rec = {"command": command, "com_velocity": rng.normal(size=(600, 3)), "foot_contacts": np.zeros((600, 0)),
+           "foot_labels": []}  # fmt: skip
+    assert analysis.commanded_gait(rec).tolist() == jump.astype(int).tolist()
+    decoded = analysis.decoding(rec, hidden, rng)["commanded_jump"]
+    assert decoded["accuracy"] > 0.95 and decoded["shuffled_accuracy"] < 0.7
+    _, proj = analysis.pca(hidden)
+    analysis.figure_commands(proj, analysis.commanded_gait(rec), decoded, tmp_path / "commands.png")
+    assert (tmp_path / "commands.png").stat().st_size > 0
+    # A walk brain's command (a speed) is not a gait command.
+    assert analysis.commanded_gait({"command": np.ones((600, 1))}) is None
+    assert "commanded_jump" not in analysis.decoding({**rec, "command": np.ones((600, 1))}, hidden, rng)
+
+
 def test_tuning_finds_a_phase_tuned_unit():
     phase = np.tile(np.arange(100) / 100, 6)
     rng = np.random.default_rng(0)

@@ -40,6 +40,18 @@ def test_criteria_rows():
     }
 
 
+def test_a_criterion_can_judge_the_worst_episode():
+    summary = {"horizontal_drift": {"mean": 0.4, "std": 0.5, "min": 0.1, "max": 1.3}}
+    mean, worst = (
+        check_criteria(summary, {"horizontal_drift": {"max": 1.0}}),
+        check_criteria(summary, {"horizontal_drift": {"max": 1.0, "of": "max"}}),
+    )
+    assert mean[0]["passed"] and mean[0]["value"] == 0.4
+    assert not worst[0]["passed"] and worst[0]["value"] == 1.3
+    with pytest.raises(ValueError, match="of='worst' is not valid; choose from: mean, min, max"):
+        check_criteria(summary, {"horizontal_drift": {"max": 1.0, "of": "worst"}})
+
+
 def test_unknown_metric_is_an_error():
     with pytest.raises(ValueError, match="unknown metric 'speed' in criteria; valid: fell, forward_speed"):
         check_criteria(SUMMARY, {"speed": {"min": 1}})

@@ -111,7 +111,8 @@ def test_a_failing_trial_is_reported_and_the_other_finishes(tmp_path, monkeypatc
     assert (out / "trials" / "set00-s0" / "trial.json").is_file()
     assert "crashed on purpose" in (out / "trials" / "set01-s0" / "error.txt").read_text()
     report = json.loads((out / "report.json").read_text())
-    assert report["settings"]["env_kwargs.crash_after=40"]["missing"] == ["set01-s0"]
+    assert report["settings"]["env_kwargs.crash_after=40"]["failed"] == ["set01-s0"]
+    assert "| `env_kwargs.crash_after=40` | 0 (1 failed) |" in (out / "report.md").read_text()
     assert report["best"] == "env_kwargs.crash_after=0"
 
 
