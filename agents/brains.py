@@ -3,6 +3,7 @@
 python -m agents.brains list                    # the recipes and which are bundled
 python -m agents.brains train walker2d-walk     # train, evaluate, check; bundle into agents/brains/<name>/ if it passes
 python -m agents.brains check walker2d-walk     # re-measure a bundled brain against its criteria
+python -m agents.brains bundle walker2d-jump RUN  # measure a run (or RUN/best/model.zip); bundle it if it passes
 python -m agents.brains preview walker2d-walk   # (re)write its README GIF, agents/brains/<name>/preview.gif
 """
 
@@ -123,33 +124,46 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     config = resolve_config(recipe["env_id"], recipe["algo"], settings)
     check_env_config(config)
     run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
-    start = time.perf_counter()
-    summary = train(config, run_dir, command=[sys.executable, "-m", "agents.brains", "train", name])
-    wall = time.perf_counter() - start
-    report = measure(str(run_dir), recipe["criteria"], recipe.get("eval_env_kwargs"))
+    train(config, run_dir, command=[sys.executable, "-m", "agents.brains", "train", name])
+    return measure_run(name, recipe, str(run_dir))
+
+
+def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any]:
+    """Measure a trained run (or one model of it, such as ``RUN/best/model.zip``) against ``name``'s criteria,
+    write ``metrics.json`` beside the model, and bundle it if it passes."""
+    brain = evaluation.find_brain(target)
+    if brain.config.env_id != recipe["env_id"]:
+        raise ConfigError(f"{target!r} was trained on {brain.config.env_id}; {name} is {recipe['env_id']}")
+    run_dir = evaluation.run_dir_of(brain.model_path)
+    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
+    report = measure(target, recipe["criteria"], recipe.get("eval_env_kwargs"))
     report.update(
         name=name,
-        env_id=config.env_id,
+        env_id=brain.config.env_id,
         run_dir=str(run_dir),
         training={
-            "env_steps": summary["steps"],
-            "wall_clock_seconds": round(wall, 1),
+            "env_steps": summary.get("steps"),
+            "model": str(brain.model_path.relative_to(run_dir)),
+            "model_env_steps": int(evaluation.load_model(brain).num_timesteps),
+            "wall_clock_seconds": summary.get("seconds_total", summary.get("seconds")),
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
     )
-    (run_dir / "metrics.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    (brain.model_path.parent / "metrics.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     if report["passed"]:
-        bundle(name, run_dir)
+        bundle(name, brain)
     return report
 
 
-def bundle(name: str, run_dir: Path) -> Path:
-    """Copy a measured run (its ``metrics.json`` written) into ``agents/brains/<name>/`` and film its preview."""
+def bundle(name: str, brain: evaluation.Brain) -> Path:
+    """Copy a measured brain (its ``metrics.json`` beside the model) into ``agents/brains/<name>/`` and film it."""
     target = evaluation.BRAINS_DIR / name
     target.mkdir(parents=True, exist_ok=True)
-    for file in (*BRAIN_FILES, "metrics.json"):
-        if (run_dir / file).is_file():
-            shutil.copy2(run_dir / file, target / file)
+    shutil.copy2(brain.model_path, target / "model.zip")
+    if brain.vecnormalize_path is not None:
+        shutil.copy2(brain.vecnormalize_path, target / "vecnormalize.pkl")
+    shutil.copy2(evaluation.run_dir_of(brain.model_path) / "config.yaml", target / "config.yaml")
+    shutil.copy2(brain.model_path.parent / "metrics.json", target / "metrics.json")
     write_preview(name)
     return target
 
@@ -233,8 +247,9 @@ def _cpus() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m agents.brains", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", choices=["list", "train", "check", "table", "preview"])
+    parser.add_argument("command", choices=["list", "train", "check", "bundle", "table", "preview"])
     parser.add_argument("name", nargs="?")
+    parser.add_argument("target", nargs="?", help="with bundle: a run directory or a model .zip of one")
     parser.add_argument("--steps", type=int, help="override the recipe's training steps")
     parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
     parser.add_argument("--readme", action="store_true", help="with table: write it into README.md")
@@ -268,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
             if not report["passed"]:
                 print(f"{args.name}: not bundled (criteria failed); the run and its metrics.json are in "
                       f"{report['run_dir']}")  # fmt: skip
+        elif args.command == "bundle":
+            if args.target is None:
+                parser.error("bundle needs a run directory or model .zip: python -m agents.brains bundle NAME RUN")
+            report = measure_run(args.name, recipe, args.target)
+            if not report["passed"]:
+                print(f"{args.name}: not bundled (criteria failed)")
         else:
             report = measure(args.name, recipe["criteria"], recipe.get("eval_env_kwargs"))
     except (ConfigError, RunError, ValueError) as exc:

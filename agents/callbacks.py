@@ -108,6 +108,8 @@ class Timer(BaseCallback):
         return True
 
     def rate(self) -> tuple[float, float]:
-        """Seconds elapsed and env steps per second since training started."""
+        """Seconds elapsed and env steps per second since training started (zeros before it started)."""
+        if not self.start:
+            return 0.0, 0.0
         elapsed = time.perf_counter() - self.start
         return elapsed, (self.model.num_timesteps - self.start_steps) / max(elapsed, 1e-9)

@@ -41,7 +41,8 @@ def bundled_brains() -> dict[str, Path]:
     return {p.name: p for p in sorted(BRAINS_DIR.iterdir()) if (p / "config.yaml").is_file()}
 
 
-def _run_dir_of(path: Path) -> Path:
+def run_dir_of(path: Path) -> Path:
+    """The run directory holding ``path`` (a model or checkpoint): the nearest folder with a ``config.yaml``."""
     for folder in (path.parent, *path.parents):
         if (folder / "config.yaml").is_file():
             return folder
@@ -60,7 +61,7 @@ def find_brain(target: str) -> Brain:
     elif path.is_file():
         if path.suffix != ".zip":
             raise RunError(f"{str(path)!r} is not a model: expected a .zip, a run directory or a bundled brain")
-        run_dir, model = _run_dir_of(path), path
+        run_dir, model = run_dir_of(path), path
         match = _CHECKPOINT.match(path.name)
         stats = (
             path.with_name(f"{match['prefix']}_vecnormalize_{match['steps']}_steps.pkl")

@@ -253,6 +253,7 @@ def train(
             reset_num_timesteps=checkpoint is None,
         )
     except KeyboardInterrupt:
+        _add_seconds(run_dir, timer.rate()[0])
         for callback in callbacks.callbacks:
             if isinstance(callback, ProgressBar) and callback.bar is not None:
                 callback.bar.close()
@@ -266,6 +267,7 @@ def train(
     if isinstance(env, VecNormalize):
         env.save(str(run_dir / "vecnormalize.pkl"))
     elapsed, rate = timer.rate()
+    total_seconds = _add_seconds(run_dir, elapsed)
     eval_callback = next((c for c in callbacks.callbacks if isinstance(c, EvalCallback)), None)
     returns = [ep["r"] for ep in model.ep_info_buffer]
     summary = {
@@ -274,6 +276,7 @@ def train(
         "seed": config.seed,
         "steps": int(model.num_timesteps),
         "seconds": round(elapsed, 1),
+        "seconds_total": round(total_seconds, 1),
         "steps_per_second": round(rate, 1),
         "mean_return": float(np.mean(returns)) if returns else None,
         "best_eval_return": None if eval_callback is None else float(eval_callback.best_mean_reward),
@@ -283,6 +286,14 @@ def train(
         json.dump(summary, f, indent=2)
     _close(env, eval_env)
     return summary
+
+
+def _add_seconds(run_dir: Path, seconds: float) -> float:
+    """Add a training segment's wall-clock time to the run's total (``time.json``, kept across resumes)."""
+    log = run_dir / "time.json"
+    total = (json.loads(log.read_text())["training_seconds"] if log.is_file() else 0.0) + seconds
+    log.write_text(json.dumps({"training_seconds": round(total, 1)}) + "\n")
+    return total
 
 
 def _close(*venvs: VecEnv | None) -> None:

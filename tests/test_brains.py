@@ -1,5 +1,6 @@
 """Bundled brain recipes and the criteria that define each gait."""
 
+import json
 import math
 
 import pytest
@@ -77,3 +78,33 @@ def test_bundled_brains_are_complete():
         envs.resolve_env_id(brain.config.env_id)
         preview = path / "preview.gif"
         assert 0 < preview.stat().st_size < 2_000_000, name
+
+
+def test_bundle_measures_a_run_and_bundles_only_a_pass(tmp_path, monkeypatch):
+    from agents import brains, evaluation
+    from agents.training import train
+
+    run = tmp_path / "walker"
+    settings = {"total_steps": 128, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
+                "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
+    train(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", settings), run, progress=False)
+    monkeypatch.setattr(evaluation, "BRAINS_DIR", tmp_path / "brains")
+    monkeypatch.setattr(brains, "EVAL_EPISODES", 2)
+    filmed = []
+    monkeypatch.setattr(brains, "write_preview", filmed.append)
+    recipe = {"env_id": "neuromotor/Walker2d-Walk-v1", "algo": "rppo", "criteria": {"fell": {"max": 0}}}
+    # An untrained walker falls: measured, metrics written beside the model, not bundled.
+    report = brains.measure_run("tiny", recipe, str(run))
+    assert not report["passed"] and not (tmp_path / "brains" / "tiny").exists()
+    assert json.loads((run / "metrics.json").read_text())["training"]["env_steps"] == 128
+    passing = {**recipe, "criteria": {"fell": {"max": 2}}}
+    report = brains.measure_run("tiny", passing, str(run))
+    assert report["passed"] and filmed == ["tiny"]
+    assert {p.name for p in (tmp_path / "brains" / "tiny").iterdir()} == {
+        "model.zip",
+        "vecnormalize.pkl",
+        "config.yaml",
+        "metrics.json",
+    }
+    with pytest.raises(ValueError, match="was trained on neuromotor/Walker2d-Walk-v1"):
+        brains.measure_run("tiny", {**passing, "env_id": "neuromotor/Walker2d-Jump-v2"}, str(run))

@@ -78,9 +78,14 @@ def test_train_writes_the_run_directory(finished_run):
 
 def test_resume_continues_the_step_counter(finished_run, tmp_path):
     run_dir, _ = finished_run
+    first = json.loads((run_dir / "summary.json").read_text())
+    assert first["seconds_total"] == first["seconds"] > 0
     result = run_train("--resume", str(run_dir), "--steps", "1024")
     assert result.returncode == 0, result.stderr
-    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 1024
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 1024
+    # Wall-clock time adds up over the segments of a resumed run.
+    assert summary["seconds_total"] == pytest.approx(first["seconds"] + summary["seconds"], abs=0.15)
     assert latest_checkpoint(run_dir).steps == 1024
     assert len((run_dir / "command.txt").read_text().splitlines()) == 2
     # One TensorBoard run whose steps carry on past the first run's last step.
