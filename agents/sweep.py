@@ -60,6 +60,8 @@ REPORT_METRICS = (
     "horizontal_drift",
     "torso_pitch",
 )
+#: Bytes of shared memory a local Ray keeps for its object store (Ray's minimum is 75 MiB).
+LOCAL_OBJECT_STORE = 256 * 1024**2
 #: Confidence level of the intervals in reports.
 CONFIDENCE = 0.95
 
@@ -300,6 +302,9 @@ def run_sweep(
     import ray
     from ray import tune
 
+    if not address and cpus_per_trial > len(os.sched_getaffinity(0)):
+        cores = len(os.sched_getaffinity(0))
+        raise ConfigError(f"--cpus-per-trial {cpus_per_trial} is more than this machine's {cores} cores")
     sweep_dir = Path(sweep_dir).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     saved = sweep_dir / "sweep.yaml"
@@ -323,11 +328,14 @@ def run_sweep(
         started_here = not ray.is_initialized()
         if started_here:
             env_vars = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONWARNINGS": "ignore"}
+            kwargs: dict[str, Any] = {"address": address}
             if not address:
+                cores = len(os.sched_getaffinity(0))
+                # Sized to this machine's cores; trials pass only small results, so a small object store will do.
+                kwargs = {"num_cpus": cores, "object_store_memory": LOCAL_OBJECT_STORE}
                 # Local workers import `module:EnvId` plug-ins from where the driver runs, as the driver does.
                 paths = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
                 env_vars["PYTHONPATH"] = os.pathsep.join(paths)
-            kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": len(os.sched_getaffinity(0))}
             try:
                 ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                          runtime_env={"env_vars": env_vars})  # fmt: skip

@@ -152,6 +152,10 @@ def test_sweep_flags_conflict_and_missing_file(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_main(["--sweep", str(file), "--seed", "3"])
     assert "drop --seed" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_main(["--sweep", str(file), "--cpus-per-trial", "999", "--run-dir", str(tmp_path / "out")])
+    assert "more than this machine's" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_random_search_draws_are_reproducible():
