@@ -3,9 +3,11 @@
 import itertools
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
+import envs  # noqa: F401  (registers the ids)
 from envs.bodies import BodyReading
 from envs.catalog import BODIES
 from envs.rewards import tolerance
@@ -79,7 +81,8 @@ def test_walk_beats_scooting():
     task = walk_task()
     assert mean_reward(task, WALK) > mean_reward(walk_task(), scoot) + 0.2
     terms = task.reward_terms(reading(contacts=(True, True)), np.zeros(6), {})
-    assert set(terms) == {"speed", "upright", "height", "support", "symmetry", "stride", "ctrl"}
+    assert set(terms) == set(WalkTask.terms) == {"speed", "upright", "height", "support", "symmetry", "stride", "ctrl",
+                                              "smooth", "bounce"}  # fmt: skip
 
 
 def test_stride_pays_real_swings_and_charges_shuffles():
@@ -121,6 +124,32 @@ def test_walk_speed_defaults_to_body_and_is_the_command():
     assert task.command.tolist() == [0.5]
     slow = mean_reward(task, phases(lambda i: i % 100 < 60, lambda i: (i + 50) % 100 < 60, vx=0.5))
     assert slow > mean_reward(walk_task(speed=0.5), WALK)
+
+
+def test_walk_smooth_and_bounce_charge_jitter_and_vertical_speed():
+    task = walk_task(smooth_weight=2.0, bounce_weight=3.0)
+    task.reset(reading(), np.random.default_rng(0))
+    first = task.reward_terms(reading(vz=0.5), np.full(6, 0.5), {})
+    assert first["smooth"] == 0.0  # no earlier action to change from
+    assert first["bounce"] == pytest.approx(-3.0 * 0.25)
+    changed = task.reward_terms(reading(), np.full(6, -0.5), {})
+    assert changed["smooth"] == pytest.approx(-2.0 * 1.0) and changed["bounce"] == 0.0
+    task.reset(reading(), np.random.default_rng(0))
+    assert task.reward_terms(reading(), np.full(6, 0.9), {})["smooth"] == 0.0
+    # Off by default: the biped's walk is unchanged.
+    default = walk_task()
+    default.reset(reading(), np.random.default_rng(0))
+    default.reward_terms(reading(), np.full(6, 1.0), {})
+    assert default.reward_terms(reading(vz=2.0), np.full(6, -1.0), {})["smooth"] == 0.0
+    assert default.reward_terms(reading(vz=2.0), np.full(6, -1.0), {})["bounce"] == 0.0
+
+
+def test_the_ant_walk_charges_jitter_and_the_walker_walk_does_not():
+    for env_id, expected in (("neuromotor/Ant-Walk-v1", 2.0), ("neuromotor/Walker2d-Walk-v1", 0.0)):
+        env = gym.make(env_id)
+        task = env.unwrapped.task
+        assert task.smooth_weight == expected and task.bounce_weight == expected, env_id
+        env.close()
 
 
 def jump_task(**kwargs):

@@ -30,13 +30,16 @@ class WalkTask(Task):
     |            | ``max_swing_time``); shorter lifts cost, and so does a foot landing twice |
     |            | in a row (as much as a lift of no length)                                 |
     | `ctrl`     | minus the mean squared action                                             |
+    | `smooth`   | minus the mean squared change of the action since the last step           |
+    | `bounce`   | minus the squared vertical velocity (m/s) of the centre of mass           |
 
     A bent-over shuffle loses ``upright`` and ``height``; a run loses ``support`` in flight and ``speed`` when it
     overshoots; a limp (one leg stepping, the other dragging) loses ``symmetry`` and ``stride``: only feet that
     swing for real earn ``stride``, and a foot that shuffles in short lifts pays for each. A swing's clock runs only
     while another foot carries the body, so hopping (both feet in the air together) earns no ``stride``. Version 0
     paid every touchdown, and its best walker took an extra short step with one foot (alternation 0.67); now a
-    foot that lands twice in a row is charged, so the feet take turns.
+    foot that lands twice in a row is charged, so the feet take turns. ``smooth`` and ``bounce`` are off (weight 0)
+    unless a body turns them on: a light, strong body (the Ant) is thrown off the floor by jittery actions.
 
     Args:
         speed: Commanded forward speed (m/s); ``None`` takes the body's default.
@@ -59,12 +62,14 @@ class WalkTask(Task):
         min_swing_time: Air time (s) that a swing must exceed to earn ``stride``.
         max_swing_time: Air time (s) beyond which a swing earns no more.
         ctrl_cost_weight: Weight of the control cost.
+        smooth_weight: Weight of the action-change cost.
+        bounce_weight: Weight of the vertical-velocity cost, per (m/s)^2.
     """
 
     name = "walk"
     title = "Walk"
     version = 1
-    terms = ("speed", "upright", "height", "support", "symmetry", "stride", "ctrl")
+    terms = ("speed", "upright", "height", "support", "symmetry", "stride", "ctrl", "smooth", "bounce")
 
     def __init__(
         self,
@@ -87,6 +92,8 @@ class WalkTask(Task):
         min_swing_time: float = 0.1,
         max_swing_time: float = 0.4,
         ctrl_cost_weight: float = 0.1,
+        smooth_weight: float = 0.0,
+        bounce_weight: float = 0.0,
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be > 0 (m/s), got {speed}")
@@ -111,6 +118,9 @@ class WalkTask(Task):
         self.min_swing_time = min_swing_time
         self.max_swing_time = max_swing_time
         self.ctrl_cost_weight = ctrl_cost_weight
+        self.smooth_weight = smooth_weight
+        self.bounce_weight = bounce_weight
+        self.last_action: np.ndarray | None = None
         self.duty = np.zeros(0)
         self.air_time = np.zeros(0)
         self.contacts = np.zeros(0, dtype=bool)
@@ -131,6 +141,7 @@ class WalkTask(Task):
         self.air_time = np.where(reading.foot_contacts, 0.0, np.nan)
         self.contacts = reading.foot_contacts.copy()
         self.last_foot = -1
+        self.last_action = None
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         alpha = 1.0 - math.exp(-self.dt / self.duty_time_constant)
@@ -162,6 +173,8 @@ class WalkTask(Task):
         self.contacts = contacts.copy()
         duty_gap = float(np.ptp(self.duty))
         symmetry = tolerance(duty_gap, (0.0, self.max_duty_gap), margin=self.duty_gap_margin)
+        change = 0.0 if self.last_action is None else float(np.mean(np.square(action - self.last_action)))
+        self.last_action = np.array(action, dtype=np.float64)
         return {
             "speed": self.speed_weight * speed,
             "upright": self.upright_weight * upright,
@@ -170,4 +183,6 @@ class WalkTask(Task):
             "symmetry": self.symmetry_weight * symmetry,
             "stride": self.stride_weight * float(swing.sum()),
             "ctrl": -self.ctrl_cost_weight * control_cost(action),
+            "smooth": -self.smooth_weight * change,
+            "bounce": -self.bounce_weight * float(reading.com_velocity[2]) ** 2,
         }
