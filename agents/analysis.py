@@ -123,7 +123,7 @@ def decode_binary(hidden: np.ndarray, target: np.ndarray, rng: np.random.Generat
 def commanded_gait(rec: dict[str, Any]) -> np.ndarray | None:
     """Index into ``GAITS`` of the gait commanded at each step of a gait brain's recording; ``None`` for others."""
     command = np.asarray(rec.get("command", np.zeros((0, 0))))
-    if command.ndim != 2 or command.shape[1] != len(GAITS) + 1 or not len(command):
+    if command.ndim != 2 or command.shape[1] <= len(GAITS) or not len(command):
         return None
     one_hot = command[:, : len(GAITS)]
     if not np.array_equal(one_hot.sum(axis=1), np.ones(len(command))):

@@ -205,7 +205,7 @@ def _check_commands(schedule: str, env_id: str) -> str:
 
     envs.resolve_env_id(env_id)
     if gym.spec(env_id).kwargs.get("task") != "gait":
-        raise ValueError(f"--commands needs a brain of a gait env (neuromotor/<Body>-Gait-v1); this one runs {env_id}")
+        raise ValueError(f"--commands needs a brain of a gait env (neuromotor/<Body>-Gait-v2); this one runs {env_id}")
     parse_schedule(schedule)
     return schedule
 

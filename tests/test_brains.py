@@ -107,4 +107,4 @@ def test_bundle_measures_a_run_and_bundles_only_a_pass(tmp_path, monkeypatch):
         "metrics.json",
     }
     with pytest.raises(ValueError, match="was trained on neuromotor/Walker2d-Walk-v1"):
-        brains.measure_run("tiny", {**passing, "env_id": "neuromotor/Walker2d-Jump-v2"}, str(run))
+        brains.measure_run("tiny", {**passing, "env_id": "neuromotor/Walker2d-Jump-v3"}, str(run))

@@ -29,7 +29,7 @@ def rollout(env, seed: int, steps: int, action_seed: int = 0):
 
 
 def test_every_body_has_every_task():
-    tasks = ("Walk-v1", "Jump-v2", "Native-v0", "Gait-v1")
+    tasks = ("Walk-v1", "Jump-v3", "Native-v0", "Gait-v2")
     expected = {f"neuromotor/{body}-{task}" for body in BUILTIN for task in tasks}
     assert expected <= set(ALL_IDS)
     for env_id in expected:

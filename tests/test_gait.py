@@ -26,7 +26,7 @@ def metrics(contacts, com_z=None, pitch=0.0, speed=0.0, standing=1.0, **kwargs):
 
 
 def test_drop_from_height_is_one_flight_then_contact():
-    env = gym.make("neuromotor/Walker2d-Jump-v2")
+    env = gym.make("neuromotor/Walker2d-Jump-v3")
     env.reset(seed=0)
     move_root(env, dz=0.6)
     contacts, com = [], []
@@ -119,12 +119,12 @@ def test_aggregate():
     a = {"return": 1.0, "fell": False, "gait": "walk", "duty_factor": {"l": 0.5}, "apex_rises": [], "x": math.nan}
     b = {"return": 3.0, "fell": True, "gait": "walk", "duty_factor": {"l": 0.7}, "apex_rises": [0.2], "x": 1.0}
     s = gait.aggregate([a, b])
-    assert s["return"] == {"mean": 2.0, "std": 1.0}
+    assert s["return"] == {"mean": 2.0, "std": 1.0, "min": 1.0, "max": 3.0}
     assert s["fell"] == 1
     assert s["gait"] == "walk" and s["gait_counts"] == {"walk": 2}
     assert s["duty_factor"]["l"]["mean"] == pytest.approx(0.6)
-    assert s["apex_rises"] == {"mean": 0.2, "std": 0.0}
-    assert s["x"] == {"mean": 1.0, "std": 0.0}
+    assert s["apex_rises"] == {"mean": 0.2, "std": 0.0, "min": 0.2, "max": 0.2}
+    assert s["x"] == {"mean": 1.0, "std": 0.0, "min": 1.0, "max": 1.0}  # NaNs ignored
 
 
 def test_runs_and_touchdowns():

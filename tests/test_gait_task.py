@@ -56,7 +56,7 @@ def test_reward_is_the_active_tasks_terms_and_a_switch_changes_them():
     rng = np.random.default_rng(0)
     task.reset(steps[0], rng)
     walk.reset(steps[0], rng)
-    np.testing.assert_array_equal(task.command, [1.0, 0.0, 0.8])
+    np.testing.assert_array_equal(task.command, [1.0, 0.0, 0.8, 0.0, 0.0])
     for i, r in enumerate(steps):
         terms = task.reward_terms(r, np.zeros(6), {})
         assert set(terms) == set(GaitTask.terms)
@@ -69,7 +69,9 @@ def test_reward_is_the_active_tasks_terms_and_a_switch_changes_them():
         paid = {k: v for k, v in terms.items() if k.split("_")[0] == ("walk" if i < 20 else "jump")}
         assert paid == pytest.approx(expected), i
         assert all(v == 0.0 for k, v in terms.items() if k not in paid)
-    np.testing.assert_array_equal(task.command, [0.0, 1.0, 0.0])
+    # Jumping: the vector to the jump's spot (where the walk ended, x = 0.19) is part of the command.
+    np.testing.assert_allclose(task.command, [0.0, 1.0, 0.0, 0.19 - 0.2, 0.0])
+    np.testing.assert_allclose(task.command[3:], jump.command)
     assert terms["jump_height"] > 0 and terms["jump_launch"] > 0
 
 
@@ -89,17 +91,31 @@ def test_random_commands_switch_within_the_interval():
 
 
 def test_the_command_is_in_the_observation():
-    env = gym.make("neuromotor/Walker2d-Gait-v1", schedule="walk:1.2@0,jump@3")
+    env = gym.make("neuromotor/Walker2d-Gait-v2", schedule="walk:1.2@0,jump@3")
     obs, info = env.reset(seed=0)
-    np.testing.assert_array_equal(obs[-3:], [1.0, 0.0, 1.2])
-    np.testing.assert_array_equal(info["command"], obs[-3:])
+    np.testing.assert_array_equal(obs[-5:], [1.0, 0.0, 1.2, 0.0, 0.0])
+    np.testing.assert_array_equal(info["command"], obs[-5:])
     for _ in range(3):
         obs, _, _, _, info = env.step(np.zeros(6))
     # The observation before step 3 already carries its command; step 3 is paid as a jump.
-    np.testing.assert_array_equal(obs[-3:], [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(obs[-5:], [0.0, 1.0, 0.0, 0.0, 0.0])
     assert info["reward_walk_speed"] != 0.0
     _, _, _, _, info = env.step(np.zeros(6))
     assert info["reward_walk_speed"] == 0.0 and info["reward_jump_drift"] > 0.0
+
+
+def test_the_jump_command_points_back_to_the_starting_spot():
+    env = gym.make("neuromotor/Walker2d-Jump-v3")
+    obs, info = env.reset(seed=1)
+    start = np.array([info["com_x"], info["com_y"]])
+    np.testing.assert_array_equal(obs[-2:], [0.0, 0.0])
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        obs, _, terminated, _, info = env.step(rng.uniform(-1, 1, 6))
+        np.testing.assert_allclose(obs[-2:], start - [info["com_x"], info["com_y"]], atol=1e-12)
+        if terminated:
+            break
+    assert abs(obs[-2]) > 1e-3  # the body moved and the command followed
 
 
 def test_bad_gait_settings_are_clear():
@@ -108,10 +124,10 @@ def test_bad_gait_settings_are_clear():
     with pytest.raises(ValueError, match="switch_interval"):
         GaitTask(switch_interval=(2.0, 1.0))
     with pytest.raises(ValueError, match="bad command"):
-        gym.make("neuromotor/Walker2d-Gait-v1", schedule="fly@0")
+        gym.make("neuromotor/Walker2d-Gait-v2", schedule="fly@0")
     with pytest.raises(ValueError, match="comes from the command"):
         GaitTask(walk={"speed": 2.0})
-    assert "neuromotor/Hopper-Gait-v1" in envs.env_ids()
+    assert "neuromotor/Hopper-Gait-v2" in envs.env_ids()
 
 
 def test_evaluate_follows_scripted_commands(tmp_path):
@@ -127,7 +143,7 @@ def test_evaluate_follows_scripted_commands(tmp_path):
     run = tmp_path / "gait"
     settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
                 "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
-    train(resolve_config("neuromotor/Walker2d-Gait-v1", "rppo", settings), run)
+    train(resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", settings), run)
     root = Path(__file__).resolve().parents[1]
 
     def evaluate(*args):

@@ -14,7 +14,7 @@ import envs
 
 def test_plugin_body_registers_every_task():
     ids = register_test_body()
-    assert ids == [f"neuromotor/{TEST_BODY}-{t}" for t in ("Walk-v1", "Jump-v2", "Native-v0", "Gait-v1")]
+    assert ids == [f"neuromotor/{TEST_BODY}-{t}" for t in ("Walk-v1", "Jump-v3", "Native-v0", "Gait-v2")]
     for env_id in ids:
         env = gym.make(env_id, obs="proprio")
         check_env(env.unwrapped, skip_render_check=True)
@@ -106,7 +106,7 @@ def test_env_bad_input(kwargs, message):
 
 def test_unknown_kwarg_lists_every_valid_one():
     with pytest.raises(ValueError) as err:
-        gym.make("neuromotor/Walker2d-Jump-v2", hieght_weight=3.0)
+        gym.make("neuromotor/Walker2d-Jump-v3", hieght_weight=3.0)
     message = str(err.value)
     for valid in ("height_weight", "target_rise", "min_torso_height", "reset_noise_scale", "obs_delay"):
         assert valid in message
@@ -132,7 +132,7 @@ def test_kwargs_route_to_task_body_and_base():
 def test_resolve_env_id():
     assert envs.resolve_env_id("neuromotor/Walker2d-Walk-v1") == "neuromotor/Walker2d-Walk-v1"
     assert envs.resolve_env_id("Hopper-v5") == "Hopper-v5"
-    assert envs.resolve_env_id("envs:neuromotor/Ant-Jump-v2") == "neuromotor/Ant-Jump-v2"
+    assert envs.resolve_env_id("envs:neuromotor/Ant-Jump-v3") == "neuromotor/Ant-Jump-v3"
     with pytest.raises(ValueError, match=r"^unknown env id 'neuromotor/Walker-Walk-v1'; closest: .*Walker2d-Walk"):
         envs.resolve_env_id("neuromotor/Walker-Walk-v1")
     with pytest.raises(ValueError, match=r"^cannot import module 'no_such_module'"):

@@ -101,7 +101,7 @@ def test_resume_continues_the_step_counter(finished_run, tmp_path):
 def test_sigint_leaves_a_resumable_checkpoint(tmp_path):
     run_dir = tmp_path / "interrupted"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
-    args = ["--env", "neuromotor/Hopper-Jump-v2", "--steps", "1000000", "--run-dir", str(run_dir), *TINY]
+    args = ["--env", "neuromotor/Hopper-Jump-v3", "--steps", "1000000", "--run-dir", str(run_dir), *TINY]
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *args, "--eval-freq", "0", "--checkpoint-freq", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
@@ -125,7 +125,7 @@ def test_sigint_leaves_a_resumable_checkpoint(tmp_path):
 def test_module_env_id_and_subprocess_envs(tmp_path):
     run_dir = tmp_path / "plugin"
     result = run_train(
-        "--env", "plugin_env:neuromotor/PluginBiped-Jump-v2", "--steps", "256", "--run-dir", str(run_dir),
+        "--env", "plugin_env:neuromotor/PluginBiped-Jump-v3", "--steps", "256", "--run-dir", str(run_dir),
         "--vec-env", "subproc", "--eval-freq", "0", *TINY,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -235,6 +235,6 @@ def test_bad_settings(overrides, message):
 
 
 def test_config_round_trips_through_yaml():
-    config = resolve_config("neuromotor/Walker2d-Jump-v2", "rppo", {"env_kwargs.obs_delay": 2})
+    config = resolve_config("neuromotor/Walker2d-Jump-v3", "rppo", {"env_kwargs.obs_delay": 2})
     again = TrainConfig.from_dict(yaml.safe_load(yaml.safe_dump(config.to_dict())))
     assert again == config

@@ -68,12 +68,13 @@ def parse_schedule(text: str, gaits: tuple[str, ...] = GAITS) -> tuple[Command, 
 class GaitTask(Task):
     """Walk or jump, as the command says; the command changes at random times (or on a given schedule).
 
-    The command in the observation is a one-hot of the gait (walk, jump) and the walking speed (0 while jumping).
+    The command in the observation is a one-hot of the gait (walk, jump), the walking speed (0 while jumping) and the
+    jump task's command, the vector to the jump's starting spot (0 while walking).
     The reward is the active gait's task's own terms, reported as ``walk_<term>`` or ``jump_<term>`` (the other
     gait's terms are 0), computed by a :class:`~envs.tasks.walk.WalkTask` and a
     :class:`~envs.tasks.jump.JumpTask`; each restarts (its running duty factors, its jump's starting point) when
     its gait is commanded. The episode ends as the active task ends it (a fall; straying while jumping).
-    Version 1 follows jump version 2.
+    Version 2 follows jump version 3 (the vector to the spot in the command).
 
     Args:
         gaits: Gaits drawn for random commands.
@@ -86,7 +87,7 @@ class GaitTask(Task):
 
     name = "gait"
     title = "Gait"
-    version = 1
+    version = 2
     terms = tuple(f"{gait}_{term}" for gait in GAITS for term in _SUBTASKS[gait].terms)
 
     def __init__(
@@ -128,7 +129,9 @@ class GaitTask(Task):
     @property
     def command(self) -> np.ndarray:
         one_hot = [float(self.active == gait) for gait in GAITS]
-        return np.array([*one_hot, self.speed if self.active == "walk" else 0.0])
+        walking = self.active == "walk"
+        spot = np.zeros(2) if walking else self.tasks["jump"].command
+        return np.array([*one_hot, self.speed if walking else 0.0, *spot])
 
     def _command(self, gait: str, speed: float | None, reading: BodyReading) -> None:
         self.active = gait
