@@ -145,10 +145,10 @@ def test_walk_smooth_and_bounce_charge_jitter_and_vertical_speed():
 
 
 def test_the_ant_walk_charges_jitter_and_the_walker_walk_does_not():
-    for env_id, expected in (("neuromotor/Ant-Walk-v1", 2.0), ("neuromotor/Walker2d-Walk-v1", 0.0)):
+    for env_id, on in (("neuromotor/Ant-Walk-v1", True), ("neuromotor/Walker2d-Walk-v1", False)):
         env = gym.make(env_id)
         task = env.unwrapped.task
-        assert task.smooth_weight == expected and task.bounce_weight == expected, env_id
+        assert (task.smooth_weight > 0) is on and (task.bounce_weight > 0) is on, env_id
         env.close()
 
 
