@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from agents.config import ALGOS, DEVICES, VEC_ENVS, ConfigError, field_help, parse_override, resolve_config
+from agents.config import (
+    ALGOS,
+    DEVICES,
+    PRESETS_FILE,
+    VEC_ENVS,
+    ConfigError,
+    field_help,
+    parse_override,
+    resolve_config,
+)
 from agents.training import RunError, check_env_config, default_run_dir, load_run_config, summary_line, train
 
 #: Flags that may change when resuming; everything else comes from the run's config.yaml.
@@ -73,14 +82,20 @@ def sweep_main(args: argparse.Namespace, parser: OneLineParser) -> int:
     seeds = len(sweep.trials) // len(sweep.settings)
     print(f"sweep {sweep.name}: {len(sweep.settings)} settings x {seeds} seeds = {len(sweep.trials)} trials in "
           f"{sweep_dir}{where}")  # fmt: skip
-    outcome = sweeps.run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
-                               cpus_per_trial=args.cpus_per_trial)  # fmt: skip
+    from ray.tune import TuneError
+
+    try:
+        outcome = sweeps.run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
+                                   cpus_per_trial=args.cpus_per_trial)  # fmt: skip
+    except (OSError, TuneError) as exc:
+        raise ConfigError(f"sweep in {sweep_dir}: {exc}".splitlines()[0]) from None
     report = sweeps.write_report(sweep_dir)
     print(sweeps.markdown(report), end="")
     print(f"report: {', '.join(report['files'])}")
-    if outcome["failed"]:
-        print(f"{len(outcome['failed'])} of {len(sweep.trials)} trials failed: {', '.join(outcome['failed'])}; "
-              f"rerun the same command to retry them (finished trials are skipped)")  # fmt: skip
+    left = [*outcome["failed"], *outcome["unfinished"]]
+    if left:
+        print(f"{len(outcome['failed'])} failed and {len(outcome['unfinished'])} unfinished of {len(sweep.trials)} "
+              f"trials: {', '.join(left)}; rerun the same command for them (finished trials are skipped)")  # fmt: skip
         return 1
     return 0
 
@@ -164,7 +179,7 @@ def evaluate_parser() -> OneLineParser:
                         help="save every step's LSTM states, observations, actions, contacts, COM, gait label and "
                              "phase, and command (python -m agents.analysis reads it)")  # fmt: skip
     parser.add_argument("--env-kwargs", metavar="JSON", help="override env settings, e.g. '{\"obs_noise\": 0.05}'")
-    parser.add_argument("--write-preset", nargs="?", const="agents/presets.yaml", type=Path, metavar="PRESETS",
+    parser.add_argument("--write-preset", nargs="?", const=PRESETS_FILE, type=Path, metavar="PRESETS",
                         help="with a sweep directory: append its best setting to the presets "
                              "(default agents/presets.yaml)")  # fmt: skip
     return parser
@@ -180,8 +195,8 @@ def sweep_report_main(args: argparse.Namespace, parser: OneLineParser) -> int:
         if args.write_preset is not None:
             block = sweeps.write_preset(report, args.write_preset)
             print(f"appended to {args.write_preset}:{block}", end="")
-    except (ConfigError, OSError) as exc:
-        parser.error(str(exc))
+    except (ConfigError, OSError, ValueError, KeyError) as exc:
+        parser.error(f"{args.target}: {exc!s}".splitlines()[0])
     return 0
 
 

@@ -18,7 +18,7 @@ keys (the keys of ``--set``)::
     episodes: 5                         # deterministic evaluation episodes per trial for the gait metrics
 
 Every setting (a point of the grid times a draw of the search) runs once per seed. The sweep directory holds
-``sweep.yaml`` (the file as run), ``trials/<trial>/`` (run directories, each with ``trial.json`` once finished) and
+``sweep.json`` (the sweep as run), ``trials/<trial>/`` (run directories, each with ``trial.json`` once finished) and
 ``ray/`` (Ray Tune's own records). Running the same sweep again skips finished trials and resumes unfinished ones
 from their last checkpoint.
 """
@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ SWEEP_KEYS = ("name", "env", "algo", "seeds", "steps", "settings", "grid", "sear
 DISTRIBUTIONS = ("uniform", "loguniform", "randint", "choice")
 #: Seed of the random-search draws, so that a resumed sweep draws the same settings.
 SEARCH_SEED = 0
+#: The record, in a sweep directory, of the sweep it runs.
+SWEEP_RECORD = "sweep.json"
 #: Where a sweep's directory goes when ``--run-dir`` is not given.
 SWEEPS_DIR = Path("runs/sweeps")
 #: Scalar gait metrics (means over a trial's evaluation episodes) that the report aggregates across seeds.
@@ -115,7 +118,7 @@ def _sample(key: str, spec: Any, rng: np.random.Generator) -> Any:
 
 def _label(overrides: dict[str, Any]) -> str:
     def short(value: Any) -> str:
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
+        return f"{value:.6g}" if isinstance(value, float) else str(value)
 
     return ",".join(f"{key}={short(value)}" for key, value in overrides.items()) or "preset"
 
@@ -165,10 +168,17 @@ def parse_sweep(data: Any, source: str = "sweep") -> Sweep:
     rng = np.random.default_rng(SEARCH_SEED)
     draws = [{key: _sample(key, spec, rng) for key, spec in search.items()} for _ in range(samples if search else 1)]
     points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    settings = [{**point, **draw} for point in points for draw in draws]
+    settings: list[dict[str, Any]] = []
+    for overrides in ({**point, **draw} for point in points for draw in draws):
+        if overrides not in settings:  # a search that draws a setting twice runs it once
+            settings.append(overrides)
     trials = []
+    labels: set[str] = set()
     for index, overrides in enumerate(settings):
         label = _label(overrides)
+        if label in labels:  # distinct values that print alike
+            label = f"{label} [{index}]"
+        labels.add(label)
         for seed in seeds:
             config = resolve_config(data["env"], algo, {**fixed, **overrides, "seed": seed})
             trials.append(Trial(f"set{index:02d}-s{seed}", label, overrides, seed, config.to_dict()))
@@ -226,7 +236,11 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     (run_dir / "error.txt").unlink(missing_ok=True)
     config = TrainConfig.from_dict(spec["config"])
     if not (run_dir / "summary.json").is_file():
-        train(config, run_dir, resume=latest_checkpoint(run_dir) is not None, progress=False)
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is not None and checkpoint.steps >= config.total_steps:
+            finish_from_checkpoint(config, run_dir, checkpoint)
+        else:
+            train(config, run_dir, resume=checkpoint is not None, progress=False)
     summary = json.loads((run_dir / "summary.json").read_text())
     brain = evaluation.find_brain(str(run_dir))
     model = evaluation.load_model(brain)
@@ -243,8 +257,20 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         "evaluation": measured,
         "metrics": trial_metrics(measured),
     }
-    (run_dir / "trial.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+    partial = run_dir / "trial.json.partial"
+    partial.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    os.replace(partial, run_dir / "trial.json")  # a trial is finished only once its whole record is written
     return result
+
+
+def finish_from_checkpoint(config: TrainConfig, run_dir: Path, checkpoint: Any) -> None:
+    """Finish a run that stopped after its last checkpoint (at ``total_steps``) but before saving: that is the model."""
+    shutil.copy2(checkpoint.model, run_dir / "model.zip")
+    if checkpoint.vecnormalize.is_file():
+        shutil.copy2(checkpoint.vecnormalize, run_dir / "vecnormalize.pkl")
+    summary = {"env_id": config.env_id, "algo": config.algo, "seed": config.seed, "steps": checkpoint.steps,
+               "seconds": None, "finished_from_checkpoint": str(checkpoint.model), "run_dir": str(run_dir)}  # fmt: skip
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def trial_metrics(summary: dict[str, Any]) -> dict[str, float]:
@@ -298,7 +324,8 @@ def run_sweep(
     print_line: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the unfinished trials of ``sweep`` on Ray (a local instance unless ``address``); returns
-    ``{"skipped": [...], "finished": [...], "failed": {name: error}}``. Failed trials do not stop the others."""
+    ``{"skipped": [...], "finished": [...], "failed": {name: error}, "unfinished": [...]}``. Failed trials do not
+    stop the others."""
     import ray
     from ray import tune
 
@@ -307,13 +334,13 @@ def run_sweep(
         raise ConfigError(f"--cpus-per-trial {cpus_per_trial} is more than this machine's {cores} cores")
     sweep_dir = Path(sweep_dir).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    saved = sweep_dir / "sweep.yaml"
-    source = yaml.safe_dump(sweep.source, sort_keys=False)
-    if saved.is_file() and saved.read_text() != source:
+    saved = sweep_dir / SWEEP_RECORD
+    if saved.is_file() and json.loads(saved.read_text()) != sweep.source:
         raise ConfigError(
-            f"{sweep_dir} holds a different sweep (its sweep.yaml differs); give another --run-dir or delete it"
+            f"{sweep_dir} holds a different sweep (its {SWEEP_RECORD} differs); give another --run-dir or delete it"
         )
-    saved.write_text(source)
+    # JSON, not YAML: it reads back exactly as written (a quoted '1e-4' stays a string).
+    saved.write_text(json.dumps(sweep.source, indent=2) + "\n")
     skipped = [t.name for t in sweep.trials if finished(sweep_dir, t)]
     pending = [t for t in sweep.trials if not finished(sweep_dir, t)]
     for name in skipped:
@@ -335,6 +362,7 @@ def run_sweep(
                 kwargs = {"num_cpus": cores, "object_store_memory": LOCAL_OBJECT_STORE}
                 # Local workers import `module:EnvId` plug-ins from where the driver runs, as the driver does.
                 paths = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+                paths = [os.path.abspath(path) for path in paths]
                 env_vars["PYTHONPATH"] = os.pathsep.join(paths)
             try:
                 ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
@@ -360,20 +388,30 @@ def run_sweep(
             if started_here:
                 ray.shutdown()
         for result in grid:
-            if result.error is not None:
-                name = result.config["trial"]["name"]
-                failed[name] = _error_line(result.error)
-                folder = Path(result.config["trial"]["run_dir"])
+            spec = (result.config or {}).get("trial")
+            if result.error is not None and spec is not None:
+                failed[spec["name"]] = _error_line(result.error)
+                folder = Path(spec["run_dir"])
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "error.txt").write_text(f"{result.error}\n")
     done = [t.name for t in pending if finished(sweep_dir, t)]
     for name, error in failed.items():
         print_line(f"trial {name} failed: {error}")
-    return {"skipped": skipped, "finished": done, "failed": failed}
+    # Stopped (Ctrl-C) or lost (a dead worker, a node without the shared sweep directory): neither done nor failed.
+    unfinished = [t.name for t in pending if t.name not in done and t.name not in failed]
+    for name in unfinished:
+        print_line(f"trial {name} did not finish")
+    return {"skipped": skipped, "finished": done, "failed": failed, "unfinished": unfinished}
 
 
 def is_sweep_dir(path: Path) -> bool:
-    return (Path(path) / "sweep.yaml").is_file() and (Path(path) / "trials").is_dir()
+    return (Path(path) / SWEEP_RECORD).is_file() and (Path(path) / "trials").is_dir()
+
+
+def load_record(sweep_dir: Path) -> Sweep:
+    """The sweep a sweep directory ran, from its ``sweep.json``."""
+    record = Path(sweep_dir) / SWEEP_RECORD
+    return parse_sweep(json.loads(record.read_text()), str(record))
 
 
 def interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -400,8 +438,8 @@ def aggregate(sweep_dir: Path) -> dict[str, Any]:
     listed, not counted."""
     sweep_dir = Path(sweep_dir)
     if not is_sweep_dir(sweep_dir):
-        raise ConfigError(f"{str(sweep_dir)!r} is not a sweep directory (no sweep.yaml and trials/)")
-    sweep = parse_sweep(load_yaml((sweep_dir / "sweep.yaml").read_text()), str(sweep_dir / "sweep.yaml"))
+        raise ConfigError(f"{str(sweep_dir)!r} is not a sweep directory (no {SWEEP_RECORD} and trials/)")
+    sweep = load_record(sweep_dir)
     settings: dict[str, dict[str, Any]] = {}
     for label, overrides in sweep.settings.items():
         trials = [t for t in sweep.trials if t.setting == label]
@@ -423,7 +461,11 @@ def aggregate(sweep_dir: Path) -> dict[str, Any]:
         }
     scored = [(label, s["metrics"]["return"]["mean"]) for label, s in settings.items() if s["seeds"]]
     best = max(scored, key=lambda item: item[1])[0] if scored else None
-    return {"name": sweep.name, "env_id": sweep.env_id, "algo": sweep.algo, "settings": settings, "best": best}
+    fixed = dict(sweep.source.get("settings") or {}) | (
+        {"total_steps": sweep.source["steps"]} if "steps" in sweep.source else {}
+    )
+    return {"name": sweep.name, "env_id": sweep.env_id, "algo": sweep.algo, "fixed": fixed, "settings": settings,
+            "best": best}  # fmt: skip
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -454,7 +496,7 @@ def learning_curves(sweep_dir: Path, report: dict[str, Any], out: Path) -> Path 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sweep = parse_sweep(load_yaml((Path(sweep_dir) / "sweep.yaml").read_text()))
+    sweep = load_record(sweep_dir)
     fig, ax = plt.subplots(figsize=(7, 4))
     drawn = False
     for label in report["settings"]:
@@ -466,9 +508,14 @@ def learning_curves(sweep_dir: Path, report: dict[str, Any], out: Path) -> Path 
                     curves.append((data["timesteps"], data["results"].mean(axis=1)))
         if not curves:
             continue
-        length = min(len(steps) for steps, _ in curves)
-        steps = curves[0][0][:length]
-        stats = [interval([float(c[1][i]) for c in curves]) for i in range(length)]
+        # Only the evaluation steps every seed has (a resumed run may have evaluated at other steps).
+        steps = curves[0][0]
+        for other, _ in curves[1:]:
+            steps = np.intersect1d(steps, other)
+        if not len(steps):
+            continue
+        at = [dict(zip(c[0].tolist(), c[1].tolist(), strict=True)) for c in curves]
+        stats = [interval([float(values[step]) for values in at]) for step in steps.tolist()]
         mean = np.array([m for m, _ in stats])
         half = np.nan_to_num(np.array([h for _, h in stats]))
         ax.plot(steps, mean, label=f"{label} (n={len(curves)})")
@@ -512,9 +559,10 @@ def preset_block(report: dict[str, Any]) -> str:
             nested[key] = value
     ret = best["metrics"]["return"]
     body = yaml.safe_dump({report["env_id"]: {report["algo"]: nested}}, sort_keys=False, default_flow_style=False)
+    fixed = f"; the sweep also fixed {json.dumps(report['fixed'])}" if report.get("fixed") else ""
     return (
         f"\n# Best setting of sweep {report['name']} (return {_cell(ret['mean'], ret['ci95'])} over "
-        f"{len(best['seeds'])} seeds).\n{body}"
+        f"{len(best['seeds'])} seeds{fixed}).\n{body}"
     )
 
 

@@ -1,5 +1,6 @@
 """Sweeps on a local Ray: tiny budgets, a failing trial, resume, reports, presets and bad sweep files."""
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -107,7 +108,7 @@ def test_a_failing_trial_is_reported_and_the_other_finishes(tmp_path, monkeypatc
     assert train_main(["--sweep", str(file), "--run-dir", str(out)]) == 1
     printed = capsys.readouterr().out
     assert "trial set01-s0 failed: RuntimeError: CrashAfter: crashed on purpose after 40 steps" in printed
-    assert "1 of 2 trials failed: set01-s0" in printed
+    assert "1 failed and 0 unfinished of 2 trials: set01-s0" in printed
     assert (out / "trials" / "set00-s0" / "trial.json").is_file()
     assert "crashed on purpose" in (out / "trials" / "set01-s0" / "error.txt").read_text()
     report = json.loads((out / "report.json").read_text())
@@ -185,3 +186,34 @@ def test_a_sweep_directory_holding_another_sweep_is_refused(grid_sweep, tmp_path
     other = write(tmp_path / "other.yaml", {**yaml.safe_load(file.read_text()), "seeds": [4]})
     with pytest.raises(ConfigError, match="different sweep"):
         sweeps.run_sweep(sweeps.load_sweep(other), out)
+
+
+def test_repeated_draws_run_once_and_labels_stay_unique():
+    data = {"env": "neuromotor/Walker2d-Walk-v1", "samples": 6, "search": {"n_epochs": {"choice": [5, 10]}}}
+    sweep = sweeps.parse_sweep(data)
+    assert sorted(o["n_epochs"] for o in sweep.settings.values()) == [5, 10]
+    close = {"env": "neuromotor/Walker2d-Walk-v1", "grid": {"learning_rate": [1.0e-4, 1.0000001e-4]}}
+    assert len(sweeps.parse_sweep(close).settings) == 2
+
+
+def test_the_same_sweep_with_keys_reordered_resumes(grid_sweep, tmp_path, capsys):
+    file, out, _ = grid_sweep
+    data = yaml.safe_load(file.read_text())
+    reordered = tmp_path / "lr.yaml"  # same stem: same name
+    reordered.write_text(yaml.safe_dump(dict(reversed(list(data.items()))), sort_keys=False))
+    assert train_main(["--sweep", str(reordered), "--run-dir", str(out)]) == 0
+    assert "already finished: skipped" in capsys.readouterr().out
+
+
+def test_a_trial_stopped_after_its_last_checkpoint_finishes_from_it(tmp_path):
+    sweep = sweeps.parse_sweep({"env": "neuromotor/Walker2d-Walk-v1", "name": "t", **TINY})
+    trial = sweep.trials[0]
+    run_dir = sweeps.trial_dir(tmp_path, trial)
+    spec = {**dataclasses.asdict(trial), "run_dir": str(run_dir), "episodes": 1}
+    sweeps.run_trial(spec)
+    # As if the process died between the last checkpoint (at total_steps) and saving the model.
+    for name in ("model.zip", "vecnormalize.pkl", "summary.json", "trial.json"):
+        (run_dir / name).unlink()
+    result = sweeps.run_trial(spec)
+    assert result["training"]["finished_from_checkpoint"].endswith("ckpt_128_steps.zip")
+    assert (run_dir / "model.zip").is_file() and (run_dir / "trial.json").is_file()
