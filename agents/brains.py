@@ -34,8 +34,6 @@ from agents.training import RunError, check_env_config, train
 RECIPES_FILE = Path(__file__).with_name("brains.yaml")
 #: Evaluation of a bundled brain: deterministic episodes from a seed no training run uses.
 EVAL_EPISODES, EVAL_SEED = 10, 100_000
-#: Files of a run directory that a bundled brain keeps.
-BRAIN_FILES = ("model.zip", "vecnormalize.pkl", "config.yaml")
 #: Length (env steps, 3 s for Walker2d) of the README preview GIF, filmed from the first evaluation seed.
 PREVIEW_STEPS = 375
 
@@ -106,6 +104,7 @@ def measure(
         },
         "criteria": checks,
         "passed": all(row["passed"] for row in checks),
+        "model_env_steps": int(model.num_timesteps),
     }
 
 
@@ -144,7 +143,7 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
         training={
             "env_steps": summary.get("steps"),
             "model": str(brain.model_path.relative_to(run_dir)),
-            "model_env_steps": int(evaluation.load_model(brain).num_timesteps),
+            "model_env_steps": report.pop("model_env_steps"),
             "wall_clock_seconds": summary.get("seconds_total", summary.get("seconds")),
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
