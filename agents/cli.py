@@ -64,12 +64,17 @@ def train_parser() -> OneLineParser:
     return parser
 
 
+def _given(args: argparse.Namespace, flags: tuple[str, ...]) -> list[str]:
+    """The command-line spellings of ``flags`` (and ``--set``) that were given."""
+    given = [f"--{flag.replace('_', '-')}" for flag in flags if getattr(args, flag) is not None]
+    return given + ["--set"] * bool(args.set)
+
+
 def sweep_main(args: argparse.Namespace, parser: OneLineParser) -> int:
     from agents import sweep as sweeps
 
-    given = [f"--{k.replace('_', '-')}" for k in ("env", "algo", "steps", "seed", "n_envs", "vec_env", "resume",
-                                                   "eval_freq", "checkpoint_freq", "device") if getattr(args, k)
-             is not None] + (["--set"] if args.set else [])  # fmt: skip
+    given = _given(args, ("env", "algo", "steps", "seed", "n_envs", "vec_env", "resume", "eval_freq",
+                          "checkpoint_freq", "device"))  # fmt: skip
     if given:
         parser.error(f"--sweep takes its settings from the sweep file; drop {', '.join(given)}")
     for flag in ("max_concurrent", "cpus_per_trial"):
@@ -116,14 +121,10 @@ def train_main(argv: list[str] | None = None) -> int:
         if args.sweep is not None:
             return sweep_main(args, parser)
         if args.resume is not None:
-            given = [
-                f"--{k.replace('_', '-')}"
-                for k in ("env", "algo", "seed", "n_envs", "run_dir")
-                if getattr(args, k) is not None
-            ]
-            if given or args.set:
+            given = _given(args, ("env", "algo", "seed", "n_envs", "run_dir"))
+            if given:
                 parser.error(
-                    f"--resume takes its settings from the run; drop {', '.join(given + ['--set'] * bool(args.set))} "
+                    f"--resume takes its settings from the run; drop {', '.join(given)} "
                     f"(only {', '.join('--' + f.replace('_', '-') for f in RESUMABLE_FLAGS)} may change)"
                 )
             config = load_run_config(args.resume)

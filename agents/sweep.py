@@ -433,13 +433,13 @@ def _cell(mean: float, half: float) -> str:
     return f"{mean:.3g}" if math.isnan(half) else f"{mean:.3g} ± {half:.2g}"
 
 
-def aggregate(sweep_dir: Path) -> dict[str, Any]:
+def aggregate(sweep_dir: Path, sweep: Sweep | None = None) -> dict[str, Any]:
     """Per setting, mean and 95% CI across seeds of the return and gait metrics; failed or unfinished trials are
-    listed, not counted."""
+    listed, not counted. ``sweep`` is the directory's record, read from it when not given."""
     sweep_dir = Path(sweep_dir)
     if not is_sweep_dir(sweep_dir):
         raise ConfigError(f"{str(sweep_dir)!r} is not a sweep directory (no {SWEEP_RECORD} and trials/)")
-    sweep = load_record(sweep_dir)
+    sweep = sweep or load_record(sweep_dir)
     settings: dict[str, dict[str, Any]] = {}
     for label, overrides in sweep.settings.items():
         trials = [t for t in sweep.trials if t.setting == label]
@@ -489,14 +489,13 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def learning_curves(sweep_dir: Path, report: dict[str, Any], out: Path) -> Path | None:
+def learning_curves(sweep: Sweep, sweep_dir: Path, report: dict[str, Any], out: Path) -> Path | None:
     """Mean evaluation return against env steps per setting, shaded by the 95% CI across seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sweep = load_record(sweep_dir)
     fig, ax = plt.subplots(figsize=(7, 4))
     drawn = False
     for label in report["settings"]:
@@ -537,10 +536,11 @@ def learning_curves(sweep_dir: Path, report: dict[str, Any], out: Path) -> Path 
 def write_report(sweep_dir: Path) -> dict[str, Any]:
     """Write ``report.md``, ``report.json`` and ``curves.png`` into the sweep directory; returns the report."""
     sweep_dir = Path(sweep_dir)
-    report = aggregate(sweep_dir)
+    sweep = load_record(sweep_dir) if is_sweep_dir(sweep_dir) else None
+    report = aggregate(sweep_dir, sweep)
     (sweep_dir / "report.md").write_text(markdown(report))
     (sweep_dir / "report.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
-    curves = learning_curves(sweep_dir, report, sweep_dir / "curves.png")
+    curves = learning_curves(sweep, sweep_dir, report, sweep_dir / "curves.png")
     report["files"] = [str(sweep_dir / "report.md"), str(sweep_dir / "report.json")] + ([str(curves)] if curves else [])
     return report
 
