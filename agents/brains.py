@@ -4,6 +4,7 @@ python -m agents.brains list                    # the recipes and which are bund
 python -m agents.brains train walker2d-walk     # train, evaluate, check; bundle into agents/brains/<name>/ if it passes
 python -m agents.brains check walker2d-walk     # re-measure a bundled brain against its criteria
 python -m agents.brains bundle walker2d-jump RUN  # measure a run (or RUN/best/model.zip); bundle it if it passes
+python -m agents.brains select walker2d-jump RUN  # choose the run's checkpoint on validation seeds; measure, bundle
 python -m agents.brains preview walker2d-walk   # (re)write its README GIF, agents/brains/<name>/preview.gif
 """
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import math
 import platform
+import re
 import shutil
 import signal
 import sys
@@ -29,11 +31,16 @@ import torch as th
 from agents import evaluation
 from agents.cli import OneLineParser
 from agents.config import ConfigError, load_yaml, resolve_config
-from agents.training import RunError, check_env_config, train
+from agents.training import CHECKPOINT_PREFIX, RunError, check_env_config, checkpoint_paths, train
 
 RECIPES_FILE = Path(__file__).with_name("brains.yaml")
 #: Evaluation of a bundled brain: deterministic episodes from a seed no training run uses.
 EVAL_EPISODES, EVAL_SEED = 10, 100_000
+#: First seed of the episodes that choose among a run's checkpoints (model selection), apart from the test seeds.
+SELECT_SEED = 200_000
+#: A recipe's ``select``: screen every ``every``-th checkpoint from ``from`` steps on over ``screen`` validation
+#: episodes, run the best ``finalists`` over ``confirm`` more, keep the one whose episodes pass most often.
+SELECT_DEFAULTS = {"from": 0, "every": 100_000, "screen": 10, "confirm": 30, "finalists": 3}
 #: Length (env steps, 3 s for Walker2d) of the README preview GIF, filmed from the first evaluation seed.
 PREVIEW_STEPS = 375
 
@@ -84,20 +91,27 @@ def check_criteria(summary: dict[str, Any], criteria: dict[str, dict[str, Any]])
 
 
 def measure(
-    target: str, criteria: dict[str, dict[str, Any]], env_kwargs: dict[str, Any] | None = None
+    target: str,
+    criteria: dict[str, dict[str, Any]],
+    env_kwargs: dict[str, Any] | None = None,
+    *,
+    seed: int = EVAL_SEED,
 ) -> dict[str, Any]:
-    """Evaluate ``target`` over the standard episodes (in its env, with ``env_kwargs`` overridden) and check it."""
+    """Evaluate ``target`` over the standard episodes (in its env, with ``env_kwargs`` overridden) and check it.
+
+    ``seed`` is the first episode's; model selection uses :data:`SELECT_SEED`, never the test seeds.
+    """
     brain = evaluation.find_brain(target)
     model = evaluation.load_model(brain)
     venv = evaluation.make_env(brain, env_kwargs)
-    episodes = [evaluation.rollout(model, venv, seed=EVAL_SEED + i) for i in range(EVAL_EPISODES)]
+    episodes = [evaluation.rollout(model, venv, seed=seed + i) for i in range(EVAL_EPISODES)]
     venv.close()
     result = evaluation.summarize(episodes)
     checks = check_criteria(result["summary"], criteria)
     return {
         "evaluation": {
             "episodes": EVAL_EPISODES,
-            "seed": EVAL_SEED,
+            "seed": seed,
             "deterministic": True,
             "env_kwargs": env_kwargs or {},
             **result,
@@ -115,6 +129,77 @@ def print_checks(name: str, checks: list[dict[str, Any]]) -> None:
         print(f"{name}: {'PASS' if row['passed'] else 'FAIL'} {row['metric']} = {shown} (want {row['rule']})")
 
 
+def episodes_passing(episodes: list[evaluation.Episode], criteria: dict[str, dict[str, Any]]) -> int:
+    """How many of ``episodes`` meet ``criteria`` each on its own."""
+    return sum(
+        all(row["passed"] for row in check_criteria(evaluation.summarize([e])["summary"], criteria)) for e in episodes
+    )
+
+
+def _validation_episodes(checkpoint: Path, env_kwargs: dict[str, Any] | None, first: int, count: int) -> list:
+    brain = evaluation.find_brain(str(checkpoint))
+    model = evaluation.load_model(brain)
+    venv = evaluation.make_env(brain, env_kwargs)
+    episodes = [evaluation.rollout(model, venv, seed=SELECT_SEED + first + i) for i in range(count)]
+    venv.close()
+    return episodes
+
+
+def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log=print) -> Path:
+    """Choose among ``run_dir``'s checkpoints on validation seeds (never the test seeds) by the recipe's ``select``.
+
+    Copies the chosen checkpoint to ``run_dir/selected/`` with ``selection.json`` (every score) and returns its
+    model path. A PPO run's reward is not its definition: a jumping brain's falls come and go between checkpoints.
+    """
+    given = recipe.get("select") or {}
+    unknown = set(given) - set(SELECT_DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown select key(s) {', '.join(sorted(unknown))}; valid: {', '.join(SELECT_DEFAULTS)}")
+    rules = {**SELECT_DEFAULTS, **given}
+    if min(rules["every"], rules["screen"], rules["finalists"]) < 1 or rules["confirm"] < 0:
+        raise ConfigError(f"select needs every, screen, finalists >= 1 and confirm >= 0, got {rules}")
+    folder = run_dir / "checkpoints"
+    pattern = re.compile(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip$")
+    steps = sorted(int(m.group(1)) for p in folder.glob("*.zip") if (m := pattern.match(p.name)))
+    candidates = [n for n in steps if n >= rules["from"] and (n - rules["from"]) % rules["every"] == 0]
+    if not candidates:
+        raise RunError(f"{str(run_dir)!r} has no checkpoint from {rules['from']} steps every {rules['every']}")
+    env_kwargs, criteria = recipe.get("eval_env_kwargs"), recipe["criteria"]
+    passed: dict[int, int] = {}  # validation episodes that pass, per checkpoint
+    seen: dict[int, int] = {}  # validation episodes run, per checkpoint
+
+    def score(n: int, count: int) -> None:
+        episodes = _validation_episodes(checkpoint_paths(folder, n).model, env_kwargs, seen.get(n, 0), count)
+        passed[n] = passed.get(n, 0) + episodes_passing(episodes, criteria)
+        seen[n] = seen.get(n, 0) + count
+        log(f"select: {n} steps: {passed[n]} of {seen[n]} validation episodes pass")
+
+    def rank(n: int) -> tuple[float, int]:
+        return passed[n] / seen[n], n
+
+    for n in candidates:
+        score(n, rules["screen"])
+    finalists = sorted(candidates, key=rank, reverse=True)[: rules["finalists"]]
+    for n in finalists if rules["confirm"] else ():
+        score(n, rules["confirm"])
+    chosen = max(finalists, key=rank)
+    checkpoint = checkpoint_paths(folder, chosen)
+    selected = run_dir / "selected"
+    selected.mkdir(exist_ok=True)
+    shutil.copy2(checkpoint.model, selected / "model.zip")
+    if checkpoint.vecnormalize.is_file():
+        shutil.copy2(checkpoint.vecnormalize, selected / "vecnormalize.pkl")
+    record = {
+        "rules": rules,
+        "seed": SELECT_SEED,
+        "chosen": chosen,
+        "scores": [{"steps": n, "passed": passed[n], "episodes": seen[n]} for n in sorted(seen)],
+    }
+    (selected / "selection.json").write_text(json.dumps(record, indent=2) + "\n")
+    log(f"select: chose the checkpoint of {chosen} steps ({passed[chosen]} of {seen[chosen]} pass)")
+    return selected / "model.zip"
+
+
 def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path) -> dict[str, Any]:
     settings = dict(recipe.get("settings") or {})
     settings["seed"] = recipe.get("seed", 0)
@@ -124,7 +209,8 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     check_env_config(config)
     run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
     train(config, run_dir, command=[sys.executable, "-m", "agents.brains", "train", name])
-    return measure_run(name, recipe, str(run_dir))
+    target = select_checkpoint(recipe, run_dir) if "select" in recipe else run_dir
+    return measure_run(name, recipe, str(target))
 
 
 def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any]:
@@ -136,6 +222,9 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
     run_dir = evaluation.run_dir_of(brain.model_path)
     summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
     report = measure(target, recipe["criteria"], recipe.get("eval_env_kwargs"))
+    selection = brain.model_path.parent / "selection.json"
+    if selection.is_file():
+        report["selection"] = json.loads(selection.read_text())
     report.update(
         name=name,
         env_id=brain.config.env_id,
@@ -246,9 +335,9 @@ def _cpus() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m agents.brains", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", choices=["list", "train", "check", "bundle", "table", "preview"])
+    parser.add_argument("command", choices=["list", "train", "check", "bundle", "select", "table", "preview"])
     parser.add_argument("name", nargs="?")
-    parser.add_argument("target", nargs="?", help="with bundle: a run directory or a model .zip of one")
+    parser.add_argument("target", nargs="?", help="bundle: a run directory or model .zip; select: a run")
     parser.add_argument("--steps", type=int, help="override the recipe's training steps")
     parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
     parser.add_argument("--readme", action="store_true", help="with table: write it into README.md")
@@ -282,10 +371,15 @@ def main(argv: list[str] | None = None) -> int:
             if not report["passed"]:
                 print(f"{args.name}: not bundled (criteria failed); the run and its metrics.json are in "
                       f"{report['run_dir']}")  # fmt: skip
-        elif args.command == "bundle":
+        elif args.command in ("bundle", "select"):
             if args.target is None:
-                parser.error("bundle needs a run directory or model .zip: python -m agents.brains bundle NAME RUN")
-            report = measure_run(args.name, recipe, args.target)
+                parser.error(f"{args.command} needs a run directory: python -m agents.brains {args.command} NAME RUN")
+            target = args.target
+            if args.command == "select":
+                if not (Path(target) / "config.yaml").is_file():
+                    parser.error(f"{target!r} is not a run directory (no config.yaml)")
+                target = str(select_checkpoint(recipe, Path(target)))
+            report = measure_run(args.name, recipe, target)
             if not report["passed"]:
                 print(f"{args.name}: not bundled (criteria failed)")
         else:

@@ -93,6 +93,8 @@ class LocomotionEnv(gym.Env):
         obs_noise: Standard deviation of Gaussian noise on the sensed state and contacts.
         obs_delay: Steps of sensory latency.
         action_noise: Standard deviation of Gaussian noise added to the action (motor noise).
+        strength: Motor gain in ``(0, 1]``: the body receives the action times ``strength``, so a brain of full
+            range drives weaker muscles (a light body with strong motors, like the Ant, is easily thrown off the floor).
         render_mode: Gymnasium render mode, handled by the base MuJoCo env.
         **kwargs: Task arguments (e.g. ``speed``), body arguments (``min_torso_height``, ...) or base env arguments
             (``reset_noise_scale``, ``frame_skip``, ``width``, ...).
@@ -108,6 +110,7 @@ class LocomotionEnv(gym.Env):
         obs_noise: float = 0.0,
         obs_delay: int = 0,
         action_noise: float = 0.0,
+        strength: float = 1.0,
         render_mode: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -115,8 +118,11 @@ class LocomotionEnv(gym.Env):
         task_cls = get_task(task)
         if not np.isfinite(action_noise) or action_noise < 0:
             raise ValueError(f"action_noise must be a finite number >= 0, got {action_noise!r}")
+        if not (isinstance(strength, (int, float)) and 0 < strength <= 1):
+            raise ValueError(f"strength must be a number in (0, 1], got {strength!r}")
         self.senses = Senses(obs, obs_noise, obs_delay)
         self.action_noise = float(action_noise)
+        self.strength = float(strength)
         task_kwargs, body_kwargs, base_kwargs = split_kwargs(self.body_spec, task_cls, kwargs)
         self.task = task_cls(**{**self.body_spec.task_kwargs.get(task_cls.name, {}), **task_kwargs})
         if task_cls.judges_termination:
@@ -186,7 +192,7 @@ class LocomotionEnv(gym.Env):
         applied = action
         if self.action_noise:
             applied = np.clip(action + self.np_random.normal(0.0, self.action_noise, action.shape), low, high)
-        base_obs, _, base_terminated, _, base_info = self.base.step(applied)
+        base_obs, _, base_terminated, _, base_info = self.base.step(applied * self.strength)
         reading = self.body.read()
         terms = self.task.reward_terms(reading, action, base_info)
         reward = float(sum(terms.values()))

@@ -108,3 +108,74 @@ def test_bundle_measures_a_run_and_bundles_only_a_pass(tmp_path, monkeypatch):
     }
     with pytest.raises(ValueError, match="was trained on neuromotor/Walker2d-Walk-v1"):
         brains.measure_run("tiny", {**passing, "env_id": "neuromotor/Walker2d-Jump-v3"}, str(run))
+
+
+def _tiny_run(path, **extra):
+    from agents.training import train
+
+    settings = {"total_steps": 128, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
+                "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0, **extra}  # fmt: skip
+    train(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", settings), path, progress=False)
+    return path
+
+
+def test_select_ranks_checkpoints_on_validation_seeds_only(tmp_path, monkeypatch):
+    from agents import brains
+
+    run = _tiny_run(tmp_path / "walker", checkpoint_freq=32)
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.zip")) == [
+        "ckpt_128_steps.zip", "ckpt_32_steps.zip", "ckpt_64_steps.zip", "ckpt_96_steps.zip"]  # fmt: skip
+    # Scripted scores: each checkpoint passes a fixed share of any validation episodes it runs.
+    share = {32: 1.0, 64: 0.5, 96: 1.0, 128: 0.0}
+    calls = []
+
+    def fake_episodes(checkpoint, env_kwargs, first, count):
+        steps = int(checkpoint.name.split("_")[1])
+        calls.append((steps, first, count))
+        return [(steps, first + i) for i in range(count)]
+
+    monkeypatch.setattr(brains, "_validation_episodes", fake_episodes)
+    monkeypatch.setattr(brains, "episodes_passing", lambda eps, criteria: round(share[eps[0][0]] * len(eps)))
+    recipe = {"criteria": {"fell": {"max": 0}}, "select": {"from": 32, "every": 32, "screen": 4, "confirm": 6,
+                                                            "finalists": 2}}  # fmt: skip
+    chosen = brains.select_checkpoint(recipe, run, log=lambda _: None)
+    # Screened all four on the first 4 validation episodes; the two best ran 6 more (episodes 4-9).
+    assert calls == [(32, 0, 4), (64, 0, 4), (96, 0, 4), (128, 0, 4), (96, 4, 6), (32, 4, 6)]
+    record = json.loads((run / "selected" / "selection.json").read_text())
+    assert record["chosen"] == 96  # tied with 32 at 10/10: the later checkpoint wins
+    assert record["seed"] == brains.SELECT_SEED and brains.SELECT_SEED >= brains.EVAL_SEED + brains.EVAL_EPISODES
+    assert {s["steps"]: (s["passed"], s["episodes"]) for s in record["scores"]} == {
+        32: (10, 10), 64: (2, 4), 96: (10, 10), 128: (0, 4)}  # fmt: skip
+    assert chosen == run / "selected" / "model.zip"
+    assert chosen.read_bytes() == (run / "checkpoints" / "ckpt_96_steps.zip").read_bytes()
+    assert (run / "selected" / "vecnormalize.pkl").is_file()
+
+
+def test_select_measures_real_episodes_and_bundles_the_choice(tmp_path, monkeypatch):
+    from agents import brains, evaluation
+
+    run = _tiny_run(tmp_path / "walker", checkpoint_freq=64)
+    monkeypatch.setattr(evaluation, "BRAINS_DIR", tmp_path / "brains")
+    monkeypatch.setattr(brains, "EVAL_EPISODES", 1)
+    monkeypatch.setattr(brains, "write_preview", lambda name: None)
+    seeds = []
+    rollout = evaluation.rollout
+    monkeypatch.setattr(evaluation, "rollout", lambda *a, **k: seeds.append(k["seed"]) or rollout(*a, **k))
+    recipe = {"env_id": "neuromotor/Walker2d-Walk-v1", "algo": "rppo", "criteria": {"length": {"min": 1}},
+              "select": {"every": 64, "screen": 1, "confirm": 1, "finalists": 1}}  # fmt: skip
+    report = brains.measure_run("tiny", recipe, str(brains.select_checkpoint(recipe, run, log=lambda _: None)))
+    assert seeds == [brains.SELECT_SEED] * 2 + [brains.SELECT_SEED + 1, brains.EVAL_SEED]
+    assert report["passed"] and report["selection"]["chosen"] == 128
+    assert report["training"]["model"] == "selected/model.zip" and report["training"]["model_env_steps"] == 128
+    assert json.loads((tmp_path / "brains" / "tiny" / "metrics.json").read_text())["selection"]["chosen"] == 128
+
+
+def test_select_bad_rules_are_one_line_errors(tmp_path):
+    from agents import brains
+    from agents.training import RunError
+
+    run = _tiny_run(tmp_path / "walker", checkpoint_freq=64)
+    with pytest.raises(ValueError, match="unknown select key\\(s\\) form; valid: from, every, screen"):
+        brains.select_checkpoint({"criteria": {}, "select": {"form": 3}}, run)
+    with pytest.raises(RunError, match="has no checkpoint from 1000 steps every 100000"):
+        brains.select_checkpoint({"criteria": {}, "select": {"from": 1000}}, run)

@@ -147,6 +147,20 @@ def test_action_noise_changes_motion_not_reward_cost():
     assert iq["reward_ctrl"] == is_["reward_ctrl"]
 
 
+def test_strength_scales_what_the_body_gets_not_the_cost():
+    weak = gym.make("neuromotor/Ant-Walk-v1", strength=0.5)
+    full = gym.make("neuromotor/Ant-Walk-v1")
+    weak.reset(seed=0)
+    full.reset(seed=0)
+    action = np.linspace(-0.8, 0.8, 8)
+    for _ in range(3):
+        ow, _, _, _, iw = weak.step(action)
+        oh, _, _, _, ih = full.step(action / 2)
+    np.testing.assert_allclose(ow, oh)  # half strength moves the body as half the action does
+    np.testing.assert_allclose(weak.unwrapped.data.ctrl, action / 2)
+    assert iw["reward_ctrl"] == 4 * ih["reward_ctrl"]  # the brain pays for the action it chose
+
+
 @pytest.mark.parametrize("body", [*BUILTIN, "TestBiped"])
 def test_jump_is_not_ended_by_height(body):
     env = gym.make(envs.env_id(body, "jump"))

@@ -94,6 +94,8 @@ def test_register_body_rejects_invalid_mjcf(tmp_path):
         ({"obs_delay": -1}, "obs_delay must be an integer number of steps >= 0, got -1"),
         ({"obs_delay": 1.5}, "obs_delay must be an integer number of steps >= 0, got 1.5"),
         ({"action_noise": -1}, "action_noise must be a finite number >= 0, got -1"),
+        ({"strength": 0}, "strength must be a number in (0, 1], got 0"),
+        ({"strength": 1.5}, "strength must be a number in (0, 1], got 1.5"),
         ({"sped": 1.0}, "unknown keyword argument(s) 'sped' for body 'Walker2d' and task 'walk'; valid: "),
         ({"speed": -1.0}, "speed must be > 0 (m/s), got -1.0"),
         ({"terminate_when_unhealthy": True}, "unknown keyword argument(s) 'terminate_when_unhealthy'"),
