@@ -152,6 +152,24 @@ def test_the_ant_walk_charges_jitter_and_the_walker_walk_does_not():
         env.close()
 
 
+def test_walk_support_pays_each_foot_down_up_to_support_feet():
+    task = WalkTask(support_weight=2.0, support_feet=2)
+    task.setup(BODIES["Ant"], 0.05)
+    task.reset(reading(contacts=(True,) * 4), np.random.default_rng(0))
+    paid = {n: task.reward_terms(reading(contacts=(True,) * n + (False,) * (4 - n)), np.zeros(8), {})["support"]
+            for n in range(5)}  # fmt: skip
+    assert paid == {0: 0.0, 1: 1.0, 2: 2.0, 3: 2.0, 4: 2.0}
+    # The biped's default (one foot) pays any support in full, as before.
+    biped = walk_task(support_weight=0.5)
+    biped.reset(reading(), np.random.default_rng(0))
+    assert biped.reward_terms(reading(contacts=(True, False)), np.zeros(6), {})["support"] == 0.5
+    assert gym.make("neuromotor/Ant-Walk-v1").unwrapped.task.support_feet == 2
+    with pytest.raises(ValueError, match="support_feet must be a whole number >= 1, got 0"):
+        WalkTask(support_feet=0)
+    with pytest.raises(ValueError, match="support_feet must be at most the body's 2 feet, got 3"):
+        walk_task(support_feet=3)
+
+
 def jump_task(**kwargs):
     task = JumpTask(**kwargs)
     task.setup(BODIES["Walker2d"], DT)

@@ -23,7 +23,7 @@ class WalkTask(Task):
     | `speed`    | centre-of-mass forward velocity within ``speed_band`` of ``speed``        |
     | `upright`  | torso pitch within ``±max_pitch``                                         |
     | `height`   | centre of mass at least ``min_height_ratio`` of its standing height       |
-    | `support`  | some foot on the floor (a run's flight phases earn nothing)               |
+    | `support`  | feet on the floor, full from ``support_feet`` (a flight earns nothing)    |
     | `symmetry` | feet sharing the load: recent duty factors within ``max_duty_gap``        |
     | `stride`   | at each touchdown of the other foot than the last one to land, the        |
     |            | swing's time in single support beyond ``min_swing_time`` (capped at       |
@@ -54,6 +54,8 @@ class WalkTask(Task):
         min_height_ratio: Centre-of-mass height, as a fraction of standing, above which ``height`` is full.
         height_margin: Fraction of standing height below the bound at which ``height`` has fallen to 0.1.
         support_weight: Weight of ``support``.
+        support_feet: Feet on the floor that earn full ``support``; fewer (but some) earn their share. A quadruped
+            asked for 2 is paid in full only when each foot is down half the time or more (no flight between steps).
         symmetry_weight: Weight of ``symmetry``.
         max_duty_gap: Largest difference between feet's recent duty factors that earns full ``symmetry``.
         duty_gap_margin: Extra difference at which ``symmetry`` has fallen to 0.1.
@@ -84,6 +86,7 @@ class WalkTask(Task):
         min_height_ratio: float = 0.9,
         height_margin: float = 0.2,
         support_weight: float = 0.5,
+        support_feet: int = 1,
         symmetry_weight: float = 1.0,
         max_duty_gap: float = 0.1,
         duty_gap_margin: float = 0.2,
@@ -97,6 +100,8 @@ class WalkTask(Task):
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be > 0 (m/s), got {speed}")
+        if not (isinstance(support_feet, int) and support_feet >= 1):
+            raise ValueError(f"support_feet must be a whole number >= 1, got {support_feet!r}")
         if duty_time_constant <= 0:
             raise ValueError(f"duty_time_constant must be > 0 (s), got {duty_time_constant}")
         self.speed = speed
@@ -110,6 +115,7 @@ class WalkTask(Task):
         self.min_height_ratio = min_height_ratio
         self.height_margin = height_margin
         self.support_weight = support_weight
+        self.support_feet = support_feet
         self.symmetry_weight = symmetry_weight
         self.max_duty_gap = max_duty_gap
         self.duty_gap_margin = duty_gap_margin
@@ -128,6 +134,8 @@ class WalkTask(Task):
 
     def setup(self, spec: BodySpec, dt: float) -> None:
         super().setup(spec, dt)
+        if self.support_feet > len(spec.feet):
+            raise ValueError(f"support_feet must be at most the body's {len(spec.feet)} feet, got {self.support_feet}")
         if self.speed is None:
             self.speed = spec.walk_speed
 
@@ -179,7 +187,7 @@ class WalkTask(Task):
             "speed": self.speed_weight * speed,
             "upright": self.upright_weight * upright,
             "height": self.height_weight * height,
-            "support": self.support_weight * float(not reading.airborne),
+            "support": self.support_weight * min(int(contacts.sum()) / self.support_feet, 1.0),
             "symmetry": self.symmetry_weight * symmetry,
             "stride": self.stride_weight * float(swing.sum()),
             "ctrl": -self.ctrl_cost_weight * control_cost(action),
