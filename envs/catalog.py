@@ -10,11 +10,12 @@ from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
 
 from envs.bodies import BodySpec
 
-#: The Ant's walk: no biped stride term; support paid more, in full for two feet down; force, action changes and
-#: vertical speed charged.
+#: The Ant's walk: no biped stride term; speed paid only with a foot down; support paid more, in full for two feet
+#: down; force, action changes and vertical speed charged.
 _ANT_WALK = {
     "stride_weight": 0.0,
     "speed_weight": 3.0,
+    "grounded_speed": True,
     "support_weight": 2.0,
     "support_feet": 2,
     "ctrl_cost_weight": 0.5,

@@ -170,6 +170,18 @@ def test_walk_support_pays_each_foot_down_up_to_support_feet():
         walk_task(support_feet=3)
 
 
+def test_grounded_speed_pays_progress_only_with_a_foot_down():
+    task = walk_task(grounded_speed=True)
+    task.reset(reading(), np.random.default_rng(0))
+    assert task.reward_terms(reading(contacts=(False, True)), np.zeros(6), {})["speed"] == task.speed_weight
+    assert task.reward_terms(reading(contacts=(False, False)), np.zeros(6), {})["speed"] == 0.0
+    ungrounded = walk_task()
+    ungrounded.reset(reading(), np.random.default_rng(0))
+    assert ungrounded.reward_terms(reading(contacts=(False, False)), np.zeros(6), {})["speed"] == task.speed_weight
+    assert gym.make("neuromotor/Ant-Walk-v1").unwrapped.task.grounded_speed
+    assert not gym.make("neuromotor/Walker2d-Walk-v1").unwrapped.task.grounded_speed
+
+
 def jump_task(**kwargs):
     task = JumpTask(**kwargs)
     task.setup(BODIES["Walker2d"], DT)

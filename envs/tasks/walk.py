@@ -20,7 +20,8 @@ class WalkTask(Task):
 
     | term       | pays for                                                                  |
     |------------|---------------------------------------------------------------------------|
-    | `speed`    | centre-of-mass forward velocity within ``speed_band`` of ``speed``        |
+    | `speed`    | centre-of-mass forward velocity within ``speed_band`` of ``speed`` (only  |
+    |            | with a foot down if ``grounded_speed``)                                   |
     | `upright`  | torso pitch within ``±max_pitch``                                         |
     | `height`   | centre of mass at least ``min_height_ratio`` of its standing height       |
     | `support`  | feet on the floor, full from ``support_feet`` (a flight earns nothing)    |
@@ -47,6 +48,8 @@ class WalkTask(Task):
         speed_margin: Distance outside the band, relative to ``speed``, at which ``speed`` has fallen to 0.1
             (linearly).
         speed_weight: Weight of ``speed``.
+        grounded_speed: Pay ``speed`` only on steps with some foot on the floor, so progress made in the air
+            earns nothing (the Ant otherwise patters forward on feet that touch down for 0.05-0.1 s at a time).
         upright_weight: Weight of ``upright``.
         max_pitch: Pitch (rad) up to which ``upright`` is full.
         pitch_margin: Extra pitch (rad) at which ``upright`` has fallen to 0.1.
@@ -79,6 +82,7 @@ class WalkTask(Task):
         speed_band: float = 0.1,
         speed_margin: float = 1.0,
         speed_weight: float = 1.5,
+        grounded_speed: bool = False,
         upright_weight: float = 0.5,
         max_pitch: float = 0.2,
         pitch_margin: float = 0.5,
@@ -108,6 +112,7 @@ class WalkTask(Task):
         self.speed_band = speed_band
         self.speed_margin = speed_margin
         self.speed_weight = speed_weight
+        self.grounded_speed = grounded_speed
         self.upright_weight = upright_weight
         self.max_pitch = max_pitch
         self.pitch_margin = pitch_margin
@@ -162,6 +167,8 @@ class WalkTask(Task):
             margin=self.speed * self.speed_margin,
             sigmoid="linear",
         )
+        if self.grounded_speed and reading.airborne:
+            speed = 0.0
         upright = tolerance(reading.torso_pitch, (-self.max_pitch, self.max_pitch), margin=self.pitch_margin)
         height = tolerance(
             reading.com_height / reading.standing_com_height,
