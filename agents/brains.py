@@ -23,6 +23,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,15 @@ import torch as th
 from agents import evaluation
 from agents.cli import OneLineParser
 from agents.config import ConfigError, load_yaml, resolve_config
-from agents.training import CHECKPOINT_PREFIX, RunError, check_env_config, checkpoint_paths, train
+from agents.training import CHECKPOINT_PREFIX, RunError, check_env_config, checkpoint_paths, load_run_config, train
 
 RECIPES_FILE = Path(__file__).with_name("brains.yaml")
 #: Evaluation of a bundled brain: deterministic episodes from a seed no training run uses.
 EVAL_EPISODES, EVAL_SEED = 10, 100_000
 #: First seed of the episodes that choose among a run's checkpoints (model selection), apart from the test seeds.
 SELECT_SEED = 200_000
-#: A recipe's ``select``: screen every ``every``-th checkpoint from ``from`` steps on over ``screen`` validation
-#: episodes, run the best ``finalists`` over ``confirm`` more, keep the one whose episodes pass most often.
+#: A recipe's ``select`` (see :func:`select_checkpoint`): ``from`` and ``every`` in env steps, ``screen`` and
+#: ``confirm`` in validation episodes, ``finalists`` in checkpoints.
 SELECT_DEFAULTS = {"from": 0, "every": 100_000, "screen": 10, "confirm": 30, "finalists": 3}
 #: Length (env steps, 3 s for Walker2d) of the README preview GIF, filmed from the first evaluation seed.
 PREVIEW_STEPS = 375
@@ -51,6 +52,10 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
         missing = {"env_id", "algo", "criteria"} - set(recipe)
         if missing:
             raise ConfigError(f"{path}: brain {name!r} lacks {', '.join(sorted(missing))}")
+        try:
+            select_rules(recipe)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: brain {name!r}: {exc}") from None
     return recipes
 
 
@@ -90,35 +95,36 @@ def check_criteria(summary: dict[str, Any], criteria: dict[str, dict[str, Any]])
     return rows
 
 
-def measure(
-    target: str,
-    criteria: dict[str, dict[str, Any]],
-    env_kwargs: dict[str, Any] | None = None,
-    *,
-    seed: int = EVAL_SEED,
-) -> dict[str, Any]:
-    """Evaluate ``target`` over the standard episodes (in its env, with ``env_kwargs`` overridden) and check it.
-
-    ``seed`` is the first episode's; model selection uses :data:`SELECT_SEED`, never the test seeds.
-    """
+def run_episodes(
+    target: str, env_kwargs: dict[str, Any] | None, first_seed: int, count: int
+) -> tuple[list[evaluation.Episode], int]:
+    """``count`` deterministic episodes of ``target`` from seed ``first_seed`` on, and the model's env steps."""
     brain = evaluation.find_brain(target)
     model = evaluation.load_model(brain)
     venv = evaluation.make_env(brain, env_kwargs)
-    episodes = [evaluation.rollout(model, venv, seed=seed + i) for i in range(EVAL_EPISODES)]
+    episodes = [evaluation.rollout(model, venv, seed=first_seed + i) for i in range(count)]
     venv.close()
+    return episodes, int(model.num_timesteps)
+
+
+def measure(
+    target: str, criteria: dict[str, dict[str, Any]], env_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Evaluate ``target`` over the standard episodes (in its env, with ``env_kwargs`` overridden) and check it."""
+    episodes, model_steps = run_episodes(target, env_kwargs, EVAL_SEED, EVAL_EPISODES)
     result = evaluation.summarize(episodes)
     checks = check_criteria(result["summary"], criteria)
     return {
         "evaluation": {
             "episodes": EVAL_EPISODES,
-            "seed": seed,
+            "seed": EVAL_SEED,
             "deterministic": True,
             "env_kwargs": env_kwargs or {},
             **result,
         },
         "criteria": checks,
         "passed": all(row["passed"] for row in checks),
-        "model_env_steps": int(model.num_timesteps),
+        "model_env_steps": model_steps,
     }
 
 
@@ -130,46 +136,73 @@ def print_checks(name: str, checks: list[dict[str, Any]]) -> None:
 
 
 def episodes_passing(episodes: list[evaluation.Episode], criteria: dict[str, dict[str, Any]]) -> int:
-    """How many of ``episodes`` meet ``criteria`` each on its own."""
+    """How many of ``episodes`` meet ``criteria`` each on its own (stricter than a mean over episodes)."""
     return sum(
         all(row["passed"] for row in check_criteria(evaluation.summarize([e])["summary"], criteria)) for e in episodes
     )
 
 
-def _validation_episodes(checkpoint: Path, env_kwargs: dict[str, Any] | None, first: int, count: int) -> list:
-    brain = evaluation.find_brain(str(checkpoint))
-    model = evaluation.load_model(brain)
-    venv = evaluation.make_env(brain, env_kwargs)
-    episodes = [evaluation.rollout(model, venv, seed=SELECT_SEED + first + i) for i in range(count)]
-    venv.close()
-    return episodes
-
-
-def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log=print) -> Path:
-    """Choose among ``run_dir``'s checkpoints on validation seeds (never the test seeds) by the recipe's ``select``.
-
-    Copies the chosen checkpoint to ``run_dir/selected/`` with ``selection.json`` (every score) and returns its
-    model path. A PPO run's reward is not its definition: a jumping brain's falls come and go between checkpoints.
-    """
+def select_rules(recipe: dict[str, Any], total_steps: int | None = None) -> dict[str, int]:
+    """The recipe's ``select`` over :data:`SELECT_DEFAULTS`, checked (before any training)."""
     given = recipe.get("select") or {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"select must be a mapping of {', '.join(SELECT_DEFAULTS)}, got {given!r}")
     unknown = set(given) - set(SELECT_DEFAULTS)
     if unknown:
         raise ConfigError(f"unknown select key(s) {', '.join(sorted(unknown))}; valid: {', '.join(SELECT_DEFAULTS)}")
     rules = {**SELECT_DEFAULTS, **given}
-    if min(rules["every"], rules["screen"], rules["finalists"]) < 1 or rules["confirm"] < 0:
-        raise ConfigError(f"select needs every, screen, finalists >= 1 and confirm >= 0, got {rules}")
+    least = {"from": 0, "every": 1, "screen": 1, "confirm": 0, "finalists": 1}
+    for key, low in least.items():
+        value = rules[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"select {key} must be a whole number >= {low}, got {value!r}")
+    if total_steps is not None and rules["from"] > total_steps:
+        raise ConfigError(f"select from {rules['from']} is beyond the run's {total_steps} training steps")
+    return rules
+
+
+def _candidates(steps: list[int], start: int, every: int) -> list[int]:
+    """Checkpoints from ``start`` on, at least ``every`` steps apart (a resumed run's checkpoints are off-grid)."""
+    chosen: list[int] = []
+    for n in sorted(steps):
+        if n >= start and (not chosen or n - chosen[-1] >= every):
+            chosen.append(n)
+    return chosen
+
+
+def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log: Callable[[str], None] = print) -> Path:
+    """Choose among ``run_dir``'s checkpoints on validation seeds (never the test seeds) by the recipe's ``select``.
+
+    Checkpoints from ``from`` steps on, at least ``every`` steps apart, each run ``screen`` validation episodes
+    (seeds from :data:`SELECT_SEED`); the best ``finalists`` run ``confirm`` more; the one whose episodes most often
+    meet the criteria each on its own wins (the later one on a tie). Copies it to ``run_dir/selected/`` with
+    ``selection.json`` (every score) and returns its model path. A PPO run's reward is not its definition: a jumping
+    brain's falls come and go between checkpoints.
+    """
+    rules = select_rules(recipe)
+    config = load_run_config(run_dir)
+    if config.env_id != recipe["env_id"]:
+        raise ConfigError(f"{str(run_dir)!r} was trained on {config.env_id}; the recipe is {recipe['env_id']}")
     folder = run_dir / "checkpoints"
     pattern = re.compile(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip$")
-    steps = sorted(int(m.group(1)) for p in folder.glob("*.zip") if (m := pattern.match(p.name)))
-    candidates = [n for n in steps if n >= rules["from"] and (n - rules["from"]) % rules["every"] == 0]
+    steps = [int(m.group(1)) for p in folder.glob("*.zip") if (m := pattern.match(p.name))]
+    if not steps:
+        raise RunError(f"{str(run_dir)!r} has no checkpoints (trained with checkpoint_freq 0?)")
+    if config.normalize:
+        missing = [n for n in steps if not checkpoint_paths(folder, n).vecnormalize.is_file()]
+        for n in missing:
+            log(f"select: skipping the checkpoint of {n} steps: its normalisation statistics are missing")
+        steps = [n for n in steps if n not in missing]
+    candidates = _candidates(steps, rules["from"], rules["every"])
     if not candidates:
-        raise RunError(f"{str(run_dir)!r} has no checkpoint from {rules['from']} steps every {rules['every']}")
+        raise RunError(f"{str(run_dir)!r} has no usable checkpoint from {rules['from']} steps on")
     env_kwargs, criteria = recipe.get("eval_env_kwargs"), recipe["criteria"]
     passed: dict[int, int] = {}  # validation episodes that pass, per checkpoint
     seen: dict[int, int] = {}  # validation episodes run, per checkpoint
 
     def score(n: int, count: int) -> None:
-        episodes = _validation_episodes(checkpoint_paths(folder, n).model, env_kwargs, seen.get(n, 0), count)
+        first = SELECT_SEED + seen.get(n, 0)
+        episodes, _ = run_episodes(str(checkpoint_paths(folder, n).model), env_kwargs, first, count)
         passed[n] = passed.get(n, 0) + episodes_passing(episodes, criteria)
         seen[n] = seen.get(n, 0) + count
         log(f"select: {n} steps: {passed[n]} of {seen[n]} validation episodes pass")
@@ -185,9 +218,10 @@ def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log=print) -> Pa
     chosen = max(finalists, key=rank)
     checkpoint = checkpoint_paths(folder, chosen)
     selected = run_dir / "selected"
-    selected.mkdir(exist_ok=True)
+    shutil.rmtree(selected, ignore_errors=True)  # nothing of an earlier selection (its metrics.json) survives
+    selected.mkdir()
     shutil.copy2(checkpoint.model, selected / "model.zip")
-    if checkpoint.vecnormalize.is_file():
+    if config.normalize:
         shutil.copy2(checkpoint.vecnormalize, selected / "vecnormalize.pkl")
     record = {
         "rules": rules,
@@ -207,6 +241,8 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
         settings["total_steps"] = steps
     config = resolve_config(recipe["env_id"], recipe["algo"], settings)
     check_env_config(config)
+    if "select" in recipe:
+        select_rules(recipe, config.total_steps)
     run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
     train(config, run_dir, command=[sys.executable, "-m", "agents.brains", "train", name])
     target = select_checkpoint(recipe, run_dir) if "select" in recipe else run_dir
@@ -233,7 +269,7 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
             "env_steps": summary.get("steps"),
             "model": str(brain.model_path.relative_to(run_dir)),
             "model_env_steps": report.pop("model_env_steps"),
-            "wall_clock_seconds": summary.get("seconds_total", summary.get("seconds")),
+            "wall_clock_seconds": summary.get("seconds_total", summary.get("seconds", _training_seconds(run_dir))),
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
     )
@@ -241,6 +277,12 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
     if report["passed"]:
         bundle(name, brain)
     return report
+
+
+def _training_seconds(run_dir: Path) -> float | None:
+    """Training wall-clock time of a run that has no summary yet (stopped, or selected from mid-way)."""
+    path = run_dir / "time.json"
+    return json.loads(path.read_text()).get("training_seconds") if path.is_file() else None
 
 
 def bundle(name: str, brain: evaluation.Brain) -> Path:
@@ -302,10 +344,11 @@ def metrics_table() -> str:
         report = json.loads((path / "metrics.json").read_text())
         summary = report["evaluation"]["summary"]
         passed = sum(row["passed"] for row in report["criteria"])
+        steps, seconds = report["training"]["env_steps"], report["training"]["wall_clock_seconds"]
         cells = [
             f"`{name}`",
-            f"{report['training']['env_steps']:,}",
-            f"{report['training']['wall_clock_seconds'] / 60:.1f}",
+            "n/a" if steps is None else f"{steps:,}",
+            "n/a" if seconds is None else f"{seconds / 60:.1f}",
             f"{passed}/{len(report['criteria'])}" + (" pass" if report["passed"] else " **fail**"),
             *(_cell(summary.get(metric, "n/a")) for _, metric in TABLE_COLUMNS),
         ]
@@ -373,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{report['run_dir']}")  # fmt: skip
         elif args.command in ("bundle", "select"):
             if args.target is None:
-                parser.error(f"{args.command} needs a run directory: python -m agents.brains {args.command} NAME RUN")
+                what = "a run directory or model .zip" if args.command == "bundle" else "a run directory"
+                parser.error(f"{args.command} needs {what}: python -m agents.brains {args.command} NAME RUN")
             target = args.target
             if args.command == "select":
                 if not (Path(target) / "config.yaml").is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -118,7 +119,7 @@ class LocomotionEnv(gym.Env):
         task_cls = get_task(task)
         if not np.isfinite(action_noise) or action_noise < 0:
             raise ValueError(f"action_noise must be a finite number >= 0, got {action_noise!r}")
-        if not (isinstance(strength, (int, float)) and 0 < strength <= 1):
+        if isinstance(strength, bool) or not (isinstance(strength, numbers.Real) and 0 < strength <= 1):
             raise ValueError(f"strength must be a number in (0, 1], got {strength!r}")
         self.senses = Senses(obs, obs_noise, obs_delay)
         self.action_noise = float(action_noise)

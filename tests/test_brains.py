@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -119,36 +120,59 @@ def _tiny_run(path, **extra):
     return path
 
 
+def _script_scores(monkeypatch, brains, passes):
+    """Fake validation episodes: ``passes(steps, episode index)`` says whether each passes; returns the calls."""
+    calls = []
+
+    def fake_episodes(target, env_kwargs, first_seed, count):
+        steps = int(Path(target).name.split("_")[1])
+        calls.append((steps, first_seed - brains.SELECT_SEED, count))
+        return [(steps, first_seed - brains.SELECT_SEED + i) for i in range(count)], steps
+
+    monkeypatch.setattr(brains, "run_episodes", fake_episodes)
+    monkeypatch.setattr(brains, "episodes_passing", lambda eps, criteria: sum(passes(*ep) for ep in eps))
+    return calls
+
+
 def test_select_ranks_checkpoints_on_validation_seeds_only(tmp_path, monkeypatch):
     from agents import brains
 
     run = _tiny_run(tmp_path / "walker", checkpoint_freq=32)
     assert sorted(p.name for p in (run / "checkpoints").glob("*.zip")) == [
         "ckpt_128_steps.zip", "ckpt_32_steps.zip", "ckpt_64_steps.zip", "ckpt_96_steps.zip"]  # fmt: skip
-    # Scripted scores: each checkpoint passes a fixed share of any validation episodes it runs.
-    share = {32: 1.0, 64: 0.5, 96: 1.0, 128: 0.0}
-    calls = []
-
-    def fake_episodes(checkpoint, env_kwargs, first, count):
-        steps = int(checkpoint.name.split("_")[1])
-        calls.append((steps, first, count))
-        return [(steps, first + i) for i in range(count)]
-
-    monkeypatch.setattr(brains, "_validation_episodes", fake_episodes)
-    monkeypatch.setattr(brains, "episodes_passing", lambda eps, criteria: round(share[eps[0][0]] * len(eps)))
-    recipe = {"criteria": {"fell": {"max": 0}}, "select": {"from": 32, "every": 32, "screen": 4, "confirm": 6,
-                                                            "finalists": 2}}  # fmt: skip
+    # 32 passes its first 4 episodes and then fails; 96 passes all but its first; 64 passes half; 128 none.
+    scripted = {32: lambda i: i < 4, 64: lambda i: i % 2 == 0, 96: lambda i: i > 0, 128: lambda i: False}
+    calls = _script_scores(monkeypatch, brains, lambda steps, i: scripted[steps](i))
+    recipe = {"env_id": "neuromotor/Walker2d-Walk-v1", "criteria": {"fell": {"max": 0}},
+              "select": {"from": 32, "every": 32, "screen": 4, "confirm": 6, "finalists": 2}}  # fmt: skip
     chosen = brains.select_checkpoint(recipe, run, log=lambda _: None)
-    # Screened all four on the first 4 validation episodes; the two best ran 6 more (episodes 4-9).
-    assert calls == [(32, 0, 4), (64, 0, 4), (96, 0, 4), (128, 0, 4), (96, 4, 6), (32, 4, 6)]
+    # All four screened on validation episodes 0-3; the two best (32: 4/4, 96: 3/4) ran episodes 4-9.
+    assert calls == [(32, 0, 4), (64, 0, 4), (96, 0, 4), (128, 0, 4), (32, 4, 6), (96, 4, 6)]
     record = json.loads((run / "selected" / "selection.json").read_text())
-    assert record["chosen"] == 96  # tied with 32 at 10/10: the later checkpoint wins
+    assert record["chosen"] == 96  # 9/10 beats 32's 4/10: the confirmation overturns the screening
     assert record["seed"] == brains.SELECT_SEED and brains.SELECT_SEED >= brains.EVAL_SEED + brains.EVAL_EPISODES
     assert {s["steps"]: (s["passed"], s["episodes"]) for s in record["scores"]} == {
-        32: (10, 10), 64: (2, 4), 96: (10, 10), 128: (0, 4)}  # fmt: skip
+        32: (4, 10), 64: (2, 4), 96: (9, 10), 128: (0, 4)}  # fmt: skip
     assert chosen == run / "selected" / "model.zip"
-    assert chosen.read_bytes() == (run / "checkpoints" / "ckpt_96_steps.zip").read_bytes()
-    assert (run / "selected" / "vecnormalize.pkl").is_file()
+    checkpoints = run / "checkpoints"
+    assert chosen.read_bytes() == (checkpoints / "ckpt_96_steps.zip").read_bytes()
+    assert (run / "selected" / "vecnormalize.pkl").read_bytes() == (
+        checkpoints / "ckpt_vecnormalize_96_steps.pkl").read_bytes()  # fmt: skip
+    # Ties go to the later checkpoint; `from` and `every` (in env steps) thin the candidates.
+    calls = _script_scores(monkeypatch, brains, lambda steps, i: True)
+    recipe["select"] = {"from": 64, "every": 64, "screen": 2, "confirm": 0}
+    brains.select_checkpoint(recipe, run, log=lambda _: None)
+    assert calls == [(64, 0, 2), (128, 0, 2)]
+    assert json.loads((run / "selected" / "selection.json").read_text())["chosen"] == 128
+
+
+def test_select_candidates_are_spaced_in_steps_not_on_a_grid():
+    from agents.brains import _candidates
+
+    # A run resumed from a Ctrl-C checkpoint at 1,206,272 steps saves later ones off the 50k grid.
+    steps = [1_100_000, 1_150_000, 1_200_000, 1_206_272, 1_256_272, 1_306_272, 1_356_272]
+    assert _candidates(steps, 1_100_000, 100_000) == [1_100_000, 1_200_000, 1_306_272]
+    assert _candidates(steps, 0, 1) == steps
 
 
 def test_select_measures_real_episodes_and_bundles_the_choice(tmp_path, monkeypatch):
@@ -175,7 +199,47 @@ def test_select_bad_rules_are_one_line_errors(tmp_path):
     from agents.training import RunError
 
     run = _tiny_run(tmp_path / "walker", checkpoint_freq=64)
-    with pytest.raises(ValueError, match="unknown select key\\(s\\) form; valid: from, every, screen"):
-        brains.select_checkpoint({"criteria": {}, "select": {"form": 3}}, run)
-    with pytest.raises(RunError, match="has no checkpoint from 1000 steps every 100000"):
-        brains.select_checkpoint({"criteria": {}, "select": {"from": 1000}}, run)
+    recipe = {"env_id": "neuromotor/Walker2d-Walk-v1", "criteria": {}}
+    bad = [
+        ({"form": 3}, "unknown select key\\(s\\) form; valid: from, every, screen, confirm, finalists"),
+        ({"every": "100k"}, "select every must be a whole number >= 1, got '100k'"),
+        ({"screen": 2.5}, "select screen must be a whole number >= 1, got 2.5"),
+        ({"confirm": -1}, "select confirm must be a whole number >= 0, got -1"),
+        ({"finalists": True}, "select finalists must be a whole number >= 1, got True"),
+        ([1, 2], "select must be a mapping of from, every"),
+    ]
+    for select, message in bad:
+        with pytest.raises(ValueError, match="^" + message):
+            brains.select_checkpoint({**recipe, "select": select}, run)
+    with pytest.raises(RunError, match="has no usable checkpoint from 1000 steps on"):
+        brains.select_checkpoint({**recipe, "select": {"from": 1000}}, run)
+    with pytest.raises(ValueError, match=r"was trained on neuromotor/Walker2d-Walk-v1; the recipe is .*Jump-v3"):
+        brains.select_checkpoint({**recipe, "env_id": "neuromotor/Walker2d-Jump-v3"}, run)
+    assert not (run / "selected").exists()
+    with pytest.raises(ValueError, match="select from 5000 is beyond the run's 128 training steps"):
+        brains.select_rules({"select": {"from": 5000}}, 128)
+    bare = _tiny_run(tmp_path / "bare")
+    with pytest.raises(RunError, match="has no checkpoints \\(trained with checkpoint_freq 0\\?\\)"):
+        brains.select_checkpoint({**recipe, "select": {}}, bare)
+
+
+def test_select_command_line_errors(tmp_path, capsys):
+    from agents import brains
+
+    for argv, message in [
+        (["select", "walker2d-jump"], "select needs a run directory: python -m agents.brains select NAME RUN"),
+        (["bundle", "walker2d-jump"], "bundle needs a run directory or model .zip"),
+        (["select", "walker2d-jump", str(tmp_path)], "is not a run directory (no config.yaml)"),
+    ]:
+        with pytest.raises(SystemExit) as exit_:
+            brains.main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+
+
+def test_a_recipe_with_a_bad_select_is_refused_when_read(tmp_path):
+    path = tmp_path / "brains.yaml"
+    path.write_text("b:\n  env_id: neuromotor/Walker2d-Walk-v1\n  algo: rppo\n  criteria: {}\n  select: {every: 0}\n")
+    with pytest.raises(ValueError, match="brain 'b': select every must be a whole number >= 1, got 0"):
+        load_recipes(path)

@@ -104,7 +104,7 @@ class WalkTask(Task):
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be > 0 (m/s), got {speed}")
-        if not (isinstance(support_feet, int) and support_feet >= 1):
+        if isinstance(support_feet, bool) or not (isinstance(support_feet, int) and support_feet >= 1):
             raise ValueError(f"support_feet must be a whole number >= 1, got {support_feet!r}")
         if duty_time_constant <= 0:
             raise ValueError(f"duty_time_constant must be > 0 (s), got {duty_time_constant}")
