@@ -42,8 +42,8 @@ SELECT_SEED = 200_000
 #: A recipe's ``select`` (see :func:`select_checkpoint`): ``from`` and ``every`` in env steps, ``screen`` and
 #: ``confirm`` in validation episodes, ``finalists`` in checkpoints.
 SELECT_DEFAULTS = {"from": 0, "every": 100_000, "screen": 10, "confirm": 30, "finalists": 3}
-#: Length (env steps, 3 s for Walker2d) of the README preview GIF, filmed from the first evaluation seed.
-PREVIEW_STEPS = 375
+#: Length (simulated seconds) of the README preview GIF, filmed from the first evaluation seed.
+PREVIEW_SECONDS = 3.0
 
 
 def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
@@ -298,12 +298,15 @@ def bundle(name: str, brain: evaluation.Brain) -> Path:
     return target
 
 
-def write_preview(name: str, steps: int = PREVIEW_STEPS) -> Path:
-    """Film the bundled brain ``name`` for ``steps`` env steps into ``agents/brains/<name>/preview.gif``."""
+def write_preview(name: str, seconds: float = PREVIEW_SECONDS) -> Path:
+    """Film the bundled brain ``name`` for ``seconds`` of simulated time into ``agents/brains/<name>/preview.gif``."""
     from agents import video
 
     brain = evaluation.find_brain(name)
     size = {"width": video.FRAME_WIDTH, "height": video.FRAME_HEIGHT}
+    probe = evaluation.make_env(brain)
+    steps = round(seconds / evaluation.single_env(probe).unwrapped.dt)  # Walker2d: 375 steps; the Ant: 60
+    probe.close()
     venv = evaluation.make_env(brain, size, render_mode="rgb_array", max_episode_steps=steps)
     video.use_tracking_camera(evaluation.single_env(venv))
     episode = evaluation.rollout(evaluation.load_model(brain), venv, seed=EVAL_SEED, render=True)
