@@ -288,4 +288,8 @@ def rollout(
 def summarize(episodes: list[Episode]) -> dict[str, Any]:
     """Per-episode metrics and their aggregate: ``{"summary": {...}, "episodes": [...]}``."""
     per_episode = [ep.metrics() for ep in episodes]
-    return {"summary": gait.aggregate(per_episode), "episodes": per_episode}
+    summary = gait.aggregate(per_episode)
+    if "switch_latencies" in per_episode[0]:
+        pooled = [x for ep in per_episode for x in ep["switch_latencies"]]
+        summary["switch_latency_distribution"] = gait.latency_distribution(pooled)
+    return {"summary": summary, "episodes": per_episode}

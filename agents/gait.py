@@ -258,6 +258,19 @@ def command_following(
     return {"switch_latencies": latencies, "segments": segments}
 
 
+def latency_distribution(latencies: list[float]) -> dict[str, float]:
+    """Switch latencies (s) pooled over episodes: how many, how many never followed (NaN), and the 10th, 50th and
+    90th percentiles of the followed ones."""
+    values = np.asarray(latencies, dtype=np.float64)
+    followed = values[~np.isnan(values)]
+    quantiles = np.percentile(followed, [10, 50, 90]) if followed.size else [math.nan] * 3
+    return {
+        "switches": int(values.size),
+        "never_followed": int(values.size - followed.size),
+        **{f"p{q}": float(v) for q, v in zip((10, 50, 90), quantiles, strict=True)},
+    }
+
+
 def aggregate(episodes: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean, std, min and max over episodes of every scalar metric (NaNs ignored), per foot for per-foot metrics; flags
     (``fell``) and gait labels are counted."""

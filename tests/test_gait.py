@@ -177,3 +177,12 @@ def test_command_following_measures_switch_latency_and_segments():
     # A command never followed has no latency.
     never = gait.command_following(np.array(["walk"] * 500 + ["jump"] * 500), walk.repeat(2, axis=0), com, 1.0, DT)
     assert np.isnan(never["switch_latencies"][0])
+
+
+def test_latency_distribution_counts_switches_never_followed():
+    dist = gait.latency_distribution([0.2, float("nan"), 0.4, 0.6, 1.0])
+    assert dist["switches"] == 5 and dist["never_followed"] == 1
+    assert dist["p50"] == pytest.approx(0.5)  # median of the four followed
+    assert dist["p10"] < dist["p50"] < dist["p90"] <= 1.0
+    empty = gait.latency_distribution([float("nan")])
+    assert empty["never_followed"] == 1 and math.isnan(empty["p50"])

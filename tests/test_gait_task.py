@@ -132,6 +132,7 @@ def test_bad_gait_settings_are_clear():
 
 def test_evaluate_follows_scripted_commands(tmp_path):
     import json
+    import math
     import os
     import subprocess
     import sys
@@ -154,7 +155,11 @@ def test_evaluate_follows_scripted_commands(tmp_path):
 
     done = evaluate("--steps", "60", "--commands", "walk:0.8@0,jump@20,walk@40", "--json", tmp_path / "m.json")
     assert done.returncode == 0, done.stderr
-    episode = json.loads((tmp_path / "m.json").read_text())["episodes"][0]
+    report = json.loads((tmp_path / "m.json").read_text())
+    episode = report["episodes"][0]
+    distribution = report["summary"]["switch_latency_distribution"]
+    assert distribution["switches"] == episode["switches"]
+    assert distribution["never_followed"] == sum(math.isnan(x) for x in episode["switch_latencies"])
     if episode["length"] > 40:  # an untrained walker may fall first; then fewer switches happened
         assert episode["switches"] == 2
     assert episode["switches"] == len(episode["switch_latencies"]) >= 1
