@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 import platform
-import re
 import shutil
 import signal
 import sys
@@ -32,7 +31,7 @@ import torch as th
 from agents import evaluation
 from agents.cli import OneLineParser
 from agents.config import ConfigError, load_yaml, resolve_config
-from agents.training import CHECKPOINT_PREFIX, RunError, check_env_config, checkpoint_paths, load_run_config, train
+from agents.training import RunError, check_env_config, checkpoint_paths, checkpoint_steps, load_run_config, train
 
 RECIPES_FILE = Path(__file__).with_name("brains.yaml")
 #: Evaluation of a bundled brain: deterministic episodes from a seed no training run uses.
@@ -184,8 +183,7 @@ def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log: Callable[[s
     if config.env_id != recipe["env_id"]:
         raise ConfigError(f"{str(run_dir)!r} was trained on {config.env_id}; the recipe is {recipe['env_id']}")
     folder = run_dir / "checkpoints"
-    pattern = re.compile(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip$")
-    steps = [int(m.group(1)) for p in folder.glob("*.zip") if (m := pattern.match(p.name))]
+    steps = checkpoint_steps(run_dir)
     if not steps:
         raise RunError(f"{str(run_dir)!r} has no checkpoints (trained with checkpoint_freq 0?)")
     if config.normalize:

@@ -135,10 +135,14 @@ def checkpoint_paths(folder: Path, steps: int) -> Checkpoint:
     )
 
 
+def checkpoint_steps(run_dir: Path) -> list[int]:
+    """The env steps of every checkpoint saved in ``run_dir``, ascending."""
+    return sorted(int(m.group(1)) for p in (run_dir / "checkpoints").glob("*.zip") if (m := _CHECKPOINT.match(p.name)))
+
+
 def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
-    folder = run_dir / "checkpoints"
-    steps = [int(m.group(1)) for p in folder.glob("*.zip") if (m := _CHECKPOINT.match(p.name))]
-    return checkpoint_paths(folder, max(steps)) if steps else None
+    steps = checkpoint_steps(run_dir)
+    return checkpoint_paths(run_dir / "checkpoints", steps[-1]) if steps else None
 
 
 def save_checkpoint(model: BaseAlgorithm, folder: Path) -> Checkpoint:
