@@ -134,11 +134,11 @@ def print_checks(name: str, checks: list[dict[str, Any]]) -> None:
         print(f"{name}: {'PASS' if row['passed'] else 'FAIL'} {row['metric']} = {shown} (want {row['rule']})")
 
 
-def episodes_passing(episodes: list[evaluation.Episode], criteria: dict[str, dict[str, Any]]) -> int:
-    """How many of ``episodes`` meet ``criteria`` each on its own (stricter than a mean over episodes)."""
-    return sum(
-        all(row["passed"] for row in check_criteria(evaluation.summarize([e])["summary"], criteria)) for e in episodes
-    )
+def criteria_met(episodes: list[evaluation.Episode], criteria: dict[str, dict[str, Any]]) -> tuple[int, int]:
+    """How many of ``episodes`` meet ``criteria`` each on its own (stricter than a mean over episodes), and how many
+    criteria they meet in all (each episode judged on its own)."""
+    rows = [check_criteria(evaluation.summarize([e])["summary"], criteria) for e in episodes]
+    return sum(all(r["passed"] for r in ep) for ep in rows), sum(r["passed"] for ep in rows for r in ep)
 
 
 def select_rules(recipe: dict[str, Any], total_steps: int | None = None) -> dict[str, int]:
@@ -174,7 +174,8 @@ def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log: Callable[[s
 
     Checkpoints from ``from`` steps on, at least ``every`` steps apart, each run ``screen`` validation episodes
     (seeds from :data:`SELECT_SEED`); the best ``finalists`` run ``confirm`` more; the one whose episodes most often
-    meet the criteria each on its own wins (the later one on a tie). Copies it to ``run_dir/selected/`` with
+    meet the criteria each on its own wins, then the one meeting most criteria per episode (which ranks checkpoints
+    of which no episode passes), then the later one. Copies it to ``run_dir/selected/`` with
     ``selection.json`` (every score) and returns its model path. A PPO run's reward is not its definition: a jumping
     brain's falls come and go between checkpoints.
     """
@@ -196,17 +197,23 @@ def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log: Callable[[s
         raise RunError(f"{str(run_dir)!r} has no usable checkpoint from {rules['from']} steps on")
     env_kwargs, criteria = recipe.get("eval_env_kwargs"), recipe["criteria"]
     passed: dict[int, int] = {}  # validation episodes that pass, per checkpoint
+    met: dict[int, int] = {}  # criteria met, summed over the validation episodes, per checkpoint
     seen: dict[int, int] = {}  # validation episodes run, per checkpoint
 
     def score(n: int, count: int) -> None:
         first = SELECT_SEED + seen.get(n, 0)
         episodes, _ = run_episodes(str(checkpoint_paths(folder, n).model), env_kwargs, first, count)
-        passed[n] = passed.get(n, 0) + episodes_passing(episodes, criteria)
+        episodes_passed, criteria_passed = criteria_met(episodes, criteria)
+        passed[n] = passed.get(n, 0) + episodes_passed
+        met[n] = met.get(n, 0) + criteria_passed
         seen[n] = seen.get(n, 0) + count
-        log(f"select: {n} steps: {passed[n]} of {seen[n]} validation episodes pass")
+        log(
+            f"select: {n} steps: {passed[n]} of {seen[n]} validation episodes pass, "
+            f"{met[n] / seen[n]:.2f} of {len(criteria)} criteria met per episode"
+        )
 
-    def rank(n: int) -> tuple[float, int]:
-        return passed[n] / seen[n], n
+    def rank(n: int) -> tuple[float, float, int]:
+        return passed[n] / seen[n], met[n] / seen[n], n
 
     for n in candidates:
         score(n, rules["screen"])
@@ -225,7 +232,9 @@ def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log: Callable[[s
         "rules": rules,
         "seed": SELECT_SEED,
         "chosen": chosen,
-        "scores": [{"steps": n, "passed": passed[n], "episodes": seen[n]} for n in sorted(seen)],
+        "scores": [
+            {"steps": n, "passed": passed[n], "criteria_met": met[n], "episodes": seen[n]} for n in sorted(seen)
+        ],
     }
     (selected / "selection.json").write_text(json.dumps(record, indent=2) + "\n")
     log(f"select: chose the checkpoint of {chosen} steps ({passed[chosen]} of {seen[chosen]} pass)")

@@ -112,6 +112,12 @@ class TrainConfig:
     """Policy keyword arguments (``lstm_hidden_size``, ``net_arch``, ...), validated per algo."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
     """Keyword arguments of ``gym.make`` (``obs``, ``speed``, ...), validated by the env."""
+    init_from: str | None = None
+    """Start from this brain's weights (bundled name, run directory or model .zip); new command inputs start at 0."""
+    init_min_log_std: float | None = None
+    """With ``init_from``: raise the brain's action log std to at least this, to explore the new task."""
+    curriculum: list = dataclasses.field(default_factory=list)
+    """Earlier stages: ``[{until: STEPS, env_kwargs: {...}}, ...]``, each's kwargs over ``env_kwargs`` until then."""
 
     def validate(self) -> TrainConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one."""
@@ -131,6 +137,7 @@ class TrainConfig:
         for name in ("gamma", "gae_lambda"):
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        self._validate_curriculum()
         if self.algo == "rppo" and self.batch_size < 2:
             raise ConfigError("batch_size must be >= 2 for rppo")
         valid_policy = POLICY_KEYS[self.algo]
@@ -149,6 +156,27 @@ class TrainConfig:
                 + ", ".join(ACTIVATIONS)
             )
         return self
+
+    def _validate_curriculum(self) -> None:
+        last = 0
+        for i, stage in enumerate(self.curriculum):
+            where = f"curriculum[{i}]"
+            if not isinstance(stage, dict) or set(stage) != {"until", "env_kwargs"}:
+                raise ConfigError(f"{where} must be a mapping with exactly until and env_kwargs, got {stage!r}")
+            until, kwargs = stage["until"], stage["env_kwargs"]
+            if isinstance(until, bool) or not isinstance(until, int) or not last < until < self.total_steps:
+                raise ConfigError(
+                    f"{where}.until must be a whole number of steps above the stage before ({last}) and below "
+                    f"total_steps ({self.total_steps}), got {until!r}"
+                )
+            if not isinstance(kwargs, dict):
+                raise ConfigError(f"{where}.env_kwargs must be a mapping, got {kwargs!r}")
+            last = until
+
+    def stages(self, start: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        """``(end step, env kwargs)`` of each stage of training still to run from step ``start``."""
+        ends = [(s["until"], {**self.env_kwargs, **s["env_kwargs"]}) for s in self.curriculum]
+        return [(end, kwargs) for end, kwargs in [*ends, (self.total_steps, dict(self.env_kwargs))] if end > start]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -202,7 +230,7 @@ def _coerce(name: str, value: Any) -> Any:
             return value
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        if kind in (str, dict) and isinstance(value, kind):
+        if kind in (str, dict, list) and isinstance(value, kind):
             return value
     names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
     raise ConfigError(f"{name} must be {names}, got {value!r}")

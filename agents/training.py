@@ -58,18 +58,26 @@ class EnvFactory:
 
 
 def check_env_config(config: TrainConfig) -> None:
-    """Fail early, with a one-line message, on an unknown env id or bad env kwargs."""
+    """Fail early, with a one-line message, on an unknown env id or bad env kwargs (of any curriculum stage)."""
     envs.resolve_env_id(config.env_id)
-    try:
-        EnvFactory(config.env_id, config.env_kwargs)().close()
-    except (TypeError, ValueError, gym.error.Error) as exc:
-        raise ConfigError(f"env {config.env_id!r} with env_kwargs {config.env_kwargs}: {exc}") from None
+    for _, kwargs in config.stages():
+        try:
+            EnvFactory(config.env_id, kwargs)().close()
+        except (TypeError, ValueError, gym.error.Error) as exc:
+            raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
+    if config.init_from:
+        from agents.warmstart import check_source
+
+        check_source(config, config.init_from)
 
 
-def build_vec_env(config: TrainConfig, n_envs: int, seed: int, training: bool = True) -> VecEnv:
-    """The (optionally normalised) vectorised env of a run."""
+def build_vec_env(
+    config: TrainConfig, n_envs: int, seed: int, training: bool = True, env_kwargs: dict[str, Any] | None = None
+) -> VecEnv:
+    """The (optionally normalised) vectorised env of a run (with ``env_kwargs``: of a stage of its curriculum)."""
     vec_cls = SubprocVecEnv if config.vec_env == "subproc" and n_envs > 1 else DummyVecEnv
-    venv = make_vec_env(EnvFactory(config.env_id, config.env_kwargs), n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
+    kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
+    venv = make_vec_env(EnvFactory(config.env_id, kwargs), n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
     if not config.normalize:
         return venv
     return VecNormalize(
@@ -171,6 +179,25 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.from_dict(data, source=str(path))
 
 
+def _open_model(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Checkpoint | None) -> BaseAlgorithm:
+    """A new model on ``env``, or the checkpoint's, its normalisation statistics carried onto ``env``."""
+    if checkpoint is None:
+        model = build_model(config, env, run_dir / "tb")
+        if config.init_from:
+            from agents.warmstart import warm_start  # it needs agents.evaluation, which imports this module
+
+            print(warm_start(model, config, config.init_from))
+        return model
+    if isinstance(env, VecNormalize):
+        if not checkpoint.vecnormalize.is_file():
+            env.close()
+            raise RunError(f"checkpoint {checkpoint.model.name} has no {checkpoint.vecnormalize.name} beside it")
+        env = VecNormalize.load(str(checkpoint.vecnormalize), env.venv)
+        env.training, env.norm_reward = True, config.norm_reward
+    algo_cls, _ = ALGORITHMS[config.algo]
+    return algo_cls.load(checkpoint.model, env=env, device=config.device, tensorboard_log=str(run_dir / "tb"))
+
+
 def _restore_evaluations(callback: EvalCallback, log: Path) -> None:
     """Carry a resumed run's evaluation history (and best score) into a fresh ``EvalCallback``."""
     if not log.is_file():
@@ -235,42 +262,44 @@ def train(
         with open(run_dir / "command.txt", "a") as f:
             f.write(shlex.join(command) + "\n")
 
-    env = build_vec_env(config, config.n_envs, config.seed)
+    # Evaluations judge the task the run ends on, whatever stage of its curriculum it is in.
     eval_env = build_vec_env(config, 1, config.seed + 10_000, training=False) if config.eval_freq else None
-    algo_cls, _ = ALGORITHMS[config.algo]
-    if checkpoint is None:
-        model = build_model(config, env, run_dir / "tb")
-    else:
-        if isinstance(env, VecNormalize):
-            if not checkpoint.vecnormalize.is_file():
-                raise RunError(f"checkpoint {checkpoint.model.name} has no {checkpoint.vecnormalize.name} beside it")
-            env = VecNormalize.load(str(checkpoint.vecnormalize), env.venv)
-            env.training, env.norm_reward = True, config.norm_reward
-        model = algo_cls.load(checkpoint.model, env=env, device=config.device, tensorboard_log=str(run_dir / "tb"))
-    timer = Timer()
-    callbacks = CallbackList([timer, *_callbacks(config, run_dir, config.total_steps, eval_env, progress)])
-    try:
-        model.learn(
-            config.total_steps - model.num_timesteps,
-            callback=callbacks,
-            tb_log_name=config.algo,
-            reset_num_timesteps=checkpoint is None,
-        )
-    except KeyboardInterrupt:
-        _add_seconds(run_dir, timer.rate()[0])
-        for callback in callbacks.callbacks:
-            if isinstance(callback, ProgressBar) and callback.bar is not None:
-                callback.bar.close()
-        saved = save_checkpoint(model, run_dir / "checkpoints")
-        _close(env, eval_env)
-        print(
-            f"interrupted at step {saved.steps}: saved {saved.model}; resume with: python train.py --resume {run_dir}"
-        )
-        raise
+    timers: list[Timer] = []
+    start = checkpoint.steps if checkpoint is not None else 0
+    for end, env_kwargs in config.stages(start):
+        env = build_vec_env(config, config.n_envs, config.seed, env_kwargs=env_kwargs)
+        model = _open_model(config, run_dir, env, checkpoint)
+        env = model.get_env()
+        timers.append(Timer())
+        callbacks = CallbackList([timers[-1], *_callbacks(config, run_dir, config.total_steps, eval_env, progress)])
+        try:
+            model.learn(
+                end - model.num_timesteps,
+                callback=callbacks,
+                tb_log_name=config.algo,
+                reset_num_timesteps=checkpoint is None,
+            )
+        except KeyboardInterrupt:
+            _add_seconds(run_dir, sum(t.rate()[0] for t in timers))
+            for callback in callbacks.callbacks:
+                if isinstance(callback, ProgressBar) and callback.bar is not None:
+                    callback.bar.close()
+            saved = save_checkpoint(model, run_dir / "checkpoints")
+            _close(env, eval_env)
+            print(
+                f"interrupted at step {saved.steps}: saved {saved.model}; resume with: python train.py --resume "
+                f"{run_dir}"
+            )
+            raise
+        if end < config.total_steps:
+            # The next stage starts from this checkpoint in its own envs, as a resumed run would.
+            checkpoint = save_checkpoint(model, run_dir / "checkpoints")
+            _close(env)
     model.save(run_dir / "model.zip")
     if isinstance(env, VecNormalize):
         env.save(str(run_dir / "vecnormalize.pkl"))
-    elapsed, rate = timer.rate()
+    elapsed = sum(t.rate()[0] for t in timers)
+    rate = (model.num_timesteps - start) / max(elapsed, 1e-9)
     total_seconds = _add_seconds(run_dir, elapsed)
     eval_callback = next((c for c in callbacks.callbacks if isinstance(c, EvalCallback)), None)
     returns = [ep["r"] for ep in model.ep_info_buffer]

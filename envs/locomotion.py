@@ -171,6 +171,11 @@ class LocomotionEnv(gym.Env):
     def foot_labels(self) -> tuple[str, ...]:
         return self.body_spec.foot_labels
 
+    @property
+    def command_labels(self) -> tuple[str, ...]:
+        """Names of the observation's last entries, the task's command."""
+        return self.task.command_labels
+
     def _sense(self, base_obs: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         return self.senses.sense(base_obs, self.base.data.qpos, self.body.n_root_xy, contacts)
 

@@ -120,8 +120,9 @@ def _tiny_run(path, **extra):
     return path
 
 
-def _script_scores(monkeypatch, brains, passes):
-    """Fake validation episodes: ``passes(steps, episode index)`` says whether each passes; returns the calls."""
+def _script_scores(monkeypatch, brains, passes, met=lambda steps, i: 0):
+    """Fake validation episodes: ``passes(steps, episode index)`` says whether each passes, ``met`` how many criteria
+    it meets; returns the calls."""
     calls = []
 
     def fake_episodes(target, env_kwargs, first_seed, count):
@@ -130,7 +131,9 @@ def _script_scores(monkeypatch, brains, passes):
         return [(steps, first_seed - brains.SELECT_SEED + i) for i in range(count)], steps
 
     monkeypatch.setattr(brains, "run_episodes", fake_episodes)
-    monkeypatch.setattr(brains, "episodes_passing", lambda eps, criteria: sum(passes(*ep) for ep in eps))
+    monkeypatch.setattr(
+        brains, "criteria_met", lambda eps, criteria: (sum(passes(*ep) for ep in eps), sum(met(*ep) for ep in eps))
+    )
     return calls
 
 
@@ -164,6 +167,12 @@ def test_select_ranks_checkpoints_on_validation_seeds_only(tmp_path, monkeypatch
     brains.select_checkpoint(recipe, run, log=lambda _: None)
     assert calls == [(64, 0, 2), (128, 0, 2)]
     assert json.loads((run / "selected" / "selection.json").read_text())["chosen"] == 128
+    # Where no episode passes, the checkpoint meeting most criteria per episode wins.
+    _script_scores(monkeypatch, brains, lambda steps, i: False, met=lambda steps, i: {64: 3, 128: 2}[steps])
+    brains.select_checkpoint(recipe, run, log=lambda _: None)
+    record = json.loads((run / "selected" / "selection.json").read_text())
+    assert record["chosen"] == 64
+    assert [(s["steps"], s["passed"], s["criteria_met"]) for s in record["scores"]] == [(64, 0, 6), (128, 0, 4)]
 
 
 def test_select_candidates_are_spaced_in_steps_not_on_a_grid():

@@ -41,6 +41,9 @@ def test_check_env(env_id, obs):
     env = gym.make(env_id, obs=obs)
     check_env(env.unwrapped, skip_render_check=True)
     assert env.observation_space.shape == env.reset(seed=0)[0].shape
+    # The command, last in the observation, names its entries (warm starts match inputs by them).
+    labels = env.unwrapped.command_labels
+    assert len(labels) == len(set(labels)) == env.unwrapped.task.command.size
     env.close()
 
 

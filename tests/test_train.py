@@ -18,7 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import envs
 from agents.config import ConfigError, TrainConfig, load_presets, parse_override, preset_settings, resolve_config
-from agents.training import latest_checkpoint, train
+from agents.training import check_env_config, latest_checkpoint, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -238,3 +238,58 @@ def test_config_round_trips_through_yaml():
     config = resolve_config("neuromotor/Walker2d-Jump-v3", "rppo", {"env_kwargs.obs_delay": 2})
     again = TrainConfig.from_dict(yaml.safe_load(yaml.safe_dump(config.to_dict())))
     assert again == config
+
+
+def test_curriculum_trains_each_stage_in_its_own_env(tmp_path):
+    run_dir = tmp_path / "gait"
+    overrides = {
+        "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "policy.lstm_hidden_size": 16,
+        "total_steps": 512, "eval_freq": 0, "checkpoint_freq": 0,
+        "env_kwargs": {"switch_interval": [0.05, 0.1]},
+        "curriculum": [{"until": 256, "env_kwargs": {"gaits": ["walk"]}}],
+    }  # fmt: skip
+    config = resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", overrides)
+    assert config.stages() == [
+        (256, {"switch_interval": [0.05, 0.1], "gaits": ["walk"]}),
+        (512, {"switch_interval": [0.05, 0.1]}),
+    ]
+    assert config.stages(300) == [(512, {"switch_interval": [0.05, 0.1]})]
+    summary = train(config, run_dir, progress=False)
+    assert summary["steps"] == 512
+    # The stage boundary left a checkpoint (none other is asked for), and the next stage went on from it.
+    assert latest_checkpoint(run_dir).steps == 256
+    events = EventAccumulator(str(next((run_dir / "tb").iterdir())))
+    events.Reload()
+    jump_paid = {e.step: e.value for e in events.Scalars("reward/jump_upright")}
+    walk_paid = {e.step: e.value for e in events.Scalars("reward/walk_upright")}
+    # Walk-only commands until step 256 (no jump term paid), then both gaits (switching every few steps).
+    assert sorted(jump_paid) == [128, 256, 384, 512]
+    assert jump_paid[128] == jump_paid[256] == 0 and walk_paid[256] > 0
+    assert jump_paid[384] > 0 and jump_paid[512] > 0
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["curriculum"] == overrides["curriculum"]
+
+
+@pytest.mark.parametrize(
+    ("curriculum", "message"),
+    [
+        ([{"until": 100}], "curriculum[0] must be a mapping with exactly until and env_kwargs"),
+        ([{"until": 2000, "env_kwargs": {}}], "curriculum[0].until must be a whole number of steps above the stage"),
+        (
+            [{"until": 500, "env_kwargs": {}}, {"until": 400, "env_kwargs": {}}],
+            "curriculum[1].until must be a whole number of steps above the stage before (500)",
+        ),
+        ([{"until": 500, "env_kwargs": "walk"}], "curriculum[0].env_kwargs must be a mapping, got 'walk'"),
+        ("walk", "curriculum must be list, got 'walk'"),
+    ],
+)
+def test_bad_curriculum(curriculum, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", {"total_steps": 1000, "curriculum": curriculum})
+
+
+def test_bad_curriculum_env_kwargs_are_caught_before_training():
+    config = resolve_config(
+        "neuromotor/Walker2d-Gait-v2", "rppo", {"curriculum": [{"until": 100, "env_kwargs": {"gaits": ["run"]}}]}
+    )
+    with pytest.raises(ConfigError, match=re.escape("gaits must be some of walk, jump, got ('run',)")):
+        check_env_config(config)

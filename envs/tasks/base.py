@@ -24,6 +24,8 @@ class Task:
     version: ClassVar[int] = 0
     #: Names of the reward terms, in the order :meth:`reward_terms` returns them (empty when they vary).
     terms: ClassVar[tuple[str, ...]] = ()
+    #: Names of the command's entries, in order (a warm start matches a brain's inputs by them).
+    command_labels: ClassVar[tuple[str, ...]] = ()
     #: True when the task ends episodes itself, so the base env's own termination is switched off.
     judges_termination: ClassVar[bool] = True
 

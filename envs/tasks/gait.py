@@ -89,6 +89,8 @@ class GaitTask(Task):
     title = "Gait"
     version = 2
     terms = tuple(f"{gait}_{term}" for gait in GAITS for term in _SUBTASKS[gait].terms)
+    # The walk task's speed and the jump task's spot keep their names: a walking or jumping brain's inputs carry over.
+    command_labels = (*GAITS, *WalkTask.command_labels, *JumpTask.command_labels)
 
     def __init__(
         self,

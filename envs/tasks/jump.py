@@ -58,6 +58,7 @@ class JumpTask(Task):
     title = "Jump"
     version = 3
     terms = ("height", "launch", "upright", "drift", "ctrl")
+    command_labels = ("spot_x", "spot_y")
 
     def __init__(
         self,

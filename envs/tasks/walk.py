@@ -75,6 +75,7 @@ class WalkTask(Task):
     title = "Walk"
     version = 1
     terms = ("speed", "upright", "height", "support", "symmetry", "stride", "ctrl", "smooth", "bounce")
+    command_labels = ("speed",)
 
     def __init__(
         self,

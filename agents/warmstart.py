@@ -1,0 +1,105 @@
+"""Warm start: begin a run from another brain's weights, its inputs matched by name.
+
+A brain trained on one task of a body can start a run on another task of the same body with the same senses: the
+sensory inputs (body state, foot contacts) are the same, and the command inputs are matched by their labels
+(:attr:`envs.tasks.base.Task.command_labels`). A command input the brain never had starts with zero weight and is
+left unnormalised (mean 0, variance 1), so the warm-started brain first acts as the old one did, whatever the new
+command says; training teaches it what the new inputs mean.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecNormalize
+
+from agents import evaluation
+from agents.config import ConfigError, TrainConfig
+from agents.training import EnvFactory
+
+
+def input_layout(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
+    """``(sensory inputs, command labels)`` of an env's observation; an env without named commands is all senses."""
+    env = EnvFactory(env_id, env_kwargs)()
+    try:
+        labels = tuple(getattr(env.unwrapped, "command_labels", ()))
+        return env.observation_space.shape[0] - len(labels), labels
+    finally:
+        env.close()
+
+
+def input_map(source: tuple[int, tuple[str, ...]], target: tuple[int, tuple[str, ...]]) -> np.ndarray:
+    """For each target input, the index of the source input it takes over (-1: a new input)."""
+    (source_senses, source_labels), (target_senses, target_labels) = source, target
+    if source_senses != target_senses:
+        raise ConfigError(
+            f"init_from: the brain senses {source_senses} inputs and this env {target_senses}; a warm start needs "
+            "the same body and senses (obs mode)"
+        )
+    commands = [source_senses + source_labels.index(x) if x in source_labels else -1 for x in target_labels]
+    return np.array([*range(target_senses), *commands], dtype=np.int64)
+
+
+def check_source(config: TrainConfig, source: str) -> tuple[evaluation.Brain, np.ndarray]:
+    """The brain ``source`` names and its :func:`input_map` onto ``config``'s env; one-line errors if it cannot be."""
+    try:
+        brain = evaluation.find_brain(source)
+    except ValueError as exc:
+        raise ConfigError(f"init_from: {exc}") from None
+    if brain.config.algo != config.algo:
+        raise ConfigError(f"init_from {source!r} is a {brain.config.algo} brain; this run is {config.algo}")
+    if brain.config.normalize != config.normalize:
+        raise ConfigError(f"init_from {source!r}: one of the two normalises observations and the other does not")
+    layouts = (
+        input_layout(brain.config.env_id, brain.config.env_kwargs),
+        input_layout(config.env_id, config.env_kwargs),
+    )
+    return brain, input_map(*layouts)
+
+
+def warm_start(model: BaseAlgorithm, config: TrainConfig, source: str) -> str:
+    """Load ``source``'s weights (and normalisation statistics) into ``model``; returns a line saying what carried."""
+    brain, mapping = check_source(config, source)
+    kept = mapping >= 0
+    old = evaluation.load_model(brain, device=config.device).policy.state_dict()
+    new = model.policy.state_dict()
+    for key, value in new.items():
+        given = old.get(key)
+        if given is not None and given.shape == value.shape:
+            new[key] = given.clone()
+        elif (
+            given is not None
+            and given.ndim == 2
+            and given.shape[0] == value.shape[0]
+            and value.shape[1] == len(mapping)
+        ):
+            # An input layer: copy the columns of matched inputs, zero the new ones.
+            weights = th.zeros_like(value)
+            weights[:, th.as_tensor(kept)] = given[:, th.as_tensor(mapping[kept])]
+            new[key] = weights
+        else:
+            shape = None if given is None else tuple(given.shape)
+            raise ConfigError(
+                f"init_from {source!r}: its network differs at {key} ({shape} vs {tuple(value.shape)}); "
+                "use the same policy settings"
+            )
+    raised = ""
+    if config.init_min_log_std is not None and "log_std" in new:
+        floor = th.full_like(new["log_std"], config.init_min_log_std)
+        raised = f", action log std raised to at least {config.init_min_log_std:g}"
+        new["log_std"] = th.maximum(new["log_std"], floor)
+    model.policy.load_state_dict(new)
+    env = model.get_vec_normalize_env()
+    if env is not None and brain.vecnormalize_path is not None:
+        with open(brain.vecnormalize_path, "rb") as f:
+            stats: VecNormalize = pickle.load(f)
+        env.obs_rms.mean = np.where(kept, stats.obs_rms.mean[np.maximum(mapping, 0)], 0.0)
+        env.obs_rms.var = np.where(kept, stats.obs_rms.var[np.maximum(mapping, 0)], 1.0)
+        env.obs_rms.count = stats.obs_rms.count
+        env.ret_rms = stats.ret_rms
+    new_inputs = int((~kept).sum())
+    return f"warm start from {source}: {int(kept.sum())} inputs carried over, {new_inputs} new (zero weight){raised}"

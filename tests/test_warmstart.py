@@ -1,0 +1,97 @@
+"""Warm starts: a brain's weights carried onto another task of the same body, inputs matched by name."""
+
+import re
+
+import numpy as np
+import pytest
+import torch as th
+
+from agents import evaluation
+from agents.config import ConfigError, resolve_config
+from agents.training import EnvFactory, build_model, build_vec_env, check_env_config
+from agents.warmstart import input_layout, input_map, warm_start
+
+GAIT = "neuromotor/Walker2d-Gait-v2"
+
+
+def test_input_map_matches_commands_by_name():
+    jump = input_layout("neuromotor/Walker2d-Jump-v3", {})
+    gait = input_layout(GAIT, {})
+    assert jump == (8 + 9 + 2, ("spot_x", "spot_y"))
+    assert gait == (19, ("walk", "jump", "speed", "spot_x", "spot_y"))
+    np.testing.assert_array_equal(input_map(jump, gait), [*range(19), -1, -1, -1, 19, 20])
+    walk = input_layout("neuromotor/Walker2d-Walk-v1", {})
+    np.testing.assert_array_equal(input_map(walk, gait)[19:], [-1, -1, 19, -1, -1])
+    with pytest.raises(ConfigError, match=re.escape("the brain senses 19 inputs and this env 10")):
+        input_map(jump, input_layout(GAIT, {"obs": "proprio"}))
+
+
+def test_warm_started_brain_acts_as_its_source_whatever_the_new_command():
+    brain = evaluation.find_brain("walker2d-jump")
+    source = evaluation.load_model(brain)
+    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "init_from": "walker2d-jump"})
+    env = build_vec_env(config, 1, 0)
+    model = build_model(config, env, None)
+    line = warm_start(model, config, "walker2d-jump")
+    assert line == "warm start from walker2d-jump: 21 inputs carried over, 3 new (zero weight)"
+    # A jump observation, and the gait observation with the same senses and spot under random gait and speed inputs.
+    rng = np.random.default_rng(0)
+    jump_obs = rng.normal(size=(5, 21))
+    gait_obs = np.concatenate([jump_obs[:, :19], rng.uniform(0, 2, size=(5, 3)), jump_obs[:, 19:]], axis=1)
+    source_stats = evaluation.make_env(brain)
+    expected, _ = source.predict(source_stats.normalize_obs(jump_obs), episode_start=np.ones(5), deterministic=True)
+    got, _ = model.predict(env.normalize_obs(gait_obs), episode_start=np.ones(5), deterministic=True)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # The critic carries over too, and the return scale with it.
+    with th.no_grad():
+        values = [
+            m.policy.predict_values(
+                th.as_tensor(e.normalize_obs(o), dtype=th.float32),
+                (th.zeros(1, 5, 128), th.zeros(1, 5, 128)),
+                th.ones(5),
+            )
+            for m, e, o in ((source, source_stats, jump_obs), (model, env, gait_obs))
+        ]
+    th.testing.assert_close(values[0], values[1])
+    assert env.ret_rms.var == pytest.approx(source_stats.ret_rms.var)
+    env.close()
+    source_stats.close()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"init_from": "no-such-brain"},
+            "init_from: 'no-such-brain' is not a run directory, a model .zip or a bundled",
+        ),
+        ({"init_from": "ant-walk"}, "init_from: the brain senses 109 inputs and this env 19"),
+        ({"init_from": "walker2d-jump", "algo": "ppo"}, "init_from 'walker2d-jump' is a rppo brain; this run is ppo"),
+        ({"init_from": "walker2d-jump", "normalize": False}, "one of the two normalises observations"),
+    ],
+)
+def test_bad_init_from_is_caught_before_training(overrides, message):
+    algo = overrides.pop("algo", "rppo")
+    config = resolve_config(GAIT, algo, overrides)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_env_config(config)
+
+
+def test_init_min_log_std_raises_only_the_low_ones():
+    source = evaluation.load_model(evaluation.find_brain("walker2d-jump")).policy.log_std.detach()
+    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "init_from": "walker2d-jump", "init_min_log_std": -1.5})
+    env = build_vec_env(config, 1, 0)
+    model = build_model(config, env, None)
+    assert warm_start(model, config, "walker2d-jump").endswith("action log std raised to at least -1.5")
+    th.testing.assert_close(model.policy.log_std.detach(), th.clamp(source, min=-1.5))
+    assert (source < -1.5).any() and (source > -1.5).any()
+    env.close()
+
+
+def test_a_different_network_is_refused():
+    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "policy.lstm_hidden_size": 16})
+    env = build_vec_env(config, 1, 0)
+    with pytest.raises(ConfigError, match=r"its network differs at .*use the same policy settings"):
+        warm_start(build_model(config, env, None), config, "walker2d-jump")
+    env.close()
+    assert EnvFactory(GAIT, {})().observation_space.shape == (24,)
