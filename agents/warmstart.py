@@ -2,9 +2,10 @@
 
 A brain trained on one task of a body can start a run on another task of the same body with the same senses: the
 sensory inputs (body state, foot contacts) are the same, and the command inputs are matched by their labels
-(:attr:`envs.tasks.base.Task.command_labels`). A command input the brain never had starts with zero weight and is
-left unnormalised (mean 0, variance 1), so the warm-started brain first acts as the old one did, whatever the new
-command says; training teaches it what the new inputs mean.
+(:attr:`envs.tasks.base.Task.command_labels`). An input the brain never had, or never saw change (a walk trained at
+one speed, the sideways spot of a planar jumper), starts with zero weight and is left unnormalised (mean 0, variance
+1), so the warm-started brain first acts as the old one did, whatever the new command says; training teaches it what
+the new inputs mean.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from stable_baselines3.common.vec_env import VecNormalize
 from agents import evaluation
 from agents.config import ConfigError, TrainConfig
 from agents.training import EnvFactory
+
+#: Variance (of the source's normalisation statistics) below which an input counts as never having varied.
+MIN_VARIANCE = 1e-6
 
 
 def input_layout(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
@@ -65,6 +69,13 @@ def warm_start(model: BaseAlgorithm, config: TrainConfig, source: str) -> str:
     """Load ``source``'s weights (and normalisation statistics) into ``model``; returns a line saying what carried."""
     brain, mapping = check_source(config, source)
     kept = mapping >= 0
+    stats: VecNormalize | None = None
+    env = model.get_vec_normalize_env()
+    if env is not None and brain.vecnormalize_path is not None:
+        with open(brain.vecnormalize_path, "rb") as f:
+            stats = pickle.load(f)
+        # An input that never varied in the source's training (a fixed command) taught its weights nothing.
+        kept &= stats.obs_rms.var[np.maximum(mapping, 0)] > MIN_VARIANCE
     old = evaluation.load_model(brain, device=config.device).policy.state_dict()
     new = model.policy.state_dict()
     for key, value in new.items():
@@ -93,13 +104,10 @@ def warm_start(model: BaseAlgorithm, config: TrainConfig, source: str) -> str:
         raised = f", action log std raised to at least {config.init_min_log_std:g}"
         new["log_std"] = th.maximum(new["log_std"], floor)
     model.policy.load_state_dict(new)
-    env = model.get_vec_normalize_env()
-    if env is not None and brain.vecnormalize_path is not None:
-        with open(brain.vecnormalize_path, "rb") as f:
-            stats: VecNormalize = pickle.load(f)
+    if env is not None and stats is not None:
         env.obs_rms.mean = np.where(kept, stats.obs_rms.mean[np.maximum(mapping, 0)], 0.0)
         env.obs_rms.var = np.where(kept, stats.obs_rms.var[np.maximum(mapping, 0)], 1.0)
         env.obs_rms.count = stats.obs_rms.count
         env.ret_rms = stats.ret_rms
-    new_inputs = int((~kept).sum())
-    return f"warm start from {source}: {int(kept.sum())} inputs carried over, {new_inputs} new (zero weight){raised}"
+    carried, fresh = int(kept.sum()), int((~kept).sum())
+    return f"warm start from {source}: {carried} inputs carried over, {fresh} new or never varied (zero weight){raised}"

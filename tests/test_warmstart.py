@@ -33,12 +33,15 @@ def test_warm_started_brain_acts_as_its_source_whatever_the_new_command():
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
     line = warm_start(model, config, "walker2d-jump")
-    assert line == "warm start from walker2d-jump: 21 inputs carried over, 3 new (zero weight)"
+    # Walker2d is planar: the sideways distance to the jump's spot was always 0, and starts anew.
+    assert line == "warm start from walker2d-jump: 20 inputs carried over, 4 new or never varied (zero weight)"
     # A jump observation, and the gait observation with the same senses and spot under random gait and speed inputs.
     rng = np.random.default_rng(0)
-    jump_obs = rng.normal(size=(5, 21))
-    gait_obs = np.concatenate([jump_obs[:, :19], rng.uniform(0, 2, size=(5, 3)), jump_obs[:, 19:]], axis=1)
     source_stats = evaluation.make_env(brain)
+    jump_obs = rng.normal(size=(5, 21))
+    jump_obs[:, 20] = source_stats.obs_rms.mean[20]  # as it always was (normalised to 0)
+    gait, speed, spot_y = rng.uniform(0, 2, size=(5, 2)), rng.uniform(0, 2, size=(5, 1)), rng.normal(size=(5, 1))
+    gait_obs = np.concatenate([jump_obs[:, :19], gait, speed, jump_obs[:, 19:20], spot_y], axis=1)
     expected, _ = source.predict(source_stats.normalize_obs(jump_obs), episode_start=np.ones(5), deterministic=True)
     got, _ = model.predict(env.normalize_obs(gait_obs), episode_start=np.ones(5), deterministic=True)
     np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -75,6 +78,19 @@ def test_bad_init_from_is_caught_before_training(overrides, message):
     config = resolve_config(GAIT, algo, overrides)
     with pytest.raises(ConfigError, match=re.escape(message)):
         check_env_config(config)
+
+
+def test_an_input_that_never_varied_starts_at_zero_weight():
+    # walker2d-walk trained at one speed: its speed input carries no meaning, its weights are where they began.
+    config = resolve_config(GAIT, "rppo", {"n_envs": 1})
+    env = build_vec_env(config, 1, 0)
+    model = build_model(config, env, None)
+    line = warm_start(model, config, "walker2d-walk")
+    assert line == "warm start from walker2d-walk: 19 inputs carried over, 5 new or never varied (zero weight)"
+    weights = model.policy.state_dict()["lstm_actor.weight_ih_l0"]
+    assert weights.shape[1] == 24 and not weights[:, 19:].any() and weights[:, :19].abs().sum() > 0
+    assert env.obs_rms.mean[21] == 0 and env.obs_rms.var[21] == 1
+    env.close()
 
 
 def test_init_min_log_std_raises_only_the_low_ones():
