@@ -209,7 +209,7 @@ def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log: Callable[[s
         seen[n] = seen.get(n, 0) + count
         log(
             f"select: {n} steps: {passed[n]} of {seen[n]} validation episodes pass, "
-            f"{met[n] / seen[n]:.2f} of {len(criteria)} criteria met per episode"
+            f"{met[n] / seen[n]:.2f} criteria met per episode"
         )
 
     def rank(n: int) -> tuple[float, float, int]:

@@ -117,7 +117,7 @@ class TrainConfig:
     init_min_log_std: float | None = None
     """With ``init_from``: raise the brain's action log std to at least this, to explore the new task."""
     curriculum: list = dataclasses.field(default_factory=list)
-    """Earlier stages: ``[{until: STEPS, env_kwargs: {...}}, ...]``, each's kwargs over ``env_kwargs`` until then."""
+    """Earlier stages: ``[{until: STEPS, env_kwargs: {...}}, ...]``; each's keys replace ``env_kwargs``' until then."""
 
     def validate(self) -> TrainConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one."""
@@ -138,6 +138,8 @@ class TrainConfig:
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         self._validate_curriculum()
+        if self.init_min_log_std is not None and not self.init_from:
+            raise ConfigError("init_min_log_std applies to a warm start: set init_from too")
         if self.algo == "rppo" and self.batch_size < 2:
             raise ConfigError("batch_size must be >= 2 for rppo")
         valid_policy = POLICY_KEYS[self.algo]
@@ -172,6 +174,15 @@ class TrainConfig:
             if not isinstance(kwargs, dict):
                 raise ConfigError(f"{where}.env_kwargs must be a mapping, got {kwargs!r}")
             last = until
+        # A stage ends at the end of a rollout, up to a rollout past its `until`: a shorter stage would not run.
+        rollout = self.n_steps * self.n_envs
+        ends = [s["until"] for s in self.curriculum] + [self.total_steps]
+        for before, after in zip([0, *ends], ends, strict=False):
+            if self.curriculum and after - before < rollout:
+                raise ConfigError(
+                    f"curriculum: the stage ending at {after} steps is shorter than a rollout "
+                    f"(n_steps x n_envs = {rollout} steps)"
+                )
 
     def stages(self, start: int = 0) -> list[tuple[int, dict[str, Any]]]:
         """``(end step, env kwargs)`` of each stage of training still to run from step ``start``."""

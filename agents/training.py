@@ -60,11 +60,16 @@ class EnvFactory:
 def check_env_config(config: TrainConfig) -> None:
     """Fail early, with a one-line message, on an unknown env id or bad env kwargs (of any curriculum stage)."""
     envs.resolve_env_id(config.env_id)
+    spaces = []
     for _, kwargs in config.stages():
         try:
-            EnvFactory(config.env_id, kwargs)().close()
+            env = EnvFactory(config.env_id, kwargs)()
         except (TypeError, ValueError, gym.error.Error) as exc:
             raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
+        spaces.append((env.observation_space, env.action_space))
+        env.close()
+    if any(s != spaces[-1] for s in spaces):
+        raise ConfigError("curriculum: every stage's env must observe and act alike (same obs mode, body and task)")
     if config.init_from:
         from agents.warmstart import check_source
 

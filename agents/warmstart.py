@@ -13,6 +13,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -28,7 +29,10 @@ MIN_VARIANCE = 1e-6
 
 def input_layout(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
     """``(sensory inputs, command labels)`` of an env's observation; an env without named commands is all senses."""
-    env = EnvFactory(env_id, env_kwargs)()
+    try:
+        env = EnvFactory(env_id, env_kwargs)()
+    except (TypeError, ValueError, gym.error.Error) as exc:
+        raise ConfigError(f"init_from: cannot build the env {env_id!r} with {env_kwargs}: {exc}") from None
     try:
         labels = tuple(getattr(env.unwrapped, "command_labels", ()))
         return env.observation_space.shape[0] - len(labels), labels
@@ -58,6 +62,11 @@ def check_source(config: TrainConfig, source: str) -> tuple[evaluation.Brain, np
         raise ConfigError(f"init_from {source!r} is a {brain.config.algo} brain; this run is {config.algo}")
     if brain.config.normalize != config.normalize:
         raise ConfigError(f"init_from {source!r}: one of the two normalises observations and the other does not")
+    if brain.config.policy != config.policy:
+        raise ConfigError(
+            f"init_from {source!r}: its network differs (policy {brain.config.policy} vs {config.policy}); "
+            "use the same policy settings"
+        )
     layouts = (
         input_layout(brain.config.env_id, brain.config.env_kwargs),
         input_layout(config.env_id, config.env_kwargs),
@@ -76,22 +85,18 @@ def warm_start(model: BaseAlgorithm, config: TrainConfig, source: str) -> str:
             stats = pickle.load(f)
         # An input that never varied in the source's training (a fixed command) taught its weights nothing.
         kept &= stats.obs_rms.var[np.maximum(mapping, 0)] > MIN_VARIANCE
-    old = evaluation.load_model(brain, device=config.device).policy.state_dict()
-    new = model.policy.state_dict()
+    source_model = evaluation.load_model(brain, device=config.device)
+    old, new = source_model.policy.state_dict(), model.policy.state_dict()
+    width = source_model.observation_space.shape[0]
     for key, value in new.items():
         given = old.get(key)
-        if given is not None and given.shape == value.shape:
-            new[key] = given.clone()
-        elif (
-            given is not None
-            and given.ndim == 2
-            and given.shape[0] == value.shape[0]
-            and value.shape[1] == len(mapping)
-        ):
+        if given is not None and given.ndim == 2 and given.shape[1] == width and value.shape[1] == len(mapping):
             # An input layer: copy the columns of matched inputs, zero the new ones.
             weights = th.zeros_like(value)
             weights[:, th.as_tensor(kept)] = given[:, th.as_tensor(mapping[kept])]
             new[key] = weights
+        elif given is not None and given.shape == value.shape:
+            new[key] = given.clone()
         else:
             shape = None if given is None else tuple(given.shape)
             raise ConfigError(

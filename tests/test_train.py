@@ -280,16 +280,24 @@ def test_curriculum_trains_each_stage_in_its_own_env(tmp_path):
         ),
         ([{"until": 500, "env_kwargs": "walk"}], "curriculum[0].env_kwargs must be a mapping, got 'walk'"),
         ("walk", "curriculum must be list, got 'walk'"),
+        (
+            [{"until": 900, "env_kwargs": {}}],
+            "the stage ending at 1000 steps is shorter than a rollout (n_steps x n_envs = 128 steps)",
+        ),
     ],
 )
 def test_bad_curriculum(curriculum, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", {"total_steps": 1000, "curriculum": curriculum})
+        overrides = {"total_steps": 1000, "n_steps": 64, "n_envs": 2, "curriculum": curriculum}
+        resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", overrides)
 
 
 def test_bad_curriculum_env_kwargs_are_caught_before_training():
     config = resolve_config(
-        "neuromotor/Walker2d-Gait-v2", "rppo", {"curriculum": [{"until": 100, "env_kwargs": {"gaits": ["run"]}}]}
+        "neuromotor/Walker2d-Gait-v2", "rppo", {"curriculum": [{"until": 100000, "env_kwargs": {"gaits": ["run"]}}]}
     )
     with pytest.raises(ConfigError, match=re.escape("gaits must be some of walk, jump, got ('run',)")):
+        check_env_config(config)
+    config.curriculum = [{"until": 100000, "env_kwargs": {"obs": "proprio"}}]
+    with pytest.raises(ConfigError, match="every stage's env must observe and act alike"):
         check_env_config(config)
