@@ -141,7 +141,7 @@ def train_main(argv: list[str] | None = None) -> int:
             if (run_dir / "config.yaml").exists():
                 parser.error(f"run directory {str(run_dir)!r} already holds a run; use --resume {run_dir}")
         config.validate()
-        check_env_config(config)
+        check_env_config(config, warm_start=args.resume is None)  # a resume starts from its checkpoint
         summary = train(config, run_dir, resume=args.resume is not None, command=command)
     except (ConfigError, RunError, ValueError) as exc:
         parser.error(str(exc))

@@ -57,8 +57,9 @@ class EnvFactory:
         return gym.make(envs.resolve_env_id(self.env_id), **self.env_kwargs)
 
 
-def check_env_config(config: TrainConfig) -> None:
-    """Fail early, with a one-line message, on an unknown env id or bad env kwargs (of any curriculum stage)."""
+def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
+    """Fail early, with a one-line message, on an unknown env id or bad env kwargs (of any curriculum stage), and
+    (with ``warm_start``) on an ``init_from`` brain that cannot start this run."""
     envs.resolve_env_id(config.env_id)
     spaces = []
     for _, kwargs in config.stages():
@@ -70,7 +71,7 @@ def check_env_config(config: TrainConfig) -> None:
         env.close()
     if any(s != spaces[-1] for s in spaces):
         raise ConfigError("curriculum: every stage's env must observe and act alike (same obs mode, body and task)")
-    if config.init_from:
+    if warm_start and config.init_from:
         from agents.warmstart import check_source
 
         check_source(config, config.init_from)

@@ -301,3 +301,17 @@ def test_bad_curriculum_env_kwargs_are_caught_before_training():
     config.curriculum = [{"until": 100000, "env_kwargs": {"obs": "proprio"}}]
     with pytest.raises(ConfigError, match="every stage's env must observe and act alike"):
         check_env_config(config)
+
+
+def test_a_resume_does_not_need_its_warm_start_source(tmp_path):
+    run_dir = tmp_path / "warm"
+    args = ["--env", "neuromotor/Walker2d-Walk-v1", "--steps", "128", "--run-dir", str(run_dir), *TINY]
+    assert run_train(*args, "--eval-freq", "0", "--checkpoint-freq", "128").returncode == 0
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({**config, "init_from": str(tmp_path / "gone")}))
+    resumed = run_train("--resume", str(run_dir), "--steps", "256")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 256
+    # A new run from the same settings needs the source, and says so in one line.
+    fresh = run_train(*args, "--set", f"init_from={tmp_path / 'gone'}", "--run-dir", str(tmp_path / "new"))
+    assert fresh.returncode == 2 and "init_from:" in fresh.stderr and "Traceback" not in fresh.stderr
