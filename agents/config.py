@@ -113,7 +113,7 @@ class TrainConfig:
     env_kwargs: dict = dataclasses.field(default_factory=dict)
     """Keyword arguments of ``gym.make`` (``obs``, ``speed``, ...), validated by the env."""
     init_from: str | None = None
-    """Start from this brain's weights (bundled name, run directory or model .zip); new command inputs start at 0."""
+    """Start from this brain's weights (bundled name, run directory or model .zip); new inputs start at zero weight."""
     init_min_log_std: float | None = None
     """With ``init_from``: raise the brain's action log std to at least this, to explore the new task."""
     curriculum: list = dataclasses.field(default_factory=list)

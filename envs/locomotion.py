@@ -173,8 +173,10 @@ class LocomotionEnv(gym.Env):
 
     @property
     def command_labels(self) -> tuple[str, ...]:
-        """Names of the observation's last entries, the task's command."""
-        return self.task.command_labels
+        """Names of the observation's last entries, the task's command (``command_<i>`` if the task names none)."""
+        labels = tuple(self.task.command_labels)
+        size = self.task.command.size
+        return labels if len(labels) == size else tuple(f"command_{i}" for i in range(size))
 
     def _sense(self, base_obs: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         return self.senses.sense(base_obs, self.base.data.qpos, self.body.n_root_xy, contacts)

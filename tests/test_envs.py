@@ -43,6 +43,7 @@ def test_check_env(env_id, obs):
     assert env.observation_space.shape == env.reset(seed=0)[0].shape
     # The command, last in the observation, names its entries (warm starts match inputs by them).
     labels = env.unwrapped.command_labels
+    assert labels == env.unwrapped.task.command_labels  # every built-in task names its command's entries
     assert len(labels) == len(set(labels)) == env.unwrapped.task.command.size
     env.close()
 
@@ -234,3 +235,11 @@ def test_body_task_defaults_yield_to_the_user():
     assert gym.make("neuromotor/Ant-Walk-v1").unwrapped.task.stride_weight == 0.0
     assert gym.make("neuromotor/Ant-Walk-v1", stride_weight=5.0).unwrapped.task.stride_weight == 5.0
     assert gym.make("neuromotor/Walker2d-Walk-v1").unwrapped.task.stride_weight > 0
+
+
+def test_an_unnamed_command_gets_generic_labels():
+    # A plug-in task may leave its command unnamed: the env still names each entry, so warm starts can match them.
+    env = gym.make("neuromotor/Walker2d-Gait-v2").unwrapped
+    env.task.command_labels = ()
+    assert env.command_labels == tuple(f"command_{i}" for i in range(5))
+    env.close()
