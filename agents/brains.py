@@ -28,7 +28,7 @@ from typing import Any
 
 import torch as th
 
-from agents import evaluation
+from agents import distill, evaluation
 from agents.cli import OneLineParser
 from agents.config import ConfigError, load_yaml, resolve_config
 from agents.training import RunError, check_env_config, checkpoint_paths, checkpoint_steps, load_run_config, train
@@ -251,6 +251,14 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     if "select" in recipe:
         select_rules(recipe, config.total_steps)
     run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
+    if "distill" in recipe:
+        # First a student learns the teachers' gaits (agents.distill); reinforcement learning starts from it.
+        rules = dict(recipe["distill"])
+        teachers = rules.pop("teachers", None)
+        if not isinstance(teachers, dict) or not teachers:
+            raise ConfigError(f"{name}: distill needs teachers: {{GAIT: BRAIN, ...}}")
+        student = distill.distill(config, teachers, run_dir / "student", **rules)
+        config = resolve_config(recipe["env_id"], recipe["algo"], {**settings, "init_from": str(student)})
     train(config, run_dir, command=[sys.executable, "-m", "agents.brains", "train", name])
     target = select_checkpoint(recipe, run_dir) if "select" in recipe else run_dir
     return measure_run(name, recipe, str(target))

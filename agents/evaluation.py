@@ -182,11 +182,11 @@ class Episode:
         from envs.tasks.gait import GAITS
 
         commanded = self.commanded_gaits()
+        speeds = self.commands_during()[:, len(GAITS)]
         result = gait.command_following(
-            commanded, self.foot_contacts, self.com_position, self.standing_com_height, self.dt
+            commanded, self.foot_contacts, self.com_position, self.standing_com_height, self.dt, speeds=speeds
         )
         latencies = np.array(result["switch_latencies"])
-        speeds = self.commands_during()[:, len(GAITS)]
         walks = [seg for seg in result["segments"] if seg["commanded"] == "walk"]
         jumps = [seg for seg in result["segments"] if seg["commanded"] == "jump"]
         speed_errors = [abs(seg["forward_speed"] / speeds[seg["start"]] - 1.0) for seg in walks]

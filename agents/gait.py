@@ -230,21 +230,26 @@ def command_following(
     *,
     window: float = FOLLOW_WINDOW,
     settle: float = 1.0,
+    speeds: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """How a gait followed commanded gaits (``commanded``: the gait asked for at each step).
+    """How a gait followed commanded gaits (``commanded``: the gait asked for at each step; ``speeds``, if given, the
+    commanded walking speed).
 
     At each switch of the commanded gait, the latency is the time until the gait label of the trailing ``window``
-    seconds names the new gait (NaN if it never does before the next switch). Each segment between switches is
-    also measured on its own, from ``settle`` seconds after its start: its label, forward speed, flights per 1000
-    steps and mean apex rise.
+    seconds names the new gait (NaN if it never does before the next switch). Each segment between command changes
+    (of gait, or of speed) is also measured on its own, from ``settle`` seconds after its start: its label, forward
+    speed, flights per 1000 steps and mean apex rise.
     """
     commanded = np.asarray(commanded).astype(str)
     labels = windowed_labels(contacts, com_position, dt, window=window, every=1)
-    starts = [0, *np.flatnonzero(commanded[1:] != commanded[:-1]) + 1]
+    changed = commanded[1:] != commanded[:-1]
+    if speeds is not None:
+        changed |= np.asarray(speeds)[1:] != np.asarray(speeds)[:-1]
+    starts = [0, *np.flatnonzero(changed) + 1]
     bounds = [*starts, len(commanded)]
     latencies, segments = [], []
     for start, stop in itertools.pairwise(bounds):
-        if start > 0:
+        if start > 0 and commanded[start] != commanded[start - 1]:
             hit = np.flatnonzero(labels[start:stop] == commanded[start])
             latencies.append(float(hit[0] * dt) if hit.size else math.nan)
         lo = start + round(settle / dt)

@@ -177,6 +177,13 @@ def test_command_following_measures_switch_latency_and_segments():
     # A command never followed has no latency.
     never = gait.command_following(np.array(["walk"] * 500 + ["jump"] * 500), walk.repeat(2, axis=0), com, 1.0, DT)
     assert np.isnan(never["switch_latencies"][0])
+    # A change of walking speed starts a segment (measured against its own speed) but is no gait switch.
+    speeds = np.where(np.arange(1000) < 250, 0.5, 1.0)
+    split = gait.command_following(commanded, contacts, com, 1.0, DT, window=0.5, speeds=speeds)
+    assert split["switch_latencies"] == result["switch_latencies"]
+    assert [(s["commanded"], s["start"], s["stop"]) for s in split["segments"]] == [
+        ("walk", 0, 250), ("walk", 250, 440), ("jump", 440, 1000)
+    ]  # fmt: skip
 
 
 def test_latency_distribution_counts_switches_never_followed():

@@ -1,0 +1,107 @@
+"""Distillation: gait teachers' actions taught to one student brain (DAgger)."""
+
+import re
+
+import numpy as np
+import pytest
+import torch as th
+
+from agents import distill, evaluation
+from agents.config import ConfigError, resolve_config
+
+GAIT = "neuromotor/Walker2d-Gait-v2"
+TEACHERS = {"walk": "walker2d-walk", "jump": "walker2d-jump"}
+LABELS = ("walk", "jump", "speed", "spot_x", "spot_y")
+
+
+def gait_obs(rng, gait: str, speed: float, spot=(0.0, 0.0)) -> np.ndarray:
+    command = [float(gait == "walk"), float(gait == "jump"), speed if gait == "walk" else 0.0, *spot]
+    return np.array([[*rng.normal(size=19), *command]])
+
+
+def test_teacher_sees_its_own_task_view_with_the_speed_held_while_another_gait_is_active():
+    rng = np.random.default_rng(0)
+    walk = distill.Teacher("walk", "walker2d-walk", LABELS, 19, 1)
+    jump = distill.Teacher("jump", "walker2d-jump", LABELS, 19, 1)
+    stats = walk.stats
+    first = gait_obs(rng, "jump", 0.0, (0.1, -0.2))
+    # The walk brain's only command is the speed: before any walking it sees its training mean, not the zero.
+    expected = stats.normalize_obs(np.array([[*first[0, :19], stats.obs_rms.mean[19]]]))
+    np.testing.assert_allclose(walk.view(first, np.array([False])), expected)
+    # The jump brain sees the spot as its own task gives it.
+    spot_view = jump.stats.normalize_obs(first[:, [*range(19), 22, 23]])
+    np.testing.assert_allclose(jump.view(first, np.array([True])), spot_view)
+    walking = gait_obs(rng, "walk", 0.7)
+    speed = stats.normalize_obs(np.r_[walking[0, :19], 0.7])[19]
+    assert walk.view(walking, np.array([True]))[0, 19] == pytest.approx(speed)
+    jumping = gait_obs(rng, "jump", 0.0)
+    held = walk.view(jumping, np.array([False]))[0, 19]
+    assert held == pytest.approx(stats.normalize_obs(np.r_[jumping[0, :19], 0.7])[19])
+
+
+def test_teacher_of_another_body_is_refused_in_one_line():
+    with pytest.raises(ConfigError, match=re.escape("teacher walk=ant-walk senses")):
+        distill.Teacher("walk", "ant-walk", LABELS, 19, 1)
+    with pytest.raises(ConfigError, match="teacher walk=nope"):
+        distill.Teacher("walk", "nope", LABELS, 19, 1)
+
+
+def test_action_loss_ignores_means_past_the_bound_the_teacher_is_at():
+    target = th.tensor([[1.0, -1.0, 0.5, 1.0]])
+    assert float(distill.action_loss(th.tensor([[3.0, -2.0, 0.5, 1.0]]), target)) == 0.0
+    # Short of the bound, on the wrong side, or away from an unsaturated target: charged.
+    assert float(distill.action_loss(th.tensor([[0.0, 0.0, 0.5, 1.0]]), target)) == pytest.approx(0.5)
+    assert float(distill.action_loss(th.tensor([[1.0, -1.0, 2.5, 1.0]]), target)) == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def distiller():
+    config = resolve_config(GAIT, "rppo", {"env_kwargs": {"switch_interval": [0.1, 0.2]}, "clip_obs": 1.0e6})
+    d = distill.Distiller(config, TEACHERS, n_envs=2, chunk=16, action_noise=0.0)
+    d.collect(64, beta=1.0)
+    return d
+
+
+def test_collected_labels_are_the_active_teachers_actions(distiller):
+    data = distiller.data
+    assert len(distiller.data) == 8 and data.obs[0].shape == (2, 16, 24) and data.h0[0].shape == (1, 2, 128)
+    obs = np.concatenate(data.obs)
+    # Both gaits were commanded (switches every 0.1-0.2 s); every label is an action.
+    walking = obs[..., 19] > 0.5
+    assert walking.any() and (~walking).any()
+    targets = np.concatenate(data.targets)
+    assert np.all(np.abs(targets) <= 1.0)
+    # Replaying the same raw observations through fresh teachers gives the same labels.
+    raw = distiller.norm.unnormalize_obs(obs)
+    starts = np.concatenate(data.starts)
+    fresh = distill.Teachers(GAIT, {}, TEACHERS, n_envs=2)
+    for t in range(16):
+        labels = fresh.act(raw[:2, t], starts[:2, t] | (t == 0))
+        np.testing.assert_allclose(labels, targets[:2, t], atol=1e-4)
+
+
+def test_training_fits_the_labels_and_the_student_is_a_loadable_brain(distiller, tmp_path):
+    first = distiller.train(epochs=1)
+    last = distiller.train(epochs=30)
+    assert last < 0.5 * first
+    brain = evaluation.find_brain(str(distiller.save(tmp_path / "student")))
+    assert brain.config.env_id == GAIT
+    model = evaluation.load_model(brain)
+    # Its action noise is the least of its teachers', per action.
+    teachers = [evaluation.load_model(evaluation.find_brain(s)).policy.log_std for s in TEACHERS.values()]
+    th.testing.assert_close(model.policy.log_std.data, th.minimum(*teachers).data)
+    venv = evaluation.make_env(brain, {"schedule": "walk:1.0@0,jump@5"}, max_episode_steps=10)
+    episode = evaluation.rollout(model, venv, seed=0)
+    assert episode.length == 10 and episode.commands[-1][1] == 1.0
+
+
+def test_cli_rejects_a_bad_teacher_in_one_line(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        distill.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--teacher expects GAIT=BRAIN" in err
+    with pytest.raises(SystemExit):
+        distill.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "run=walker2d-walk"])
+    assert "teachers must be given for gaits of walk, jump" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
