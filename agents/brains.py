@@ -55,6 +55,9 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
             select_rules(recipe)
         except ConfigError as exc:
             raise ConfigError(f"{path}: brain {name!r}: {exc}") from None
+        rules = recipe.get("distill", {"teachers": {"": ""}})
+        if not isinstance(rules, dict) or not isinstance(rules.get("teachers"), dict) or not rules["teachers"]:
+            raise ConfigError(f"{path}: brain {name!r}: distill needs teachers: {{GAIT: BRAIN, ...}}")
     return recipes
 
 
@@ -254,9 +257,7 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     if "distill" in recipe:
         # First a student learns the teachers' gaits (agents.distill); reinforcement learning starts from it.
         rules = dict(recipe["distill"])
-        teachers = rules.pop("teachers", None)
-        if not isinstance(teachers, dict) or not teachers:
-            raise ConfigError(f"{name}: distill needs teachers: {{GAIT: BRAIN, ...}}")
+        teachers = rules.pop("teachers")
         student = distill.distill(config, teachers, run_dir / "student", **rules)
         config = resolve_config(recipe["env_id"], recipe["algo"], {**settings, "init_from": str(student)})
     train(config, run_dir, command=[sys.executable, "-m", "agents.brains", "train", name])

@@ -7,12 +7,48 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 from tqdm.auto import tqdm
 
 #: Scalar gait signals that the neuromotor envs put in ``info`` and TensorBoard shows under ``gait/``.
 GAIT_SIGNALS = ("forward_velocity", "com_height", "com_rise", "torso_pitch", "airborne")
+
+
+class CriticWarmup(BaseCallback):
+    """Freeze the policy (actor) weights until ``steps`` env steps: a warm-started brain keeps acting as it did
+    while the value function learns the new task, instead of following advantages from a critic that does not know
+    it yet."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def actor_parameters(self) -> list:
+        policy = self.model.policy
+        parts = [getattr(policy, name, None) for name in ("lstm_actor", "action_net")]
+        parts.append(policy.mlp_extractor.policy_net)
+        params = [p for part in parts if part is not None for p in part.parameters()]
+        return params + ([policy.log_std] if isinstance(getattr(policy, "log_std", None), th.nn.Parameter) else [])
+
+    def _set_frozen(self) -> None:
+        frozen = self.model.num_timesteps < self.steps
+        for param in self.actor_parameters():
+            param.requires_grad_(not frozen)
+
+    def _on_training_start(self) -> None:
+        self._set_frozen()
+
+    def _on_rollout_start(self) -> None:
+        self._set_frozen()
+
+    def _on_training_end(self) -> None:
+        for param in self.actor_parameters():
+            param.requires_grad_(True)
+
+    def _on_step(self) -> bool:
+        return True
 
 
 class ProgressBar(BaseCallback):

@@ -116,6 +116,8 @@ class TrainConfig:
     """Start from this brain's weights (bundled name, run directory or model .zip); new inputs start at zero weight."""
     init_min_log_std: float | None = None
     """With ``init_from``: raise the brain's action log std to at least this, to explore the new task."""
+    init_critic_steps: int = 0
+    """With ``init_from``: for this many env steps train only the value function (the policy's weights frozen)."""
     curriculum: list = dataclasses.field(default_factory=list)
     """Earlier stages: ``[{until: STEPS, env_kwargs: {...}}, ...]``; each's keys replace ``env_kwargs``' until then."""
 
@@ -140,6 +142,10 @@ class TrainConfig:
         self._validate_curriculum()
         if self.init_min_log_std is not None and not self.init_from:
             raise ConfigError("init_min_log_std applies to a warm start: set init_from too")
+        if self.init_critic_steps < 0:
+            raise ConfigError(f"init_critic_steps must be >= 0, got {self.init_critic_steps}")
+        if self.init_critic_steps and not self.init_from:
+            raise ConfigError("init_critic_steps applies to a warm start: set init_from too")
         if self.algo == "rppo" and self.batch_size < 2:
             raise ConfigError("batch_size must be >= 2 for rppo")
         valid_policy = POLICY_KEYS[self.algo]

@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 
 import envs
 from agents.algorithm import FastRecurrentPPO
-from agents.callbacks import InfoLogger, ProgressBar, SaveBest, Timer
+from agents.callbacks import CriticWarmup, InfoLogger, ProgressBar, SaveBest, Timer
 from agents.config import ConfigError, TrainConfig, load_yaml
 from agents.policies import FAST_POLICY
 
@@ -220,6 +220,8 @@ def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: V
     n_envs = config.n_envs
     callbacks = [ProgressBar(total_steps)] if progress else []
     callbacks.append(InfoLogger())
+    if config.init_critic_steps:
+        callbacks.append(CriticWarmup(config.init_critic_steps))
     if config.checkpoint_freq:
         callbacks.append(
             CheckpointCallback(

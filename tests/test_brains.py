@@ -252,3 +252,42 @@ def test_a_recipe_with_a_bad_select_is_refused_when_read(tmp_path):
     path.write_text("b:\n  env_id: neuromotor/Walker2d-Walk-v1\n  algo: rppo\n  criteria: {}\n  select: {every: 0}\n")
     with pytest.raises(ValueError, match="brain 'b': select every must be a whole number >= 1, got 0"):
         load_recipes(path)
+
+
+TINY_SETTINGS = {"total_steps": 64, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
+                 "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
+
+
+def test_a_distill_recipe_trains_from_the_student_of_its_teachers(tmp_path, monkeypatch):
+    from agents import brains
+    from agents.training import load_run_config
+
+    measured = []
+    monkeypatch.setattr(brains, "measure_run", lambda name, recipe, target: measured.append(target) or {})
+    recipe = {
+        "env_id": "neuromotor/Walker2d-Gait-v2",
+        "algo": "rppo",
+        "distill": {
+            "teachers": {"walk": "walker2d-walk", "jump": "walker2d-jump"},
+            "iterations": 1,
+            "steps_per_iteration": 16,
+            "epochs": 1,
+            "distiller_kwargs": {"n_envs": 2, "chunk": 16},
+        },
+        "settings": TINY_SETTINGS,
+        "criteria": {"fell": {"max": 0}},
+    }
+    brains.train_brain("tiny-gait", recipe, None, tmp_path)
+    (run,) = [Path(t) for t in measured]
+    student = run / "student"
+    assert (student / "model.zip").is_file() and (run / "model.zip").is_file()
+    assert load_run_config(run).init_from == str(student)
+
+
+def test_a_recipe_whose_distill_names_no_teachers_is_refused_when_read(tmp_path):
+    from agents.config import ConfigError
+
+    path = tmp_path / "brains.yaml"
+    path.write_text("x: {env_id: neuromotor/Walker2d-Gait-v2, algo: rppo, criteria: {}, distill: {iterations: 2}}\n")
+    with pytest.raises(ConfigError, match="brain 'x': distill needs teachers"):
+        load_recipes(path)

@@ -315,3 +315,38 @@ def test_a_resume_does_not_need_its_warm_start_source(tmp_path):
     # A new run from the same settings needs the source, and says so in one line.
     fresh = run_train(*args, "--set", f"init_from={tmp_path / 'gone'}", "--run-dir", str(tmp_path / "new"))
     assert fresh.returncode == 2 and "init_from:" in fresh.stderr and "Traceback" not in fresh.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"init_critic_steps": 100}, "init_critic_steps applies to a warm start: set init_from too"),
+        ({"init_critic_steps": -1, "init_from": "walker2d-walk"}, "init_critic_steps must be >= 0, got -1"),
+    ],
+)
+def test_bad_critic_warmup(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", overrides)
+
+
+def test_critic_warmup_trains_the_value_function_only_until_its_step(tmp_path):
+    settings = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 2, "policy.lstm_hidden_size": 8,
+                "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
+    source = tmp_path / "source"
+    config = resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", {**settings, "total_steps": 64})
+    train(config, source, progress=False)
+    before = RecurrentPPO.load(source / "model.zip").policy.state_dict()
+
+    def changed(run: Path, steps: int, warmup: int) -> set[str]:
+        overrides = {**settings, "total_steps": steps, "init_from": str(source), "init_critic_steps": warmup}
+        train(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", overrides), run, progress=False)
+        after = RecurrentPPO.load(run / "model.zip").policy.state_dict()
+        return {k.split(".")[0] for k, v in after.items() if not th.equal(v, before[k])}
+
+    # Two rollouts of 64 steps inside the warm-up: only the critic's parts moved.
+    assert changed(tmp_path / "frozen", 128, 128) == {"lstm_critic", "mlp_extractor", "value_net"}
+    frozen = RecurrentPPO.load(tmp_path / "frozen" / "model.zip").policy
+    for name, value in frozen.mlp_extractor.policy_net.state_dict().items():
+        assert th.equal(value, before[f"mlp_extractor.policy_net.{name}"])
+    # A warm-up of one rollout: the second rollout trains the policy too.
+    assert {"lstm_actor", "action_net", "log_std"} <= changed(tmp_path / "thawed", 128, 64)
