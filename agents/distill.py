@@ -160,7 +160,7 @@ class Teachers:
 
 @dataclasses.dataclass
 class Dataset:
-    """Chunks of consecutive steps: normalised student observations, starts, teacher actions, student LSTM states."""
+    """Chunks of consecutive steps: raw observations, episode starts, teacher actions, student LSTM states."""
 
     obs: list[np.ndarray] = dataclasses.field(default_factory=list)
     starts: list[np.ndarray] = dataclasses.field(default_factory=list)
@@ -234,7 +234,7 @@ class Distiller:
                 use_teacher = self.rng.random(self.n_envs) < beta
                 actions = np.where(use_teacher[:, None], targets, student)
                 actions = actions + self.action_noise * self.rng.standard_normal(actions.shape)
-                rows["obs"].append(norm)
+                rows["obs"].append(self.obs.copy())
                 rows["starts"].append(self.starts.copy())
                 rows["targets"].append(targets)
                 self.obs, _, dones, infos = self.venv.step(np.clip(actions, -1.0, 1.0))
@@ -250,9 +250,22 @@ class Distiller:
             self.data.c0.append(c0)
         return {"episodes": episodes, "falls": falls}
 
+    def fit_normalisation(self) -> None:
+        """Set the student's observation statistics to those of all data so far: the gait env's, not a warm
+        start's (reinforcement learning from the student goes on updating them; far-off statistics would shift its
+        inputs under it)."""
+        if not isinstance(self.norm, VecNormalize):
+            return
+        obs = np.concatenate(self.data.obs).reshape(-1, self.norm.observation_space.shape[0])
+        self.norm.obs_rms.mean = obs.mean(axis=0)
+        self.norm.obs_rms.var = obs.var(axis=0)
+        self.norm.obs_rms.count = float(len(obs))
+
     def train(self, epochs: int, batch_chunks: int = 32) -> float:
-        """Fit the student's action means to the teachers' labels over all data so far; returns the last loss."""
-        obs = np.concatenate(self.data.obs)
+        """Fit the student's action means to the teachers' labels over all data so far (normalised with statistics
+        of all that data); returns the mean loss of the last minibatches."""
+        self.fit_normalisation()
+        obs = self._normalise(np.concatenate(self.data.obs))
         starts = np.concatenate(self.data.starts)
         targets = np.concatenate(self.data.targets)
         h0 = np.concatenate(self.data.h0, axis=1)
