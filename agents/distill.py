@@ -181,6 +181,8 @@ class Distiller:
         n_envs: Parallel envs of the rollouts.
         chunk: Steps per training sequence (backpropagation through time).
         action_noise: Std of Gaussian noise added to the executed actions (not the labels), to visit more states.
+        learning_rate: Adam learning rate of the student's fitting.
+        log: Where progress lines go.
     """
 
     def __init__(

@@ -109,3 +109,8 @@ def test_cli_rejects_a_bad_teacher_in_one_line(capsys, tmp_path):
         distill.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "run=walker2d-walk"])
     assert "teachers must be given for gaits of walk, jump" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_an_env_without_a_gait_command_has_no_teacher_to_choose():
+    with pytest.raises(ConfigError, match=re.escape("neuromotor/Walker2d-Walk-v1 has no gait command")):
+        distill.Teachers("neuromotor/Walker2d-Walk-v1", {}, {"walk": "walker2d-walk"}, 1)
