@@ -55,8 +55,9 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
             select_rules(recipe)
         except ConfigError as exc:
             raise ConfigError(f"{path}: brain {name!r}: {exc}") from None
-        rules = recipe.get("distill", {"teachers": {"": ""}})
-        if not isinstance(rules, dict) or not isinstance(rules.get("teachers"), dict) or not rules["teachers"]:
+        rules = recipe.get("distill")
+        if "distill" in recipe and not (isinstance(rules, dict) and isinstance(rules.get("teachers"), dict)
+                                        and rules["teachers"]):  # fmt: skip
             raise ConfigError(f"{path}: brain {name!r}: distill needs teachers: {{GAIT: BRAIN, ...}}")
     return recipes
 
