@@ -15,6 +15,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import argparse
+import inspect
 import json
 import math
 import platform
@@ -59,8 +60,16 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
         if "distill" in recipe and not (isinstance(rules, dict) and isinstance(rules.get("teachers"), dict)
                                         and rules["teachers"]):  # fmt: skip
             raise ConfigError(f"{path}: brain {name!r}: distill needs teachers: {{GAIT: BRAIN, ...}}")
+        unknown = set(rules or {}) - {"teachers", *DISTILL_KEYS}
+        if unknown:
+            raise ConfigError(f"{path}: brain {name!r}: unknown distill keys {', '.join(sorted(unknown))}; valid: "
+                              f"teachers, {', '.join(DISTILL_KEYS)}")  # fmt: skip
     return recipes
 
+
+#: Keys of a recipe's ``distill`` besides ``teachers``: the keyword arguments of :func:`agents.distill.distill`.
+DISTILL_KEYS = tuple(k for k, p in inspect.signature(distill.distill).parameters.items() if p.kind == p.KEYWORD_ONLY
+                     and k != "log")  # fmt: skip
 
 #: Which statistic over the episodes a criterion judges (``of:``); the mean unless it says otherwise.
 STATISTICS = ("mean", "min", "max")

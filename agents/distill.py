@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 import torch as th
-import yaml
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents import evaluation
 from agents.config import ConfigError, TrainConfig
-from agents.training import EnvFactory, build_model, build_vec_env
+from agents.training import EnvFactory, build_model, build_vec_env, save_run_config
 from agents.warmstart import input_layout
+from envs.tasks.gait import GAITS
 
 #: Command inputs a teacher sees held at their last value while another gait is active (the command zeroes them).
 HELD_LABELS = ("speed",)
@@ -122,8 +122,6 @@ class Teacher:
 
 
 def _gait_labels(labels: tuple[str, ...]) -> tuple[str, ...]:
-    from envs.tasks.gait import GAITS
-
     return tuple(x for x in labels if x in GAITS)
 
 
@@ -295,8 +293,7 @@ class Distiller:
 
     def save(self, run_dir: Path) -> Path:
         """Write a run directory (``config.yaml``, ``model.zip``, ``vecnormalize.pkl``) evaluate.py can load."""
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+        save_run_config(self.config, run_dir)
         self.model.save(run_dir / "model.zip")
         if isinstance(self.norm, VecNormalize):
             self.norm.save(str(run_dir / "vecnormalize.pkl"))

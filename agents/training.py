@@ -169,6 +169,13 @@ def save_checkpoint(model: BaseAlgorithm, folder: Path) -> Checkpoint:
     return checkpoint
 
 
+def save_run_config(config: TrainConfig, run_dir: Path) -> None:
+    """Write the resolved settings into ``run_dir/config.yaml`` (creating the folder)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "config.yaml", "w") as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+
+
 def load_run_config(run_dir: Path) -> TrainConfig:
     """The resolved settings saved in a run directory."""
     path = run_dir / "config.yaml"
@@ -263,9 +270,7 @@ def train(
         raise RunError(
             f"the run already reached {checkpoint.steps} of {config.total_steps} steps; pass a larger --steps"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / "config.yaml", "w") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+    save_run_config(config, run_dir)
     if command is not None:
         with open(run_dir / "command.txt", "a") as f:
             f.write(shlex.join(command) + "\n")

@@ -291,3 +291,6 @@ def test_a_recipe_whose_distill_names_no_teachers_is_refused_when_read(tmp_path)
     path.write_text("x: {env_id: neuromotor/Walker2d-Gait-v2, algo: rppo, criteria: {}, distill: {iterations: 2}}\n")
     with pytest.raises(ConfigError, match="brain 'x': distill needs teachers"):
         load_recipes(path)
+    path.write_text("x: {env_id: E, algo: rppo, criteria: {}, distill: {teachers: {walk: w}, epoch: 2}}\n")
+    with pytest.raises(ConfigError, match="unknown distill keys epoch; valid: teachers, iterations, steps_per_iter"):
+        load_recipes(path)
