@@ -118,6 +118,9 @@ class TrainConfig:
     """With ``init_from``: raise the brain's action log std to at least this, to explore the new task."""
     init_critic_steps: int = 0
     """With ``init_from``: for this many env steps train only the value function (the policy's weights frozen)."""
+    lead_in: dict = dataclasses.field(default_factory=dict)
+    """Start training episodes after other brains: ``{brains: {GAIT: BRAIN}, gait: GAIT, steps: [LOW, HIGH]}``
+    (gait envs; see agents.leadin)."""
     curriculum: list = dataclasses.field(default_factory=list)
     """Earlier stages: ``[{until: STEPS, env_kwargs: {...}}, ...]``; each's keys replace ``env_kwargs``' until then."""
 
@@ -140,6 +143,10 @@ class TrainConfig:
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         self._validate_curriculum()
+        if self.lead_in:
+            from agents.leadin import check_lead_in
+
+            check_lead_in(self.lead_in)
         if self.init_min_log_std is not None and not self.init_from:
             raise ConfigError("init_min_log_std applies to a warm start: set init_from too")
         if self.init_critic_steps < 0:

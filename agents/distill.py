@@ -129,9 +129,19 @@ class Teachers:
     """One teacher per gait, switched by the gait env's command: each env's action is its active teacher's.
 
     Also a stand-in for a model (``predict``), so the teachers can be rolled out and measured as one brain.
+    With ``fresh``, a teacher's LSTM starts from zero each time its gait is commanded (as it does in training when
+    its episodes start where another brain left off, see :mod:`agents.leadin`), instead of having followed the
+    whole episode.
     """
 
-    def __init__(self, env_id: str, env_kwargs: dict[str, Any], teachers: Mapping[str, str], n_envs: int) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        teachers: Mapping[str, str],
+        n_envs: int,
+        fresh: bool = False,
+    ) -> None:
         senses, labels = input_layout(env_id, env_kwargs)
         gaits = _gait_labels(labels)
         if not gaits:
@@ -141,13 +151,18 @@ class Teachers:
         self.gait_index = {g: senses + labels.index(g) for g in teachers}
         self.teachers = [Teacher(g, s, labels, senses, n_envs) for g, s in teachers.items()]
         self.n_envs = n_envs
+        self.fresh = fresh
+        self.was_active = {t.gait: np.zeros(n_envs, dtype=bool) for t in self.teachers}
 
     def act(self, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Each env's active teacher's action, clipped to [-1, 1] (every teacher steps, active or not)."""
         actions = np.zeros((len(obs), *self.teachers[0].model.action_space.shape))
+        starts = np.asarray(starts, dtype=bool)
         for teacher in self.teachers:
             active = obs[:, self.gait_index[teacher.gait]] > 0.5
-            actions[active] = teacher.act(obs, active, starts)[active]
+            own_starts = starts | (active & ~self.was_active[teacher.gait]) if self.fresh else starts
+            self.was_active[teacher.gait] = active
+            actions[active] = teacher.act(obs, active, own_starts)[active]
         return np.clip(actions, -1.0, 1.0)
 
     def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None, deterministic: bool = True):
@@ -180,6 +195,7 @@ class Distiller:
         chunk: Steps per training sequence (backpropagation through time).
         action_noise: Std of Gaussian noise added to the executed actions (not the labels), to visit more states.
         learning_rate: Adam learning rate of the student's fitting.
+        fresh_teachers: Each teacher's memory starts when its gait is commanded (see :class:`Teachers`).
         log: Where progress lines go.
     """
 
@@ -192,10 +208,11 @@ class Distiller:
         chunk: int = 128,
         action_noise: float = 0.1,
         learning_rate: float = 1e-3,
+        fresh_teachers: bool = False,
         log: Callable[[str], None] = print,
     ) -> None:
         self.config, self.n_envs, self.chunk, self.action_noise, self.log = config, n_envs, chunk, action_noise, log
-        self.teachers = Teachers(config.env_id, config.env_kwargs, teachers, n_envs)
+        self.teachers = Teachers(config.env_id, config.env_kwargs, teachers, n_envs, fresh=fresh_teachers)
         self.venv = make_vec_env(EnvFactory(config.env_id, config.env_kwargs), n_envs=n_envs, seed=config.seed)
         holder = build_vec_env(config, 1, config.seed)
         self.model = build_model(config, holder, None)
@@ -327,12 +344,17 @@ def distill(
 
 
 def measure_teachers(
-    config: TrainConfig, teachers: Mapping[str, str], schedule: str, episodes: int = 10, seed: int = 100_000
+    config: TrainConfig,
+    teachers: Mapping[str, str],
+    schedule: str,
+    episodes: int = 10,
+    seed: int = 100_000,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """Gait-following metrics of the teachers switched by ``schedule``: what a student is taught to do."""
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    switch = Teachers(config.env_id, config.env_kwargs, teachers, 1)
+    switch = Teachers(config.env_id, config.env_kwargs, teachers, 1, fresh=fresh)
     venv = DummyVecEnv([EnvFactory(config.env_id, {**config.env_kwargs, "schedule": schedule})])
     summary = evaluation.summarize([evaluation.rollout(switch, venv, seed=seed + i) for i in range(episodes)])
     keys = ("fell", "length", "switches_followed", "switch_latency_distribution", "walk_speed_error",
@@ -374,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: measure the teachers, switched by this command schedule, as one brain",
     )
     parser.add_argument("--episodes", type=int, default=10, help="with --measure-teachers (seeds 100000 on)")
+    parser.add_argument(
+        "--fresh-teachers",
+        action="store_true",
+        help="each teacher's memory starts when its gait is commanded (teachers trained with lead_in)",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -381,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--iterations, --steps-per-iteration, --epochs and --n-envs must be >= 1")
         config = resolve_config(args.env, "rppo", dict(parse_override(x) for x in args.set))
         if args.measure_teachers:
-            print(json.dumps(measure_teachers(config, _teacher_pairs(args.teacher), args.measure_teachers,
-                                              args.episodes), indent=2, default=float))  # fmt: skip
+            measured = measure_teachers(config, _teacher_pairs(args.teacher), args.measure_teachers, args.episodes,
+                                        fresh=args.fresh_teachers)  # fmt: skip
+            print(json.dumps(measured, indent=2, default=float))
             return 0
         distill(
             config,
@@ -391,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
             iterations=args.iterations,
             steps_per_iteration=args.steps_per_iteration,
             epochs=args.epochs,
-            distiller_kwargs={"n_envs": args.n_envs},
+            distiller_kwargs={"n_envs": args.n_envs, "fresh_teachers": args.fresh_teachers},
         )
     except (ConfigError, RunError, ValueError) as exc:
         parser.error(str(exc))

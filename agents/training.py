@@ -49,12 +49,18 @@ def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
 class EnvFactory:
     """Picklable env constructor that registers our ids (and imports ``module:`` ids) in any process."""
 
-    def __init__(self, env_id: str, env_kwargs: dict[str, Any]) -> None:
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], lead_in: dict[str, Any] | None = None) -> None:
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs)
+        self.lead_in = dict(lead_in or {})
 
     def __call__(self) -> gym.Env:
-        return gym.make(envs.resolve_env_id(self.env_id), **self.env_kwargs)
+        env = gym.make(envs.resolve_env_id(self.env_id), **self.env_kwargs)
+        if self.lead_in:
+            from agents.leadin import LeadIn
+
+            env = LeadIn(env, self.env_id, self.env_kwargs, **self.lead_in)
+        return env
 
 
 def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
@@ -71,6 +77,8 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
         env.close()
     if any(s != spaces[-1] for s in spaces):
         raise ConfigError("curriculum: every stage's env must observe and act alike (same obs mode, body and task)")
+    if config.lead_in:
+        EnvFactory(config.env_id, config.env_kwargs, config.lead_in)().close()
     if warm_start and config.init_from:
         from agents.warmstart import check_source
 
@@ -83,7 +91,8 @@ def build_vec_env(
     """The (optionally normalised) vectorised env of a run (with ``env_kwargs``: of a stage of its curriculum)."""
     vec_cls = SubprocVecEnv if config.vec_env == "subproc" and n_envs > 1 else DummyVecEnv
     kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
-    venv = make_vec_env(EnvFactory(config.env_id, kwargs), n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
+    factory = EnvFactory(config.env_id, kwargs, config.lead_in)
+    venv = make_vec_env(factory, n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
     if not config.normalize:
         return venv
     return VecNormalize(

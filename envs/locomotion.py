@@ -190,6 +190,8 @@ class LocomotionEnv(gym.Env):
         base_seed = None if seed is None else int(self.np_random.integers(2**31))
         base_obs, _ = self.base.reset(seed=base_seed)
         reading = self.body.read()
+        if options:
+            self.task.episode_options(options)
         self.task.reset(reading, self.np_random)
         obs = self.senses.reset(self._sense(base_obs, reading.foot_contacts), self.task.command, self.np_random)
         return obs, {**reading.signals(), "command": self.task.command}

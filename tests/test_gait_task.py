@@ -104,6 +104,23 @@ def test_the_command_is_in_the_observation():
     assert info["reward_walk_speed"] == 0.0 and info["reward_jump_drift"] > 0.0
 
 
+def test_a_reset_option_gives_one_episode_its_own_schedule():
+    env = gym.make("neuromotor/Walker2d-Gait-v2", schedule="walk:1.2@0")
+    obs, _ = env.reset(seed=0, options={"schedule": "jump@0,walk:0.8@2"})
+    np.testing.assert_array_equal(obs[-5:], [0.0, 1.0, 0.0, 0.0, 0.0])
+    for _ in range(2):
+        obs, *_ = env.step(np.zeros(6))
+    np.testing.assert_array_equal(obs[-5:], [1.0, 0.0, 0.8, 0.0, 0.0])
+    obs, _ = env.reset(seed=0)  # the next episode without options: the env's own schedule again
+    np.testing.assert_array_equal(obs[-5:], [1.0, 0.0, 1.2, 0.0, 0.0])
+    with pytest.raises(ValueError, match="bad command 'fly@0'"):
+        env.reset(options={"schedule": "fly@0"})
+    with pytest.raises(ValueError, match=r"unknown reset option.*speed.*valid: schedule"):
+        env.reset(options={"speed": 1.0})
+    with pytest.raises(ValueError, match="the walk task takes no reset options"):
+        gym.make("neuromotor/Walker2d-Walk-v1").reset(options={"schedule": "walk@0"})
+
+
 def test_the_jump_command_points_back_to_the_starting_spot():
     env = gym.make("neuromotor/Walker2d-Jump-v3")
     obs, info = env.reset(seed=1)

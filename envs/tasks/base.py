@@ -41,6 +41,11 @@ class Task:
     def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
         """Start an episode from ``reading``."""
 
+    def episode_options(self, options: Mapping[str, Any]) -> None:
+        """Take ``env.reset(options=...)`` for the episode about to start; by default there are none."""
+        if options:
+            raise ValueError(f"the {self.name or 'this'} task takes no reset options, got {', '.join(options)}")
+
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         """Named reward terms of one step, taken after the physics step."""
         raise NotImplementedError

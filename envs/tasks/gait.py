@@ -80,7 +80,8 @@ class GaitTask(Task):
         gaits: Gaits drawn for random commands.
         switch_interval: Range (s) of the time between random command changes.
         speed_range: Range of walking speeds drawn, as multiples of the body's walk speed.
-        schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``.
+        schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``; one episode's
+            own can be given as ``env.reset(options={"schedule": ...})``.
         walk: Keyword arguments of the walk task (its weights and thresholds).
         jump: Keyword arguments of the jump task.
     """
@@ -113,6 +114,8 @@ class GaitTask(Task):
         self.switch_interval = (float(low), float(high))
         self.speed_range = (float(speed_range[0]), float(speed_range[1]))
         self.schedule = parse_schedule(schedule) if schedule else ()
+        self.episode_schedule = self.schedule
+        self.next_schedule: tuple[Command, ...] | None = None
         if "speed" in (walk or {}):
             raise ValueError("the walking speed comes from the command: set speed_range or schedule, not walk.speed")
         self.tasks: dict[str, Task] = {"walk": WalkTask(**(walk or {})), "jump": JumpTask(**(jump or {}))}
@@ -150,11 +153,21 @@ class GaitTask(Task):
         seconds = float(self.np_random.uniform(*self.switch_interval))
         self.next_switch = self.step_count + max(1, round(seconds / self.dt))
 
+    def episode_options(self, options: Mapping[str, Any]) -> None:
+        """``{"schedule": "walk:1.0@0,jump@300"}``: the next episode's commands (``None``: random ones)."""
+        unknown = set(options) - {"schedule"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(unknown))} of the gait task; valid: schedule")
+        text = options.get("schedule")
+        self.next_schedule = parse_schedule(text) if text else ()
+
     def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
         self.np_random = np_random
         self.step_count = 0
-        if self.schedule:
-            first = self.schedule[0]
+        self.episode_schedule = self.schedule if self.next_schedule is None else self.next_schedule
+        self.next_schedule = None
+        if self.episode_schedule:
+            first = self.episode_schedule[0]
             self._command(first.gait, first.speed, reading)
         else:
             self._draw(reading)
@@ -168,8 +181,8 @@ class GaitTask(Task):
             terms[f"{self.active}_{name}"] = value
         # The next command applies from the next step on, and the observation of this step already carries it.
         self.step_count += 1
-        if self.schedule:
-            due = [c for c in self.schedule if c.step == self.step_count]
+        if self.episode_schedule:
+            due = [c for c in self.episode_schedule if c.step == self.step_count]
             if due:
                 self._command(due[0].gait, due[0].speed, reading)
         elif self.step_count >= self.next_switch:

@@ -1,0 +1,103 @@
+"""Lead-ins: training episodes of one gait that start where other brains leave off."""
+
+import re
+
+import numpy as np
+import pytest
+
+from agents import distill
+from agents.config import ConfigError, resolve_config
+from agents.leadin import LeadIn, check_lead_in
+from agents.training import EnvFactory, check_env_config
+from envs.tasks.gait import Command
+
+GAIT = "neuromotor/Walker2d-Gait-v2"
+KWARGS = {"switch_interval": [0.2, 0.4]}
+
+
+def lead_in_env(steps, gait="jump", brains=None):
+    brains = brains or {"walk": "walker2d-walk"}
+    return EnvFactory(GAIT, KWARGS, {"brains": brains, "gait": gait, "steps": steps})()
+
+
+def test_the_learners_episode_starts_after_the_lead_brains_walked():
+    env = lead_in_env([60, 120])
+    seen = set()
+    for seed in range(4):
+        obs, info = env.reset(seed=seed)
+        task = env.unwrapped.task
+        lead = info["lead_in_steps"]
+        assert 60 <= lead <= 120 and task.step_count == lead
+        seen.add(lead)
+        # The lead-in walked (its brain moved the body forward); the learner is told to jump from here on.
+        assert info["com_x"] > 0.1
+        np.testing.assert_array_equal(obs[-5:], [0.0, 1.0, 0.0, 0.0, 0.0])
+        commands = task.episode_schedule
+        assert [c.gait for c in commands[:-1]] == ["walk"] * (len(commands) - 1)
+        assert commands[-1] == Command(lead, "jump", None)
+    assert len(seen) > 1
+    # Seeded resets repeat the lead-in.
+    first = env.reset(seed=7)[0]
+    np.testing.assert_array_equal(env.reset(seed=7)[0], first)
+
+
+def test_a_walking_learner_takes_over_from_a_jump_and_walks_to_the_end():
+    env = lead_in_env([50, 50], gait="walk", brains={"walk": "walker2d-walk", "jump": "walker2d-jump"})
+    obs, _ = env.reset(seed=0)
+    commands = env.unwrapped.task.episode_schedule
+    # The lead-in ends with the gait the learner does not do; from step 50 on every command is a walk.
+    before = [c for c in commands if c.step < 50]
+    assert before[-1].gait == "jump"
+    after = [c for c in commands if c.step >= 50]
+    assert after[0].step == 50 and {c.gait for c in after} == {"walk"} and len(after) > 1
+    assert obs[-5] == 1.0 and obs[-3] == after[0].speed
+
+
+def test_no_lead_in_starts_the_learner_from_rest():
+    env = lead_in_env([0, 0])
+    _, info = env.reset(seed=0)
+    assert info["lead_in_steps"] == 0 and env.unwrapped.task.step_count == 0
+    assert env.unwrapped.task.active == "jump"
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({"brains": {"walk": "walker2d-walk"}, "gait": "jump", "step": [0, 1]}, "unknown lead_in key(s) step"),
+        ({"brains": {}, "gait": "jump"}, "lead_in.brains must map gaits to brains"),
+        ({"brains": {"swim": "walker2d-walk"}, "gait": "jump"}, "gait 'swim' is not one of walk, jump"),
+        ({"brains": {"walk": "walker2d-walk"}, "gait": "jump", "steps": [5, 1]}, "lead_in.steps must be [low, high]"),
+    ],
+)
+def test_bad_lead_in_settings_are_one_line_errors(value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_lead_in(value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config(GAIT, "rppo", {"lead_in": value})
+
+
+def test_a_lead_in_needs_a_gait_env_and_lead_brains_of_its_body():
+    lead = {"brains": {"walk": "walker2d-walk"}, "gait": "jump", "steps": [0, 10]}
+    with pytest.raises(ConfigError, match="lead_in needs a gait env"):
+        check_env_config(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", {"lead_in": lead}), warm_start=False)
+    lead["brains"] = {"walk": "ant-walk"}
+    with pytest.raises(ConfigError, match=re.escape("teacher walk=ant-walk senses")):
+        check_env_config(resolve_config(GAIT, "rppo", {"lead_in": lead}), warm_start=False)
+    assert isinstance(lead_in_env([0, 1]), LeadIn)
+
+
+def test_fresh_teachers_start_their_memory_when_their_gait_is_commanded():
+    rng = np.random.default_rng(0)
+    teachers = {"walk": "walker2d-walk", "jump": "walker2d-jump"}
+    carried = distill.Teachers(GAIT, {}, teachers, 1)
+    fresh = distill.Teachers(GAIT, {}, teachers, 1, fresh=True)
+    alone = distill.Teachers(GAIT, {}, teachers, 1)
+    walking = [np.array([[*rng.normal(size=19), 1.0, 0.0, 1.0, 0.0, 0.0]]) for _ in range(20)]
+    jumping = np.array([[*rng.normal(size=19), 0.0, 1.0, 0.0, 0.0, 0.0]])
+    for i, obs in enumerate(walking):
+        start = np.array([i == 0])
+        np.testing.assert_array_equal(carried.act(obs, start), fresh.act(obs, start))
+    # At the switch the fresh jump teacher acts as one that has seen nothing before; the carried one does not.
+    first_jump = alone.act(jumping, np.array([True]))
+    np.testing.assert_allclose(fresh.act(jumping, np.array([False])), first_jump, atol=1e-6)
+    assert not np.allclose(carried.act(jumping, np.array([False])), first_jump, atol=1e-3)
