@@ -64,15 +64,12 @@ class LeadIn(gym.Wrapper):
         attempts: int = 10,
     ) -> None:
         super().__init__(env)
-        import torch
-
         from agents.distill import Teachers
 
         check_lead_in({"brains": dict(brains), "gait": gait, "steps": list(steps)})
         task = getattr(env.unwrapped, "task", None)
         if not isinstance(task, GaitTask):
             raise ConfigError(f"lead_in needs a gait env (neuromotor/<Body>-Gait-v*), not {env_id}")
-        torch.set_num_threads(1)  # one per env process: many small forward passes
         self.task = task
         self.gait = gait
         self.steps = (int(steps[0]), int(steps[1]))

@@ -246,6 +246,19 @@ def test_jump_drift_is_measured_from_the_start():
     assert away < 0.1 * task.drift_weight
 
 
+def test_jump_spot_lead_puts_the_spot_where_a_moving_body_can_stop():
+    task = jump_task(spot_lead=0.5, max_stray=1.0)
+    task.reset(reading(x=5.0, vx=1.2), np.random.default_rng(0))
+    np.testing.assert_allclose(task.command, [0.6, 0.0])
+    assert task.reward_terms(reading(x=5.6, vx=0.0), np.zeros(6), {})["drift"] == pytest.approx(task.drift_weight)
+    assert not task.terminated(reading(x=6.5), False) and task.terminated(reading(x=4.5), False)
+    rest = jump_task(spot_lead=0.5)
+    rest.reset(reading(x=5.0, vx=0.0), np.random.default_rng(0))
+    np.testing.assert_array_equal(rest.command, [0.0, 0.0])
+    with pytest.raises(ValueError, match="spot_lead"):
+        JumpTask(spot_lead=-1.0)
+
+
 def test_jump_episode_ends_on_straying_or_falling():
     task = jump_task(max_stray=1.0)
     task.reset(reading(x=5.0), np.random.default_rng(0))

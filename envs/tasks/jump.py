@@ -52,6 +52,9 @@ class JumpTask(Task):
         drift_margin: Extra distance (m) at which the three have fallen to 0.1.
         max_stray: Horizontal distance (m) from the start that ends the episode; ``None`` never ends it.
         ctrl_cost_weight: Weight of the control cost.
+        spot_lead: Time (s) of the body's horizontal velocity at the start by which the starting spot lies ahead of
+            the centre of mass: a jump commanded out of a walk (the gait task) is asked for where the walk can stop.
+            From rest it makes no difference.
     """
 
     name = "jump"
@@ -74,6 +77,7 @@ class JumpTask(Task):
         drift_margin: float = 0.6,
         max_stray: float | None = 1.0,
         ctrl_cost_weight: float = 0.1,
+        spot_lead: float = 0.0,
     ) -> None:
         if target_rise <= 0:
             raise ValueError(f"target_rise must be > 0 (m), got {target_rise}")
@@ -93,6 +97,9 @@ class JumpTask(Task):
             raise ValueError(f"max_stray must be > 0 (m) or None, got {max_stray}")
         self.max_stray = max_stray
         self.ctrl_cost_weight = ctrl_cost_weight
+        if spot_lead < 0:
+            raise ValueError(f"spot_lead must be >= 0 (s), got {spot_lead}")
+        self.spot_lead = spot_lead
         self.start_xy = np.zeros(2)
         self.offset = np.zeros(2)
 
@@ -101,8 +108,8 @@ class JumpTask(Task):
         return self.offset.copy()
 
     def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
-        self.start_xy = reading.com_position[:2].copy()
-        self.offset = np.zeros(2)
+        self.start_xy = reading.com_position[:2] + self.spot_lead * reading.com_velocity[:2]
+        self.offset = self.start_xy - reading.com_position[:2]
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         rise = float(np.clip(reading.com_rise / self.target_rise, 0.0, self.max_rise_ratio))
