@@ -1,5 +1,6 @@
 """Distillation: gait teachers' actions taught to one student brain (DAgger)."""
 
+import json
 import re
 
 import numpy as np
@@ -114,3 +115,14 @@ def test_cli_rejects_a_bad_teacher_in_one_line(capsys, tmp_path):
 def test_an_env_without_a_gait_command_has_no_teacher_to_choose():
     with pytest.raises(ConfigError, match=re.escape("neuromotor/Walker2d-Walk-v1 has no gait command")):
         distill.Teachers("neuromotor/Walker2d-Walk-v1", {}, {"walk": "walker2d-walk"}, 1)
+
+
+def test_cli_measures_fresh_teachers_switched_on_a_schedule(capsys, tmp_path):
+    code = distill.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk=walker2d-walk", "--teacher",
+                         "jump=walker2d-jump", "--measure-teachers", "walk:1.0@0,jump@100", "--episodes", "1",
+                         "--fresh-teachers", "--set", "env_kwargs.walk={}"])  # fmt: skip
+    assert code == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert measured["switch_latency_distribution"]["switches"] == 1
+    assert {"walk_speed_error", "segment_gaits", "switches_followed"} <= set(measured)
+    assert not (tmp_path / "s").exists()
