@@ -358,7 +358,7 @@ def measure_teachers(
     venv = DummyVecEnv([EnvFactory(config.env_id, {**config.env_kwargs, "schedule": schedule})])
     summary = evaluation.summarize([evaluation.rollout(switch, venv, seed=seed + i) for i in range(episodes)])
     keys = ("fell", "length", "switches_followed", "switch_latency_distribution", "walk_speed_error",
-            "walk_flights_per_1000", "jump_apex_rise", "segment_gaits")  # fmt: skip
+            "walk_flights_per_1000", "jump_apex_rise", "segment_gaits", "ended_early_in")  # fmt: skip
     return {k: summary["summary"][k] for k in keys if k in summary["summary"]}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import re
@@ -139,6 +140,7 @@ class Episode:
     standing_com_height: float
     foot_labels: tuple[str, ...]
     task: str = ""
+    terminated: bool = False
 
     @property
     def length(self) -> int:
@@ -205,6 +207,8 @@ class Episode:
             "walk_flights_per_1000": mean([seg["flight_phases_per_1000"] for seg in walks]),
             "jump_apex_rise": mean([seg["mean_apex_rise"] for seg in jumps]),
             "segment_gaits": [f"{seg['commanded']}->{seg['gait']}" for seg in result["segments"]],
+            # An episode cut short (a fall, or the jump's stray limit) names the gait it was commanded at the end.
+            "ended_early_in": [str(commanded[-1])] if self.terminated else [],
         }
 
 
@@ -282,6 +286,7 @@ def rollout(
         standing_com_height=float(base.body.standing_com_height) if ours else float("nan"),
         foot_labels=tuple(base.foot_labels) if ours else (),
         task=base.task.name if ours else "",
+        terminated=not truncated,
     )
 
 
@@ -292,4 +297,5 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
     if "switch_latencies" in per_episode[0]:
         pooled = [x for ep in per_episode for x in ep["switch_latencies"]]
         summary["switch_latency_distribution"] = gait.latency_distribution(pooled)
+        summary["ended_early_in"] = dict(collections.Counter(g for ep in per_episode for g in ep["ended_early_in"]))
     return {"summary": summary, "episodes": per_episode}

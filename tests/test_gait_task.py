@@ -194,3 +194,24 @@ def test_the_active_task_ends_the_episode():
     assert not task.terminated(reading(x=2.5), False)
     assert task.terminated(reading(x=3.1), False)
     assert task.terminated(reading(x=2.0, fallen=True), False)
+
+
+def test_summary_names_the_gait_an_episode_ended_early_in():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents import evaluation
+    from agents.training import EnvFactory
+
+    class Limp:  # no torque: the walker collapses, in its jump segment
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            return np.zeros((len(obs), 6)), None
+
+    schedule = {"schedule": "walk:1.0@0,jump@5"}
+    venv = DummyVecEnv([EnvFactory("neuromotor/Walker2d-Gait-v2", schedule)])
+    fell = evaluation.rollout(Limp(), venv, seed=0)
+    assert fell.terminated and fell.length < 1000
+    venv = DummyVecEnv([EnvFactory("neuromotor/Walker2d-Gait-v2", {**schedule, "max_episode_steps": 3})])
+    cut = evaluation.rollout(Limp(), venv, seed=0)
+    assert not cut.terminated and cut.length == 3
+    summary = evaluation.summarize([fell, cut, fell])["summary"]
+    assert summary["ended_early_in"] == {"jump": 2}
