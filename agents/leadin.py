@@ -20,7 +20,7 @@ from agents.config import ConfigError
 from envs.tasks.gait import GAITS, GaitTask
 
 #: Keys of a lead-in setting (``TrainConfig.lead_in``).
-LEAD_IN_KEYS = ("brains", "gait", "steps")
+LEAD_IN_KEYS = ("brains", "gait", "steps", "learner_steps")
 
 
 def check_lead_in(value: Mapping[str, Any]) -> None:
@@ -37,6 +37,11 @@ def check_lead_in(value: Mapping[str, Any]) -> None:
     ok = isinstance(steps, (list, tuple)) and len(steps) == 2 and all(type(x) is int for x in steps)
     if not ok or not 0 <= steps[0] <= steps[1]:
         raise ConfigError(f"lead_in.steps must be [low, high] env steps with 0 <= low <= high, got {steps!r}")
+    learner_steps = value.get("learner_steps")
+    if learner_steps is not None and (type(learner_steps) is not int or learner_steps < 1):
+        raise ConfigError(
+            f"lead_in.learner_steps must be a whole number of env steps >= 1 or null, got {learner_steps!r}"
+        )
 
 
 class LeadIn(gym.Wrapper):
@@ -50,6 +55,8 @@ class LeadIn(gym.Wrapper):
         gait: The learner's gait, commanded from the end of the lead-in to the end of the episode.
         steps: Range of lead-in lengths (env steps); 0 starts the learner from rest. The lead-in ends with a gait
             other than the learner's where a lead brain has one, so the learner takes over a switch.
+        learner_steps: Steps after which the learner's episode is truncated (``None``: it runs to the env's time
+            limit). Short episodes put more take-overs into the same number of learner steps.
         attempts: Lead-ins tried per reset before the learner starts from rest (a lead brain may fall).
     """
 
@@ -61,19 +68,22 @@ class LeadIn(gym.Wrapper):
         brains: Mapping[str, str],
         gait: str,
         steps: tuple[int, int] | list[int] = (0, 500),
+        learner_steps: int | None = None,
         attempts: int = 10,
     ) -> None:
         super().__init__(env)
         from agents.distill import Teachers
 
-        check_lead_in({"brains": dict(brains), "gait": gait, "steps": list(steps)})
+        check_lead_in({"brains": dict(brains), "gait": gait, "steps": list(steps), "learner_steps": learner_steps})
         task = getattr(env.unwrapped, "task", None)
         if not isinstance(task, GaitTask):
             raise ConfigError(f"lead_in needs a gait env (neuromotor/<Body>-Gait-v*), not {env_id}")
         self.task = task
         self.gait = gait
         self.steps = (int(steps[0]), int(steps[1]))
+        self.learner_steps = learner_steps
         self.attempts = attempts
+        self.elapsed = 0
         self.horizon = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 1000
         self.lead = Teachers(env_id, dict(env_kwargs), dict(brains), 1, fresh=True)
         self.lead_gaits = tuple(brains)
@@ -124,6 +134,15 @@ class LeadIn(gym.Wrapper):
                     ended = True
                     break
             if not ended:
+                self.elapsed = 0
                 return obs, {**info, "lead_in_steps": lead_steps}
         obs, info = self.env.reset(options={**(options or {}), "schedule": self._command(self.gait, 0)})
+        self.elapsed = 0
         return obs, {**info, "lead_in_steps": 0}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.elapsed += 1
+        if self.learner_steps is not None and self.elapsed >= self.learner_steps:
+            truncated = True
+        return obs, reward, terminated, truncated, info

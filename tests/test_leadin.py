@@ -15,9 +15,9 @@ GAIT = "neuromotor/Walker2d-Gait-v2"
 KWARGS = {"switch_interval": [0.2, 0.4]}
 
 
-def lead_in_env(steps, gait="jump", brains=None):
+def lead_in_env(steps, gait="jump", brains=None, **more):
     brains = brains or {"walk": "walker2d-walk"}
-    return EnvFactory(GAIT, KWARGS, {"brains": brains, "gait": gait, "steps": steps})()
+    return EnvFactory(GAIT, KWARGS, {"brains": brains, "gait": gait, "steps": steps, **more})()
 
 
 def test_the_learners_episode_starts_after_the_lead_brains_walked():
@@ -60,6 +60,17 @@ def test_no_lead_in_starts_the_learner_from_rest():
     assert env.unwrapped.task.active == "jump"
 
 
+def test_learner_steps_truncate_the_learners_episode_after_the_lead_in():
+    env = lead_in_env([30, 30], gait="walk", learner_steps=5)
+    _, info = env.reset(seed=0)
+    outcomes = [env.step(np.zeros(6))[2:4] for _ in range(5)]
+    terminated, truncated = zip(*outcomes, strict=True)
+    assert info["lead_in_steps"] == 30 and env.unwrapped.task.step_count == 35
+    assert truncated == (False,) * 4 + (True,) and not any(terminated)
+    env.reset(seed=1)
+    assert not env.step(np.zeros(6))[3]  # the count starts again with each episode
+
+
 @pytest.mark.parametrize(
     "value, message",
     [
@@ -67,6 +78,7 @@ def test_no_lead_in_starts_the_learner_from_rest():
         ({"brains": {}, "gait": "jump"}, "lead_in.brains must map gaits to brains"),
         ({"brains": {"swim": "walker2d-walk"}, "gait": "jump"}, "gait 'swim' is not one of walk, jump"),
         ({"brains": {"walk": "walker2d-walk"}, "gait": "jump", "steps": [5, 1]}, "lead_in.steps must be [low, high]"),
+        ({"brains": {"walk": "walker2d-walk"}, "gait": "jump", "learner_steps": 0}, "lead_in.learner_steps must be"),
     ],
 )
 def test_bad_lead_in_settings_are_one_line_errors(value, message):
