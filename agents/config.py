@@ -119,8 +119,8 @@ class TrainConfig:
     init_critic_steps: int = 0
     """With ``init_from``: for this many env steps train only the value function (the policy's weights frozen)."""
     lead_in: dict = dataclasses.field(default_factory=dict)
-    """Start training episodes after other brains: ``{brains: {GAIT: BRAIN}, gait: GAIT, steps: [LOW, HIGH]}``
-    (gait envs; see agents.leadin)."""
+    """Start training episodes after other brains: ``{brains: {GAIT: BRAIN}, gait: GAIT, steps: [LOW, HIGH],
+    learner_steps: N}`` (gait envs; see agents.leadin). Evaluations during training use the same episodes."""
     curriculum: list = dataclasses.field(default_factory=list)
     """Earlier stages: ``[{until: STEPS, env_kwargs: {...}}, ...]``; each's keys replace ``env_kwargs``' until then."""
 

@@ -27,7 +27,8 @@ def check_lead_in(value: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` naming what is wrong with a ``lead_in`` setting (brains are not loaded)."""
     unknown = set(value) - set(LEAD_IN_KEYS)
     if unknown:
-        raise ConfigError(f"unknown lead_in key(s) {', '.join(sorted(unknown))}; valid: {', '.join(LEAD_IN_KEYS)}")
+        names = ", ".join(sorted(map(str, unknown)))
+        raise ConfigError(f"unknown lead_in key(s) {names}; valid: {', '.join(LEAD_IN_KEYS)}")
     brains, gait, steps = value.get("brains"), value.get("gait"), value.get("steps", [0, 500])
     if not isinstance(brains, dict) or not brains or not all(isinstance(v, str) for v in brains.values()):
         raise ConfigError(f"lead_in.brains must map gaits to brains, e.g. {{walk: walker2d-walk}}; got {brains!r}")
@@ -57,7 +58,8 @@ class LeadIn(gym.Wrapper):
             other than the learner's where a lead brain has one, so the learner takes over a switch.
         learner_steps: Steps after which the learner's episode is truncated (``None``: it runs to the env's time
             limit). Short episodes put more take-overs into the same number of learner steps.
-        attempts: Lead-ins tried per reset before the learner starts from rest (a lead brain may fall).
+        attempts: Lead-ins tried per reset before the learner starts from rest (a lead brain may fall; the reset's
+            ``info["lead_in_fallback"]`` says so).
     """
 
     def __init__(
@@ -85,6 +87,8 @@ class LeadIn(gym.Wrapper):
         self.attempts = attempts
         self.elapsed = 0
         self.horizon = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 1000
+        if self.steps[1] >= self.horizon:
+            raise ConfigError(f"lead_in.steps must end before the episode's {self.horizon} steps, got {list(steps)}")
         self.lead = Teachers(env_id, dict(env_kwargs), dict(brains), 1, fresh=True)
         self.lead_gaits = tuple(brains)
         self.rng = np.random.default_rng()
@@ -98,10 +102,12 @@ class LeadIn(gym.Wrapper):
         speed = self.task.walk_speed * float(self.rng.uniform(*self.task.speed_range))
         return f"walk:{speed:.3f}@{step}"
 
-    def draw(self) -> tuple[str, int]:
+    def draw(self, lead_steps: int | None = None) -> tuple[str, int]:
         """A random schedule: lead segments (the last not the learner's gait where possible), then the learner's
-        gait from the returned step on (a walk changing speed as the env's random commands do)."""
-        lead_steps = int(self.rng.integers(self.steps[0], self.steps[1] + 1))
+        gait from the returned step on (a walk changing speed as the env's random commands do). ``lead_steps``
+        (default: drawn from ``steps``) sets the lead-in's length."""
+        if lead_steps is None:
+            lead_steps = int(self.rng.integers(self.steps[0], self.steps[1] + 1))
         lead: list[tuple[str, int]] = []
         end = lead_steps
         others = [g for g in self.lead_gaits if g != self.gait] or list(self.lead_gaits)
@@ -119,7 +125,7 @@ class LeadIn(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         if seed is not None:
-            self.rng = np.random.default_rng(seed)
+            self.rng = np.random.default_rng([seed, 1])  # not the env's own stream
         for _ in range(self.attempts):
             schedule, lead_steps = self.draw()
             obs, info = self.env.reset(seed=seed, options={**(options or {}), "schedule": schedule})
@@ -135,10 +141,10 @@ class LeadIn(gym.Wrapper):
                     break
             if not ended:
                 self.elapsed = 0
-                return obs, {**info, "lead_in_steps": lead_steps}
-        obs, info = self.env.reset(options={**(options or {}), "schedule": self._command(self.gait, 0)})
+                return obs, {**info, "lead_in_steps": lead_steps, "lead_in_fallback": False}
+        obs, info = self.env.reset(options={**(options or {}), "schedule": self.draw(0)[0]})
         self.elapsed = 0
-        return obs, {**info, "lead_in_steps": 0}
+        return obs, {**info, "lead_in_steps": 0, "lead_in_fallback": True}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)

@@ -27,7 +27,7 @@ def test_the_learners_episode_starts_after_the_lead_brains_walked():
         obs, info = env.reset(seed=seed)
         task = env.unwrapped.task
         lead = info["lead_in_steps"]
-        assert 60 <= lead <= 120 and task.step_count == lead
+        assert 60 <= lead <= 120 and task.step_count == lead and not info["lead_in_fallback"]
         seen.add(lead)
         # The lead-in walked (its brain moved the body forward); the learner is told to jump from here on.
         assert info["com_x"] > 0.1
@@ -79,6 +79,7 @@ def test_learner_steps_truncate_the_learners_episode_after_the_lead_in():
         ({"brains": {"swim": "walker2d-walk"}, "gait": "jump"}, "gait 'swim' is not one of walk, jump"),
         ({"brains": {"walk": "walker2d-walk"}, "gait": "jump", "steps": [5, 1]}, "lead_in.steps must be [low, high]"),
         ({"brains": {"walk": "walker2d-walk"}, "gait": "jump", "learner_steps": 0}, "lead_in.learner_steps must be"),
+        ({"brains": {"walk": "walker2d-walk"}, "gait": "jump", 1: 2}, "unknown lead_in key(s) 1"),
     ],
 )
 def test_bad_lead_in_settings_are_one_line_errors(value, message):
@@ -96,6 +97,8 @@ def test_a_lead_in_needs_a_gait_env_and_lead_brains_of_its_body():
     with pytest.raises(ConfigError, match=re.escape("teacher walk=ant-walk senses")):
         check_env_config(resolve_config(GAIT, "rppo", {"lead_in": lead}), warm_start=False)
     assert isinstance(lead_in_env([0, 1]), LeadIn)
+    with pytest.raises(ConfigError, match=re.escape("lead_in.steps must end before the episode's 1000 steps")):
+        lead_in_env([500, 1000])
 
 
 def test_fresh_teachers_start_their_memory_when_their_gait_is_commanded():

@@ -154,7 +154,8 @@ class GaitTask(Task):
         self.next_switch = self.step_count + max(1, round(seconds / self.dt))
 
     def episode_options(self, options: Mapping[str, Any]) -> None:
-        """``{"schedule": "walk:1.0@0,jump@300"}``: the next episode's commands (``None``: random ones)."""
+        """``{"schedule": "walk:1.0@0,jump@300"}``: the next episode's commands (``None``: random ones, even where
+        the env was given a fixed ``schedule``)."""
         unknown = set(options) - {"schedule"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {', '.join(sorted(unknown))} of the gait task; valid: schedule")

@@ -50,7 +50,7 @@ class JumpTask(Task):
         drift_weight: Weight of ``drift``.
         max_drift: Horizontal distance (m) from the start that still earns full ``drift``, ``height`` and ``launch``.
         drift_margin: Extra distance (m) at which the three have fallen to 0.1.
-        max_stray: Horizontal distance (m) from the start that ends the episode; ``None`` never ends it.
+        max_stray: Horizontal distance (m) from the starting spot that ends the episode; ``None`` never ends it.
         ctrl_cost_weight: Weight of the control cost.
         spot_lead: Time (s) of the body's horizontal velocity at the start by which the starting spot lies ahead of
             the centre of mass: a jump commanded out of a walk (the gait task) is asked for where the walk can stop.
