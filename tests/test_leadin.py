@@ -116,3 +116,16 @@ def test_fresh_teachers_start_their_memory_when_their_gait_is_commanded():
     first_jump = alone.act(jumping, np.array([True]))
     np.testing.assert_allclose(fresh.act(jumping, np.array([False])), first_jump, atol=1e-6)
     assert not np.allclose(carried.act(jumping, np.array([False])), first_jump, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["walker2d-jump-takeover", "walker2d-walk-takeover"])
+def test_stored_takeover_teachers_load_and_act(name):
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "agents" / "brains" / "teachers" / name
+    gait = name.split("-")[1]
+    teachers = distill.Teachers(GAIT, {"jump": {"spot_lead": 0.5}}, {gait: str(folder)}, 1, fresh=True)
+    env = EnvFactory(GAIT, {"schedule": f"{gait}@0", "jump": {"spot_lead": 0.5}})()
+    obs, _ = env.reset(seed=0)
+    action = teachers.act(obs[None], np.ones(1, dtype=bool))[0]
+    assert action.shape == (6,) and np.all(np.abs(action) <= 1.0) and np.any(action != 0.0)
