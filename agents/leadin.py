@@ -124,6 +124,7 @@ class LeadIn(gym.Wrapper):
         return ",".join(commands), lead_steps
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        self.elapsed = 0
         if seed is not None:
             self.rng = np.random.default_rng([seed, 1])  # not the env's own stream
         for _ in range(self.attempts):
@@ -140,10 +141,8 @@ class LeadIn(gym.Wrapper):
                     ended = True
                     break
             if not ended:
-                self.elapsed = 0
                 return obs, {**info, "lead_in_steps": lead_steps, "lead_in_fallback": False}
         obs, info = self.env.reset(options={**(options or {}), "schedule": self.draw(0)[0]})
-        self.elapsed = 0
         return obs, {**info, "lead_in_steps": 0, "lead_in_fallback": True}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
