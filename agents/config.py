@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from envs.tasks.gait import GAITS
+
 PRESETS_FILE = Path(__file__).with_name("presets.yaml")
 
 #: Algorithms by name: ``rppo`` is our LSTM brain (RecurrentPPO with the fast policy), ``ppo`` the MLP baseline.
@@ -21,6 +23,10 @@ ALGOS = ("rppo", "ppo")
 VEC_ENVS = ("dummy", "subproc")
 DEVICES = ("cpu", "auto")
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu")
+#: Most env steps a run may ask for: ten billion, weeks on any machine (a typo such as 1e23 is refused).
+MAX_TOTAL_STEPS = 10**10
+#: Keys of a lead-in setting (``TrainConfig.lead_in``, see :mod:`agents.training.leadin`).
+LEAD_IN_KEYS = ("brains", "gait", "steps", "learner_steps")
 
 #: Policy keyword arguments each algorithm accepts, with their types.
 POLICY_KEYS: dict[str, dict[str, Any]] = {
@@ -120,7 +126,7 @@ class TrainConfig:
     """With ``init_from``: for this many env steps train only the value function (the policy's weights frozen)."""
     lead_in: dict = dataclasses.field(default_factory=dict)
     """Start training episodes after other brains: ``{brains: {GAIT: BRAIN}, gait: GAIT, steps: [LOW, HIGH],
-    learner_steps: N}`` (gait envs; see agents.leadin). Evaluations during training use the same episodes."""
+    learner_steps: N}`` (gait envs; see agents.training.leadin). Evaluations during training use the same episodes."""
     curriculum: list = dataclasses.field(default_factory=list)
     """Earlier stages: ``[{until: STEPS, env_kwargs: {...}}, ...]``; each's keys replace ``env_kwargs``' until then."""
 
@@ -142,10 +148,16 @@ class TrainConfig:
         for name in ("gamma", "gae_lambda"):
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.total_steps > MAX_TOTAL_STEPS:
+            raise ConfigError(f"total_steps must be at most {MAX_TOTAL_STEPS:.0e}, got {self.total_steps}")
+        rollout = self.n_steps * self.n_envs
+        if self.batch_size > rollout:
+            raise ConfigError(
+                f"batch_size {self.batch_size} is larger than a rollout (n_steps x n_envs = {rollout}); "
+                f"choose at most {rollout}"
+            )
         self._validate_curriculum()
         if self.lead_in:
-            from agents.leadin import check_lead_in
-
             check_lead_in(self.lead_in)
         if self.init_min_log_std is not None and not self.init_from:
             raise ConfigError("init_min_log_std applies to a warm start: set init_from too")
@@ -329,3 +341,27 @@ def resolve_config(
     for key, value in (overrides or {}).items():
         _set_field(config, key, value, "--set")
     return config.validate()
+
+
+def check_lead_in(value: Any) -> None:
+    """Raise :class:`ConfigError` naming what is wrong with a ``lead_in`` setting (brains are not loaded)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"lead_in must be a mapping with keys {', '.join(LEAD_IN_KEYS)}, got {value!r}")
+    unknown = set(value) - set(LEAD_IN_KEYS)
+    if unknown:
+        names = ", ".join(sorted(map(str, unknown)))
+        raise ConfigError(f"unknown lead_in key(s) {names}; valid: {', '.join(LEAD_IN_KEYS)}")
+    brains, gait, steps = value.get("brains"), value.get("gait"), value.get("steps", [0, 500])
+    if not isinstance(brains, dict) or not brains or not all(isinstance(v, str) for v in brains.values()):
+        raise ConfigError(f"lead_in.brains must map gaits to brains, e.g. {{walk: walker2d-walk}}; got {brains!r}")
+    for name in [*brains, gait]:
+        if name not in GAITS:
+            raise ConfigError(f"lead_in: gait {name!r} is not one of {', '.join(GAITS)}")
+    ok = isinstance(steps, (list, tuple)) and len(steps) == 2 and all(type(x) is int for x in steps)
+    if not ok or not 0 <= steps[0] <= steps[1]:
+        raise ConfigError(f"lead_in.steps must be [low, high] env steps with 0 <= low <= high, got {steps!r}")
+    learner_steps = value.get("learner_steps")
+    if learner_steps is not None and (type(learner_steps) is not int or learner_steps < 1):
+        raise ConfigError(
+            f"lead_in.learner_steps must be a whole number of env steps >= 1 or null, got {learner_steps!r}"
+        )

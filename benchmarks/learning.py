@@ -1,7 +1,7 @@
 """Learning benchmark: our LSTM brain vs SB3 PPO with an MLP, at equal env steps, over seeds and senses.
 
 For every (algo, obs mode, seed) it trains a run with train.py's machinery, then measures the final model over
-deterministic episodes with the walk criteria of ``agents/brains.yaml``. It writes, into ``--out``:
+deterministic episodes with the walk criteria of ``agents/recipes/recipes.yaml``. It writes, into ``--out``:
 
 - ``results.md``: per (algo, obs), mean +- std over seeds of the final return and of walk success (the fraction of
   criteria met, and how many seeds meet all of them);
@@ -28,16 +28,15 @@ import argparse
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
-from agents import evaluation
-from agents.brains import check_criteria, load_recipes
 from agents.config import resolve_config
-from agents.training import train
+from agents.constants import TEST_SEED
+from agents.evaluation.criteria import check_criteria
+from agents.evaluation.rollout import evaluate_brain
+from agents.recipes.book import load_recipes
+from agents.training.trainer import train
 
 #: Published PPO returns at 1M steps, for the native Walker2d reward.
 PUBLISHED = {
@@ -55,11 +54,7 @@ def run_one(env_id: str, algo: str, obs: str, seed: int, steps: int, episodes: i
         if env_id.startswith("neuromotor/"):
             settings["env_kwargs.obs"] = obs
         train(resolve_config(env_id, algo, settings), run_dir)
-    brain = evaluation.find_brain(str(run_dir))
-    model = evaluation.load_model(brain)
-    venv = evaluation.make_env(brain)
-    result = evaluation.summarize([evaluation.rollout(model, venv, seed=100_000 + i) for i in range(episodes)])
-    venv.close()
+    result = evaluate_brain(run_dir, episodes=episodes, seed=TEST_SEED).summary()
     curve = np.load(run_dir / "eval" / "evaluations.npz")
     return {
         "algo": algo,
@@ -107,7 +102,8 @@ def main() -> None:
         "| algo | obs | return (mean +- std) | criteria met (mean +- std) | seeds with success |",
         "|---|---|---|---|---|",
     ]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     for algo in args.algos:
         for obs in args.obs:
             group = [r for r in runs if r["algo"] == algo and r["obs"] == obs]

@@ -22,8 +22,9 @@ import torch as th
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 
+from agents.brains.models import ALGORITHMS, build_model
 from agents.config import TrainConfig, resolve_config
-from agents.training import ALGORITHMS, build_model, build_vec_env
+from agents.vecenvs import build_vec_env
 
 STOCK, OURS, MLP = "stock RecurrentPPO", "ours (FastRecurrentPPO)", "SB3 PPO MLP"
 CONTENDERS = {STOCK: (RecurrentPPO, "MlpLstmPolicy"), OURS: ALGORITHMS["rppo"], MLP: (PPO, "MlpPolicy")}

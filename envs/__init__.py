@@ -1,4 +1,4 @@
-"""neuromotor bodies, tasks and senses, registered as ``neuromotor/<Body>-<Task>-v0`` Gymnasium ids."""
+"""neuromotor bodies, tasks and senses, registered as ``neuromotor/<Body>-<Task>-v<N>`` Gymnasium ids."""
 
 from envs import _mujoco_warnings
 from envs.bodies import Body, BodyReading, BodySpec

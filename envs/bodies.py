@@ -16,6 +16,8 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from envs.arguments import is_number
+
 #: Normal force (N) above which a foot counts as touching the floor. Far below any body's weight, but above the
 #: numerical dust that soft contacts leave on a foot that is lifting off.
 CONTACT_FORCE_THRESHOLD = 0.1
@@ -73,8 +75,18 @@ class BodySpec:
             object.__setattr__(self, "foot_labels", tuple(self.feet))
         if len(self.foot_labels) != len(self.feet):
             raise ValueError(f"body {self.name!r}: {len(self.foot_labels)} foot labels for {len(self.feet)} feet")
-        if self.walk_speed <= 0:
-            raise ValueError(f"body {self.name!r}: walk_speed must be > 0, got {self.walk_speed}")
+        for field in ("feet", "foot_labels"):
+            names = tuple(getattr(self, field))
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(
+                    f"body {self.name!r}: {field} must name each foot once, got {', '.join(map(repr, twice))} "
+                    f"more than once in {names!r}"
+                )
+        if not is_number(self.walk_speed) or self.walk_speed <= 0:
+            raise ValueError(
+                f"body {self.name!r}: walk_speed must be a finite number > 0 (m/s), got {self.walk_speed!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,9 @@ from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
 
 from envs.bodies import BodySpec
 
-#: The Ant's walk: no biped stride term; speed paid only with a foot down; support paid more, in full for two feet
-#: down; force, action changes and vertical speed charged.
+#: The Ant's walk: no stride term (its swing timing is for two feet); speed paid only with a foot down; support paid
+#: more, in full for two feet down; force, action changes and vertical speed charged. Small random actions throw
+#: this light, strong body into the air, and it must be paid to keep its feet on the floor.
 _ANT_WALK = {
     "stride_weight": 0.0,
     "speed_weight": 3.0,
@@ -67,13 +68,8 @@ BUILTIN_BODIES = (
         feet=("left_ankle_geom", "right_ankle_geom", "third_ankle_geom", "fourth_ankle_geom"),
         # Labelled by where each foot points in the initial pose (+x forward, +y left), not by the MJCF names.
         foot_labels=("front_left", "back_left", "back_right", "front_right"),
-        # Half a body length per second; the biped's stride term (swing time at each touchdown) is for two feet.
-        # Small random actions (0.3 of full scale) keep no foot on the floor 43-46% of the time: jitter throws this
-        # light, strong body into the air. Walks at 0.1 ctrl learned to bound (a foot down 51% of steps), and at 1.0
-        # ctrl and 2.0 support still 70%: its walk also charges action changes and vertical speed. With both at 2.0
-        # and speed at 1.5 it stood still (1.15M steps); speed now pays 3.0. Even with weaker motors it pattered
-        # on feet down 0.05-0.1 s at a time (84% foot down) until speed was paid only with a foot down and support
-        # per foot up to two; the bundled ant-walk also runs at strength 0.3 (agents/brains.yaml).
+        # Half a body length per second, with a walk that keeps its feet on the floor (see _ANT_WALK); the bundled
+        # ant-walk brain also runs at strength 0.3, weaker motors for the same reason.
         walk_speed=0.5,
         task_kwargs={"walk": _ANT_WALK},
         min_torso_height=0.2,

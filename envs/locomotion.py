@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-import numbers
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.mujoco import MujocoEnv
 
+from envs.arguments import check_arguments, is_number, parameters
 from envs.bodies import BODY_KWARGS, Body, BodySpec
 from envs.catalog import BODIES
 from envs.senses import Senses
@@ -19,24 +19,16 @@ from envs.tasks import TASKS, Task
 _RESERVED_BASE_KWARGS = {"self", "model_path", "observation_space", "render_mode", "args", "kwargs"}
 
 
-def _parameters(func: Any) -> set[str]:
-    return {
-        name
-        for name, p in inspect.signature(func).parameters.items()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
-
-
 def get_body(name: str) -> BodySpec:
     """The registered body called ``name``; a ``ValueError`` lists the valid names otherwise."""
-    if name not in BODIES:
+    if not isinstance(name, str) or name not in BODIES:
         raise ValueError(f"unknown body {name!r}; valid bodies: {', '.join(BODIES)}")
     return BODIES[name]
 
 
 def get_task(name: str) -> type[Task]:
     """The registered task class called ``name``; a ``ValueError`` lists the valid names otherwise."""
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
     return TASKS[name]
 
@@ -45,10 +37,12 @@ def split_kwargs(spec: BodySpec, task_cls: type[Task], kwargs: dict[str, Any]) -
     """Route ``gym.make`` keyword arguments to the task, the body adapter and the base env, in that order.
 
     A name that several accept goes to the first (``ctrl_cost_weight`` is the task's in walk and jump, the base
-    env's in native). An unknown name raises a ``ValueError`` that lists every valid one.
+    env's in native). An unknown name raises a ``ValueError`` that lists every valid one, and so does a task or
+    body argument whose value does not fit its annotation (a weight, threshold or speed that is not a finite
+    number, a range that is not ``(low, high)``; see :func:`~envs.arguments.check_arguments`).
     """
-    task_keys = _parameters(task_cls.__init__) - {"self"}
-    base_keys = _parameters(spec.base_env.__init__) | _parameters(MujocoEnv.__init__)
+    task_keys = parameters(task_cls.__init__) - {"self"}
+    base_keys = parameters(spec.base_env.__init__) | parameters(MujocoEnv.__init__)
     base_keys -= _RESERVED_BASE_KWARGS | set(spec.base_kwargs)
     if task_cls.judges_termination:
         base_keys -= set(spec.task_base_kwargs)
@@ -67,6 +61,8 @@ def split_kwargs(spec: BodySpec, task_cls: type[Task], kwargs: dict[str, Any]) -
             f"unknown keyword argument(s) {', '.join(map(repr, unknown))} for body {spec.name!r} and task "
             f"{task_cls.name!r}; valid: {', '.join(valid)}"
         )
+    check_arguments(task_cls.__init__, routed[0])
+    check_arguments(Body.__init__, routed[1])
     return routed
 
 
@@ -92,13 +88,16 @@ class LocomotionEnv(gym.Env):
         task: A registered task (see ``envs.TASKS``).
         obs: Sense mode, ``"full"`` or ``"proprio"``.
         obs_noise: Standard deviation of Gaussian noise on the sensed state and contacts.
-        obs_delay: Steps of sensory latency.
+        obs_delay: Steps of sensory latency, at most the episode length (:data:`envs.senses.MAX_DELAY`).
         action_noise: Standard deviation of Gaussian noise added to the action (motor noise).
         strength: Motor gain in ``(0, 1]``: the body receives the action times ``strength``, so a brain of full
             range drives weaker muscles (a light body with strong motors, like the Ant, is easily thrown off the floor).
         render_mode: Gymnasium render mode, handled by the base MuJoCo env.
         **kwargs: Task arguments (e.g. ``speed``), body arguments (``min_torso_height``, ...) or base env arguments
             (``reset_noise_scale``, ``frame_skip``, ``width``, ...).
+
+    Bad arguments raise a one-line ``ValueError`` that names the value and what is valid, and so does
+    :meth:`step` for an action of the wrong shape or with entries that are not finite.
     """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array", "depth_array", "rgbd_tuple"]}
@@ -117,9 +116,9 @@ class LocomotionEnv(gym.Env):
     ) -> None:
         self.body_spec = get_body(body)
         task_cls = get_task(task)
-        if not np.isfinite(action_noise) or action_noise < 0:
+        if not is_number(action_noise) or action_noise < 0:
             raise ValueError(f"action_noise must be a finite number >= 0, got {action_noise!r}")
-        if isinstance(strength, bool) or not (isinstance(strength, numbers.Real) and 0 < strength <= 1):
+        if not (is_number(strength) and 0 < strength <= 1):
             raise ValueError(f"strength must be a number in (0, 1], got {strength!r}")
         self.senses = Senses(obs, obs_noise, obs_delay)
         self.action_noise = float(action_noise)
@@ -147,6 +146,7 @@ class LocomotionEnv(gym.Env):
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": self.base.metadata["render_fps"]}
         self.action_space = self.base.action_space
+        self._action_shape = self.action_space.shape
         sensed = (
             self.base.observation_space.shape[0]
             if self.senses.mode == "full"
@@ -190,15 +190,27 @@ class LocomotionEnv(gym.Env):
         base_seed = None if seed is None else int(self.np_random.integers(2**31))
         base_obs, _ = self.base.reset(seed=base_seed)
         reading = self.body.read()
+        if options is not None and not isinstance(options, Mapping):
+            raise ValueError(f"reset options must be a dict of option names to values, got {options!r}")
         if options:
             self.task.episode_options(options)
         self.task.reset(reading, self.np_random)
         obs = self.senses.reset(self._sense(base_obs, reading.foot_contacts), self.task.command, self.np_random)
         return obs, {**reading.signals(), "command": self.task.command}
 
+    def _action_error(self, action: np.ndarray) -> ValueError:
+        if action.shape != self._action_shape:
+            return ValueError(f"action must have shape {self._action_shape}, got {action.shape}")
+        bad = np.flatnonzero(~np.isfinite(action))
+        return ValueError(f"action entries must be finite numbers, got {action[bad].tolist()} at index {bad.tolist()}")
+
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        action = np.asarray(action, dtype=np.float64)
+        # On the hot path: one shape comparison and one finiteness test; the message is built only for a bad action.
+        if action.shape != self._action_shape or not np.isfinite(action).all():
+            raise self._action_error(action)
         low, high = self.action_space.low, self.action_space.high
-        action = np.clip(np.asarray(action, dtype=np.float64), low, high)
+        action = np.clip(action, low, high)
         applied = action
         if self.action_noise:
             applied = np.clip(action + self.np_random.normal(0.0, self.action_noise, action.shape), low, high)

@@ -10,6 +10,7 @@ from typing import Any
 import gymnasium as gym
 import mujoco
 
+from envs.arguments import check_arguments
 from envs.bodies import Body, BodySpec
 from envs.catalog import BODIES
 from envs.generic import GenericBodyEnv
@@ -63,7 +64,16 @@ def register_body(
     valid ones. Fall thresholds and ``task_kwargs`` (this body's task defaults, by task name) are as in
     :class:`~envs.bodies.BodySpec`; ``frame_skip`` and ``base_kwargs`` go to
     :class:`~envs.generic.GenericBodyEnv`. Returns the new ids.
+
+    Raises ``ValueError`` for a bad name or file, feet or foot labels named twice, numbers that are not finite,
+    and ``task_kwargs`` for unknown tasks or with values that do not fit the task's arguments.
     """
+    # Every parameter is still a local here: check the numeric ones (walk_speed, thresholds, frame_skip).
+    check_arguments(register_body, locals())
+    for task, defaults in (task_kwargs or {}).items():
+        if task not in TASKS:
+            raise ValueError(f"task_kwargs names an unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+        check_arguments(TASKS[task].__init__, defaults, prefix=f"task_kwargs[{task!r}].")
     if not name or not name.replace("_", "").isalnum():
         raise ValueError(f"body name must be letters, digits and underscores, got {name!r}")
     if name in BODIES:

@@ -6,8 +6,15 @@ import collections
 
 import numpy as np
 
+from envs.arguments import is_number
+
 #: ``full``: Gymnasium's observation (positions and velocities); ``proprio``: joint positions only, no velocities.
 OBS_MODES = ("full", "proprio")
+
+#: Longest sensory delay (env steps): the registered episode length, ``envs.MAX_EPISODE_STEPS`` (the senses do not
+#: see the time limit a wrapper puts on the env). A longer delay would show nothing but the initial state all
+#: episode, and the latency buffer keeps one observation per step of delay.
+MAX_DELAY = 1000
 
 
 class Senses:
@@ -19,16 +26,19 @@ class Senses:
     Args:
         mode: ``"full"`` or ``"proprio"`` (see :data:`OBS_MODES`).
         noise: Standard deviation of the Gaussian noise added to the sensory part.
-        delay: Steps of sensory latency; the first observations of an episode repeat the initial state.
+        delay: Steps of sensory latency, at most :data:`MAX_DELAY`; the first observations of an episode repeat the
+            initial state.
     """
 
     def __init__(self, mode: str = "full", noise: float = 0.0, delay: int = 0) -> None:
         if mode not in OBS_MODES:
             raise ValueError(f"unknown obs mode {mode!r}; valid: {', '.join(OBS_MODES)}")
-        if not np.isfinite(noise) or noise < 0:
+        if not is_number(noise) or noise < 0:
             raise ValueError(f"obs_noise must be a finite number >= 0, got {noise!r}")
         if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 0:
             raise ValueError(f"obs_delay must be an integer number of steps >= 0, got {delay!r}")
+        if delay > MAX_DELAY:
+            raise ValueError(f"obs_delay must be at most {MAX_DELAY} steps (the episode length), got {delay!r}")
         self.mode = mode
         self.noise = float(noise)
         self.delay = int(delay)

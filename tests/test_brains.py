@@ -7,9 +7,14 @@ from pathlib import Path
 import pytest
 
 import envs
-from agents.brains import check_criteria, load_recipes
+from agents.brains import store
+from agents.brains.store import bundled_brains, find_brain
 from agents.config import resolve_config
-from agents.evaluation import bundled_brains, find_brain
+from agents.constants import TEST_EPISODES, TEST_SEED, VALIDATION_SEED
+from agents.evaluation import rollout as evaluation
+from agents.evaluation.criteria import check_criteria
+from agents.recipes import bundling, selection
+from agents.recipes.book import load_recipes, select_rules
 
 SUMMARY = {
     "fell": 0,
@@ -82,24 +87,23 @@ def test_bundled_brains_are_complete():
 
 
 def test_bundle_measures_a_run_and_bundles_only_a_pass(tmp_path, monkeypatch):
-    from agents import brains, evaluation
-    from agents.training import train
+    from agents.training.trainer import train
 
     run = tmp_path / "walker"
     settings = {"total_steps": 128, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
                 "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
     train(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", settings), run, progress=False)
-    monkeypatch.setattr(evaluation, "BRAINS_DIR", tmp_path / "brains")
-    monkeypatch.setattr(brains, "EVAL_EPISODES", 2)
+    monkeypatch.setattr(store, "BRAINS_DIR", tmp_path / "brains")
+    monkeypatch.setattr(bundling, "TEST_EPISODES", 2)
     filmed = []
-    monkeypatch.setattr(brains, "write_preview", filmed.append)
+    monkeypatch.setattr(bundling, "write_preview", filmed.append)
     recipe = {"env_id": "neuromotor/Walker2d-Walk-v1", "algo": "rppo", "criteria": {"fell": {"max": 0}}}
     # An untrained walker falls: measured, metrics written beside the model, not bundled.
-    report = brains.measure_run("tiny", recipe, str(run))
+    report = bundling.measure_run("tiny", recipe, str(run))
     assert not report["passed"] and not (tmp_path / "brains" / "tiny").exists()
     assert json.loads((run / "metrics.json").read_text())["training"]["env_steps"] == 128
     passing = {**recipe, "criteria": {"fell": {"max": 2}}}
-    report = brains.measure_run("tiny", passing, str(run))
+    report = bundling.measure_run("tiny", passing, str(run))
     assert report["passed"] and filmed == ["tiny"]
     assert {p.name for p in (tmp_path / "brains" / "tiny").iterdir()} == {
         "model.zip",
@@ -108,11 +112,11 @@ def test_bundle_measures_a_run_and_bundles_only_a_pass(tmp_path, monkeypatch):
         "metrics.json",
     }
     with pytest.raises(ValueError, match="was trained on neuromotor/Walker2d-Walk-v1"):
-        brains.measure_run("tiny", {**passing, "env_id": "neuromotor/Walker2d-Jump-v3"}, str(run))
+        bundling.measure_run("tiny", {**passing, "env_id": "neuromotor/Walker2d-Jump-v3"}, str(run))
 
 
 def _tiny_run(path, **extra):
-    from agents.training import train
+    from agents.training.trainer import train
 
     settings = {"total_steps": 128, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
                 "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0, **extra}  # fmt: skip
@@ -120,40 +124,38 @@ def _tiny_run(path, **extra):
     return path
 
 
-def _script_scores(monkeypatch, brains, passes, met=lambda steps, i: 0):
+def _script_scores(monkeypatch, passes, met=lambda steps, i: 0):
     """Fake validation episodes: ``passes(steps, episode index)`` says whether each passes, ``met`` how many criteria
     it meets; returns the calls."""
     calls = []
 
     def fake_episodes(target, env_kwargs, first_seed, count):
         steps = int(Path(target).name.split("_")[1])
-        calls.append((steps, first_seed - brains.SELECT_SEED, count))
-        return [(steps, first_seed - brains.SELECT_SEED + i) for i in range(count)], steps
+        calls.append((steps, first_seed - VALIDATION_SEED, count))
+        return [(steps, first_seed - VALIDATION_SEED + i) for i in range(count)], steps
 
-    monkeypatch.setattr(brains, "run_episodes", fake_episodes)
+    monkeypatch.setattr(selection, "run_episodes", fake_episodes)
     monkeypatch.setattr(
-        brains, "criteria_met", lambda eps, criteria: (sum(passes(*ep) for ep in eps), sum(met(*ep) for ep in eps))
+        selection, "criteria_met", lambda eps, criteria: (sum(passes(*ep) for ep in eps), sum(met(*ep) for ep in eps))
     )
     return calls
 
 
 def test_select_ranks_checkpoints_on_validation_seeds_only(tmp_path, monkeypatch):
-    from agents import brains
-
     run = _tiny_run(tmp_path / "walker", checkpoint_freq=32)
     assert sorted(p.name for p in (run / "checkpoints").glob("*.zip")) == [
         "ckpt_128_steps.zip", "ckpt_32_steps.zip", "ckpt_64_steps.zip", "ckpt_96_steps.zip"]  # fmt: skip
     # 32 passes its first 4 episodes and then fails; 96 passes all but its first; 64 passes half; 128 none.
     scripted = {32: lambda i: i < 4, 64: lambda i: i % 2 == 0, 96: lambda i: i > 0, 128: lambda i: False}
-    calls = _script_scores(monkeypatch, brains, lambda steps, i: scripted[steps](i))
+    calls = _script_scores(monkeypatch, lambda steps, i: scripted[steps](i))
     recipe = {"env_id": "neuromotor/Walker2d-Walk-v1", "criteria": {"fell": {"max": 0}},
               "select": {"from": 32, "every": 32, "screen": 4, "confirm": 6, "finalists": 2}}  # fmt: skip
-    chosen = brains.select_checkpoint(recipe, run, log=lambda _: None)
+    chosen = selection.select_checkpoint(recipe, run, log=lambda _: None)
     # All four screened on validation episodes 0-3; the two best (32: 4/4, 96: 3/4) ran episodes 4-9.
     assert calls == [(32, 0, 4), (64, 0, 4), (96, 0, 4), (128, 0, 4), (32, 4, 6), (96, 4, 6)]
     record = json.loads((run / "selected" / "selection.json").read_text())
     assert record["chosen"] == 96  # 9/10 beats 32's 4/10: the confirmation overturns the screening
-    assert record["seed"] == brains.SELECT_SEED and brains.SELECT_SEED >= brains.EVAL_SEED + brains.EVAL_EPISODES
+    assert record["seed"] == VALIDATION_SEED and VALIDATION_SEED >= TEST_SEED + TEST_EPISODES
     assert {s["steps"]: (s["passed"], s["episodes"]) for s in record["scores"]} == {
         32: (4, 10), 64: (2, 4), 96: (9, 10), 128: (0, 4)}  # fmt: skip
     assert chosen == run / "selected" / "model.zip"
@@ -162,21 +164,21 @@ def test_select_ranks_checkpoints_on_validation_seeds_only(tmp_path, monkeypatch
     assert (run / "selected" / "vecnormalize.pkl").read_bytes() == (
         checkpoints / "ckpt_vecnormalize_96_steps.pkl").read_bytes()  # fmt: skip
     # Ties go to the later checkpoint; `from` and `every` (in env steps) thin the candidates.
-    calls = _script_scores(monkeypatch, brains, lambda steps, i: True)
+    calls = _script_scores(monkeypatch, lambda steps, i: True)
     recipe["select"] = {"from": 64, "every": 64, "screen": 2, "confirm": 0}
-    brains.select_checkpoint(recipe, run, log=lambda _: None)
+    selection.select_checkpoint(recipe, run, log=lambda _: None)
     assert calls == [(64, 0, 2), (128, 0, 2)]
     assert json.loads((run / "selected" / "selection.json").read_text())["chosen"] == 128
     # Where no episode passes, the checkpoint meeting most criteria per episode wins.
-    _script_scores(monkeypatch, brains, lambda steps, i: False, met=lambda steps, i: {64: 3, 128: 2}[steps])
-    brains.select_checkpoint(recipe, run, log=lambda _: None)
+    _script_scores(monkeypatch, lambda steps, i: False, met=lambda steps, i: {64: 3, 128: 2}[steps])
+    selection.select_checkpoint(recipe, run, log=lambda _: None)
     record = json.loads((run / "selected" / "selection.json").read_text())
     assert record["chosen"] == 64
     assert [(s["steps"], s["passed"], s["criteria_met"]) for s in record["scores"]] == [(64, 0, 6), (128, 0, 4)]
 
 
 def test_select_candidates_are_spaced_in_steps_not_on_a_grid():
-    from agents.brains import _candidates
+    from agents.recipes.selection import _candidates
 
     # A run resumed from a Ctrl-C checkpoint at 1,206,272 steps saves later ones off the 50k grid.
     steps = [1_100_000, 1_150_000, 1_200_000, 1_206_272, 1_256_272, 1_306_272, 1_356_272]
@@ -185,27 +187,24 @@ def test_select_candidates_are_spaced_in_steps_not_on_a_grid():
 
 
 def test_select_measures_real_episodes_and_bundles_the_choice(tmp_path, monkeypatch):
-    from agents import brains, evaluation
-
     run = _tiny_run(tmp_path / "walker", checkpoint_freq=64)
-    monkeypatch.setattr(evaluation, "BRAINS_DIR", tmp_path / "brains")
-    monkeypatch.setattr(brains, "EVAL_EPISODES", 1)
-    monkeypatch.setattr(brains, "write_preview", lambda name: None)
+    monkeypatch.setattr(store, "BRAINS_DIR", tmp_path / "brains")
+    monkeypatch.setattr(bundling, "TEST_EPISODES", 1)
+    monkeypatch.setattr(bundling, "write_preview", lambda name: None)
     seeds = []
     rollout = evaluation.rollout
     monkeypatch.setattr(evaluation, "rollout", lambda *a, **k: seeds.append(k["seed"]) or rollout(*a, **k))
     recipe = {"env_id": "neuromotor/Walker2d-Walk-v1", "algo": "rppo", "criteria": {"length": {"min": 1}},
               "select": {"every": 64, "screen": 1, "confirm": 1, "finalists": 1}}  # fmt: skip
-    report = brains.measure_run("tiny", recipe, str(brains.select_checkpoint(recipe, run, log=lambda _: None)))
-    assert seeds == [brains.SELECT_SEED] * 2 + [brains.SELECT_SEED + 1, brains.EVAL_SEED]
+    report = bundling.measure_run("tiny", recipe, str(selection.select_checkpoint(recipe, run, log=lambda _: None)))
+    assert seeds == [VALIDATION_SEED] * 2 + [VALIDATION_SEED + 1, TEST_SEED]
     assert report["passed"] and report["selection"]["chosen"] == 128
     assert report["training"]["model"] == "selected/model.zip" and report["training"]["model_env_steps"] == 128
     assert json.loads((tmp_path / "brains" / "tiny" / "metrics.json").read_text())["selection"]["chosen"] == 128
 
 
 def test_select_bad_rules_are_one_line_errors(tmp_path):
-    from agents import brains
-    from agents.training import RunError
+    from agents.runs import RunError
 
     run = _tiny_run(tmp_path / "walker", checkpoint_freq=64)
     recipe = {"env_id": "neuromotor/Walker2d-Walk-v1", "criteria": {}}
@@ -219,24 +218,24 @@ def test_select_bad_rules_are_one_line_errors(tmp_path):
     ]
     for select, message in bad:
         with pytest.raises(ValueError, match="^" + message):
-            brains.select_checkpoint({**recipe, "select": select}, run)
+            selection.select_checkpoint({**recipe, "select": select}, run)
     with pytest.raises(RunError, match="has no usable checkpoint from 1000 steps on"):
-        brains.select_checkpoint({**recipe, "select": {"from": 1000}}, run)
+        selection.select_checkpoint({**recipe, "select": {"from": 1000}}, run)
     with pytest.raises(ValueError, match=r"was trained on neuromotor/Walker2d-Walk-v1; the recipe is .*Jump-v3"):
-        brains.select_checkpoint({**recipe, "env_id": "neuromotor/Walker2d-Jump-v3"}, run)
+        selection.select_checkpoint({**recipe, "env_id": "neuromotor/Walker2d-Jump-v3"}, run)
     assert not (run / "selected").exists()
     with pytest.raises(ValueError, match="select from 5000 is beyond the run's 128 training steps"):
-        brains.select_rules({"select": {"from": 5000}}, 128)
+        select_rules({"select": {"from": 5000}}, 128)
     bare = _tiny_run(tmp_path / "bare")
     with pytest.raises(RunError, match="has no checkpoints \\(trained with checkpoint_freq 0\\?\\)"):
-        brains.select_checkpoint({**recipe, "select": {}}, bare)
+        selection.select_checkpoint({**recipe, "select": {}}, bare)
 
 
 def test_select_command_line_errors(tmp_path, capsys):
-    from agents import brains
+    from agents.cli import brains
 
     for argv, message in [
-        (["select", "walker2d-jump"], "select needs a run directory: python -m agents.brains select NAME RUN"),
+        (["select", "walker2d-jump"], "select needs a run directory: neuromotor brains select NAME RUN"),
         (["bundle", "walker2d-jump"], "bundle needs a run directory or model .zip"),
         (["select", "walker2d-jump", str(tmp_path)], "is not a run directory (no config.yaml)"),
     ]:
@@ -259,11 +258,10 @@ TINY_SETTINGS = {"total_steps": 64, "n_envs": 2, "n_steps": 32, "batch_size": 32
 
 
 def test_a_distill_recipe_trains_from_the_student_of_its_teachers(tmp_path, monkeypatch):
-    from agents import brains
-    from agents.training import load_run_config
+    from agents.runs import load_run_config
 
     measured = []
-    monkeypatch.setattr(brains, "measure_run", lambda name, recipe, target: measured.append(target) or {})
+    monkeypatch.setattr(bundling, "measure_run", lambda name, recipe, target: measured.append(target) or {})
     recipe = {
         "env_id": "neuromotor/Walker2d-Gait-v2",
         "algo": "rppo",
@@ -277,7 +275,7 @@ def test_a_distill_recipe_trains_from_the_student_of_its_teachers(tmp_path, monk
         "settings": TINY_SETTINGS,
         "criteria": {"fell": {"max": 0}},
     }
-    brains.train_brain("tiny-gait", recipe, None, tmp_path)
+    bundling.train_brain("tiny-gait", recipe, None, tmp_path)
     (run,) = [Path(t) for t in measured]
     student = run / "student"
     assert (student / "model.zip").is_file() and (run / "model.zip").is_file()

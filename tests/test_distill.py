@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 import torch as th
 
-from agents import distill, evaluation
+from agents.brains import store
+from agents.cli import distill as distill_cli
 from agents.config import ConfigError, resolve_config
+from agents.evaluation import rollout as evaluation
+from agents.training import distill
 
 GAIT = "neuromotor/Walker2d-Gait-v2"
 TEACHERS = {"walk": "walker2d-walk", "jump": "walker2d-jump"}
@@ -89,11 +92,11 @@ def test_training_fits_the_labels_and_the_student_is_a_loadable_brain(distiller,
     obs = np.concatenate(distiller.data.obs).reshape(-1, 24)
     np.testing.assert_allclose(distiller.norm.obs_rms.mean, obs.mean(axis=0))
     np.testing.assert_allclose(distiller.norm.obs_rms.var, obs.var(axis=0))
-    brain = evaluation.find_brain(str(distiller.save(tmp_path / "student")))
+    brain = store.find_brain(str(distiller.save(tmp_path / "student")))
     assert brain.config.env_id == GAIT
-    model = evaluation.load_model(brain)
+    model = store.load_model(brain)
     # Its action noise is the least of its teachers', per action.
-    teachers = [evaluation.load_model(evaluation.find_brain(s)).policy.log_std for s in TEACHERS.values()]
+    teachers = [store.load_model(store.find_brain(s)).policy.log_std for s in TEACHERS.values()]
     th.testing.assert_close(model.policy.log_std.data, th.minimum(*teachers).data)
     venv = evaluation.make_env(brain, {"schedule": "walk:1.0@0,jump@5"}, max_episode_steps=10)
     episode = evaluation.rollout(model, venv, seed=0)
@@ -102,12 +105,12 @@ def test_training_fits_the_labels_and_the_student_is_a_loadable_brain(distiller,
 
 def test_cli_rejects_a_bad_teacher_in_one_line(capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
-        distill.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk"])
+        distill_cli.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--teacher expects GAIT=BRAIN" in err
     with pytest.raises(SystemExit):
-        distill.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "run=walker2d-walk"])
+        distill_cli.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "run=walker2d-walk"])
     assert "teachers must be given for gaits of walk, jump" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
 
@@ -118,7 +121,7 @@ def test_an_env_without_a_gait_command_has_no_teacher_to_choose():
 
 
 def test_cli_measures_fresh_teachers_switched_on_a_schedule(capsys, tmp_path):
-    code = distill.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk=walker2d-walk", "--teacher",
+    code = distill_cli.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk=walker2d-walk", "--teacher",
                          "jump=walker2d-jump", "--measure-teachers", "walk:1.0@0,jump@100", "--episodes", "1",
                          "--fresh-teachers", "--set", "env_kwargs.walk={}"])  # fmt: skip
     assert code == 0

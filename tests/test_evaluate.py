@@ -13,9 +13,10 @@ import pytest
 import torch as th
 import yaml
 
-from agents import evaluation
+from agents.brains import store
 from agents.config import resolve_config
-from agents.training import train
+from agents.evaluation import rollout as evaluation
+from agents.training.trainer import train
 from envs.tasks import WalkTask
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +41,8 @@ def run_evaluate(*args, cwd=ROOT):
 def test_rollout_matches_a_whole_sequence_replay(run_dir):
     """The step loop carries the LSTM state right: replaying the episode's observations as one sequence through
     the policy gives the same deterministic actions."""
-    brain = evaluation.find_brain(str(run_dir))
-    model = evaluation.load_model(brain)
+    brain = store.find_brain(str(run_dir))
+    model = store.load_model(brain)
     venv = evaluation.make_env(brain, max_episode_steps=120)
     episode = evaluation.rollout(model, venv, seed=5)
     assert episode.length > 10
@@ -64,8 +65,8 @@ def test_rollout_matches_a_whole_sequence_replay(run_dir):
 
 
 def test_rollout_records_the_body(run_dir):
-    brain = evaluation.find_brain(str(run_dir))
-    episode = evaluation.rollout(evaluation.load_model(brain), evaluation.make_env(brain, max_episode_steps=40), seed=0)
+    brain = store.find_brain(str(run_dir))
+    episode = evaluation.rollout(store.load_model(brain), evaluation.make_env(brain, max_episode_steps=40), seed=0)
     assert episode.foot_contacts.shape == (episode.length, 2)
     assert episode.com_position.shape == episode.com_velocity.shape == (episode.length, 3)
     assert set(episode.reward_terms) == set(WalkTask.terms)
@@ -109,7 +110,7 @@ def test_list_bundled_brains():
     result = run_evaluate("--list")
     assert result.returncode == 0
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
-    assert names == sorted(evaluation.bundled_brains())
+    assert names == sorted(store.bundled_brains())
     assert names or "no bundled brains yet" in result.stderr
 
 

@@ -11,8 +11,8 @@ from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.env_util import make_vec_env
 
 import envs  # noqa: F401
-from agents.algorithm import FastRecurrentPPO, FastRecurrentRolloutBuffer
-from agents.policies import FastRecurrentActorCriticPolicy
+from agents.brains.algorithm import FastRecurrentPPO, FastRecurrentRolloutBuffer
+from agents.brains.policies import FastRecurrentActorCriticPolicy
 
 ENV = "neuromotor/Walker2d-Walk-v1"
 HIDDEN = 32

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import move_root
 
-from agents import gait
+from agents.evaluation import metrics as gait
 
 DT = 0.008
 

@@ -156,7 +156,7 @@ def test_evaluate_follows_scripted_commands(tmp_path):
     from pathlib import Path
 
     from agents.config import resolve_config
-    from agents.training import train
+    from agents.training.trainer import train
 
     run = tmp_path / "gait"
     settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
@@ -199,8 +199,8 @@ def test_the_active_task_ends_the_episode():
 def test_summary_names_the_gait_an_episode_ended_early_in():
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents import evaluation
-    from agents.training import EnvFactory
+    from agents.evaluation import rollout as evaluation
+    from agents.vecenvs import EnvFactory
 
     class Limp:  # no torque: the walker collapses, in its jump segment
         def predict(self, obs, state=None, episode_start=None, deterministic=True):

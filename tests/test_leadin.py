@@ -5,10 +5,11 @@ import re
 import numpy as np
 import pytest
 
-from agents import distill
-from agents.config import ConfigError, resolve_config
-from agents.leadin import LeadIn, check_lead_in
-from agents.training import EnvFactory, check_env_config
+from agents.config import ConfigError, check_lead_in, resolve_config
+from agents.training import distill
+from agents.training.leadin import LeadIn, env_factory
+from agents.training.trainer import check_env_config
+from agents.vecenvs import EnvFactory
 from envs.tasks.gait import Command
 
 GAIT = "neuromotor/Walker2d-Gait-v2"
@@ -17,7 +18,7 @@ KWARGS = {"switch_interval": [0.2, 0.4]}
 
 def lead_in_env(steps, gait="jump", brains=None, **more):
     brains = brains or {"walk": "walker2d-walk"}
-    return EnvFactory(GAIT, KWARGS, {"brains": brains, "gait": gait, "steps": steps, **more})()
+    return env_factory(GAIT, KWARGS, {"brains": brains, "gait": gait, "steps": steps, **more})()
 
 
 def test_the_learners_episode_starts_after_the_lead_brains_walked():
@@ -122,7 +123,7 @@ def test_fresh_teachers_start_their_memory_when_their_gait_is_commanded():
 def test_stored_takeover_teachers_load_and_act(name):
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parents[1] / "agents" / "brains" / "teachers" / name
+    folder = Path(__file__).resolve().parents[1] / "agents" / "brains" / "bundled" / "teachers" / name
     gait = name.split("-")[1]
     teachers = distill.Teachers(GAIT, {"jump": {"spot_lead": 0.5}}, {gait: str(folder)}, 1, fresh=True)
     env = EnvFactory(GAIT, {"schedule": f"{gait}@0", "jump": {"spot_lead": 0.5}})()

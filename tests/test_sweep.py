@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents import sweep as sweeps
-from agents.cli import evaluate_main, train_main
+from agents.cli.evaluate import evaluate_main
+from agents.cli.train import train_main
 from agents.config import ConfigError, load_presets
+from agents.sweeps import report, runner, spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -163,7 +164,7 @@ def test_random_search_draws_are_reproducible():
     data = {"env": "neuromotor/Walker2d-Walk-v1", "seeds": [0, 1], "samples": 3,
             "search": {"learning_rate": {"loguniform": [1.0e-5, 1.0e-3]}, "n_epochs": {"choice": [5, 10]}},
             "grid": {"gamma": [0.99, 0.995]}}  # fmt: skip
-    first, again = sweeps.parse_sweep(data), sweeps.parse_sweep(data)
+    first, again = spec.parse_sweep(data), spec.parse_sweep(data)
     assert [t.config for t in first.trials] == [t.config for t in again.trials]
     assert len(first.trials) == 2 * 3 * 2 and len(first.settings) == 6
     for trial in first.trials:
@@ -175,25 +176,25 @@ def test_random_search_draws_are_reproducible():
 
 
 def test_confidence_interval_matches_student_t():
-    mean, half = sweeps.interval([1.0, 2.0, 3.0])
+    mean, half = report.interval([1.0, 2.0, 3.0])
     assert mean == 2.0
     assert half == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
-    assert math.isnan(sweeps.interval([5.0])[1])
+    assert math.isnan(report.interval([5.0])[1])
 
 
 def test_a_sweep_directory_holding_another_sweep_is_refused(grid_sweep, tmp_path):
     file, out, _ = grid_sweep
     other = write(tmp_path / "other.yaml", {**yaml.safe_load(file.read_text()), "seeds": [4]})
     with pytest.raises(ConfigError, match="different sweep"):
-        sweeps.run_sweep(sweeps.load_sweep(other), out)
+        runner.run_sweep(spec.load_sweep(other), out)
 
 
 def test_repeated_draws_run_once_and_labels_stay_unique():
     data = {"env": "neuromotor/Walker2d-Walk-v1", "samples": 6, "search": {"n_epochs": {"choice": [5, 10]}}}
-    sweep = sweeps.parse_sweep(data)
+    sweep = spec.parse_sweep(data)
     assert sorted(o["n_epochs"] for o in sweep.settings.values()) == [5, 10]
     close = {"env": "neuromotor/Walker2d-Walk-v1", "grid": {"learning_rate": [1.0e-4, 1.0000001e-4]}}
-    assert len(sweeps.parse_sweep(close).settings) == 2
+    assert len(spec.parse_sweep(close).settings) == 2
 
 
 def test_the_same_sweep_with_keys_reordered_resumes(grid_sweep, tmp_path, capsys):
@@ -206,14 +207,14 @@ def test_the_same_sweep_with_keys_reordered_resumes(grid_sweep, tmp_path, capsys
 
 
 def test_a_trial_stopped_after_its_last_checkpoint_finishes_from_it(tmp_path):
-    sweep = sweeps.parse_sweep({"env": "neuromotor/Walker2d-Walk-v1", "name": "t", **TINY})
+    sweep = spec.parse_sweep({"env": "neuromotor/Walker2d-Walk-v1", "name": "t", **TINY})
     trial = sweep.trials[0]
-    run_dir = sweeps.trial_dir(tmp_path, trial)
-    spec = {**dataclasses.asdict(trial), "run_dir": str(run_dir), "episodes": 1}
-    sweeps.run_trial(spec)
+    run_dir = spec.trial_dir(tmp_path, trial)
+    trial_spec = {**dataclasses.asdict(trial), "run_dir": str(run_dir), "episodes": 1}
+    runner.run_trial(trial_spec)
     # As if the process died between the last checkpoint (at total_steps) and saving the model.
     for name in ("model.zip", "vecnormalize.pkl", "summary.json", "trial.json"):
         (run_dir / name).unlink()
-    result = sweeps.run_trial(spec)
+    result = runner.run_trial(trial_spec)
     assert result["training"]["finished_from_checkpoint"].endswith("ckpt_128_steps.zip")
     assert (run_dir / "model.zip").is_file() and (run_dir / "trial.json").is_file()

@@ -18,7 +18,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import envs
 from agents.config import ConfigError, TrainConfig, load_presets, parse_override, preset_settings, resolve_config
-from agents.training import check_env_config, latest_checkpoint, train
+from agents.runs import latest_checkpoint
+from agents.training.trainer import check_env_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -288,7 +289,7 @@ def test_curriculum_trains_each_stage_in_its_own_env(tmp_path):
 )
 def test_bad_curriculum(curriculum, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        overrides = {"total_steps": 1000, "n_steps": 64, "n_envs": 2, "curriculum": curriculum}
+        overrides = {"total_steps": 1000, "n_steps": 64, "n_envs": 2, "batch_size": 64, "curriculum": curriculum}
         resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", overrides)
 
 

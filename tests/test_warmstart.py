@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 import torch as th
 
-from agents import evaluation
+from agents.brains import store
+from agents.brains.models import build_model
+from agents.brains.warmstart import input_layout, input_map, warm_start
 from agents.config import ConfigError, resolve_config
-from agents.training import build_model, build_vec_env, check_env_config
-from agents.warmstart import input_layout, input_map, warm_start
+from agents.evaluation import rollout as evaluation
+from agents.training.trainer import check_env_config
+from agents.vecenvs import build_vec_env
 
 GAIT = "neuromotor/Walker2d-Gait-v2"
 
@@ -27,9 +30,9 @@ def test_input_map_matches_commands_by_name():
 
 
 def test_warm_started_brain_acts_as_its_source_whatever_the_new_command():
-    brain = evaluation.find_brain("walker2d-jump")
-    source = evaluation.load_model(brain)
-    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "init_from": "walker2d-jump"})
+    brain = store.find_brain("walker2d-jump")
+    source = store.load_model(brain)
+    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-jump"})
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
     line = warm_start(model, config, "walker2d-jump")
@@ -82,7 +85,7 @@ def test_bad_init_from_is_caught_before_training(overrides, message):
 
 def test_an_input_that_never_varied_starts_at_zero_weight():
     # walker2d-walk trained at one speed: its speed input carries no meaning, its weights are where they began.
-    config = resolve_config(GAIT, "rppo", {"n_envs": 1})
+    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256})
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
     line = warm_start(model, config, "walker2d-walk")
@@ -94,8 +97,10 @@ def test_an_input_that_never_varied_starts_at_zero_weight():
 
 
 def test_init_min_log_std_raises_only_the_low_ones():
-    source = evaluation.load_model(evaluation.find_brain("walker2d-jump")).policy.log_std.detach()
-    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "init_from": "walker2d-jump", "init_min_log_std": -1.5})
+    source = store.load_model(store.find_brain("walker2d-jump")).policy.log_std.detach()
+    config = resolve_config(
+        GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-jump", "init_min_log_std": -1.5}
+    )
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
     assert warm_start(model, config, "walker2d-jump").endswith("action log std raised to at least -1.5")
@@ -105,7 +110,7 @@ def test_init_min_log_std_raises_only_the_low_ones():
 
 
 def test_a_different_network_is_refused():
-    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "policy.lstm_hidden_size": 16})
+    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "policy.lstm_hidden_size": 16})
     env = build_vec_env(config, 1, 0)
     with pytest.raises(ConfigError, match=r"its network differs \(policy .*use the same policy settings"):
         warm_start(build_model(config, env, None), config, "walker2d-jump")
@@ -114,7 +119,7 @@ def test_a_different_network_is_refused():
 
 def test_a_same_width_input_layer_is_still_matched_by_name():
     # Walk to walk: the same inputs, but the speed (fixed at 1.0 in the source's training) starts anew.
-    config = resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", {"n_envs": 1})
+    config = resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", {"n_envs": 1, "batch_size": 256})
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
     line = warm_start(model, config, "walker2d-walk")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.arguments import check_arguments, is_number, parameters
 from envs.bodies import BodyReading, BodySpec
 from envs.tasks.base import Task
 from envs.tasks.jump import JumpTask
@@ -44,7 +45,7 @@ def parse_schedule(text: str, gaits: tuple[str, ...] = GAITS) -> tuple[Command, 
         gait, speed, step = match["gait"], match["speed"], match["step"]
         if gait not in gaits:
             raise ValueError(f"bad command {part.strip()!r}: gait must be one of {', '.join(gaits)}")
-        if not step.isdigit():
+        if not step.isdecimal():
             raise ValueError(f"bad command {part.strip()!r}: the step after @ must be a whole number >= 0")
         value = None
         if speed is not None:
@@ -54,8 +55,9 @@ def parse_schedule(text: str, gaits: tuple[str, ...] = GAITS) -> tuple[Command, 
                 value = float(speed)
             except ValueError:
                 value = float("nan")
-            if not value > 0 or value == float("inf"):
-                raise ValueError(f"bad command {part.strip()!r}: the speed must be a number > 0 (m/s)")
+            if not (is_number(value) and value > 0):
+                raise ValueError(f"bad command {part.strip()!r}: the speed must be a number > 0 (m/s) and finite, "
+                                 f"got {speed!r}")  # fmt: skip
         commands.append(Command(int(step), gait, value))
     if commands[0].step != 0:
         raise ValueError(f"schedule {text!r} must start at step 0 (e.g. {commands[0].gait}@0)")
@@ -65,25 +67,62 @@ def parse_schedule(text: str, gaits: tuple[str, ...] = GAITS) -> tuple[Command, 
     return tuple(commands)
 
 
+def _check_subtask_kwargs(gait: str, kwargs: Any) -> None:
+    """Check the gait task's ``walk`` or ``jump`` argument: names and numbers as ``gym.make`` checks them."""
+    if not isinstance(kwargs, Mapping):
+        raise ValueError(f"{gait} must be a dict of {gait} task arguments, got {kwargs!r}")
+    if gait == "walk" and "speed" in kwargs:
+        raise ValueError("the walking speed comes from the command: set speed_range or schedule, not walk.speed")
+    valid = parameters(_SUBTASKS[gait].__init__) - {"self"}
+    unknown = sorted(set(kwargs) - valid)
+    if unknown:
+        raise ValueError(
+            f"unknown {gait} task argument(s) {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(valid))}"
+        )
+    check_arguments(_SUBTASKS[gait].__init__, kwargs, prefix=f"{gait}.")
+
+
 class GaitTask(Task):
     """Walk or jump, as the command says; the command changes at random times (or on a given schedule).
 
-    The command in the observation is a one-hot of the gait (walk, jump), the walking speed (0 while jumping) and the
-    jump task's command, the vector to the jump's starting spot (0 while walking).
-    The reward is the active gait's task's own terms, reported as ``walk_<term>`` or ``jump_<term>`` (the other
-    gait's terms are 0), computed by a :class:`~envs.tasks.walk.WalkTask` and a
-    :class:`~envs.tasks.jump.JumpTask`; each restarts (its running duty factors, its jump's starting point) when
-    its gait is commanded. The episode ends as the active task ends it (a fall; straying while jumping).
-    Version 2 follows jump version 3 (the vector to the spot in the command).
+    ## Observation
+    The command appended to the observation has five entries, labelled ``walk``, ``jump``, ``speed``, ``spot_x`` and
+    ``spot_y``: a one-hot of the active gait, the walking speed (m/s; 0 while jumping) and the jump task's command,
+    the vector to the jump's starting spot (0 while walking). The walk and jump tasks' own labels are kept, so a
+    walking or jumping brain's inputs carry over to a gait brain.
+
+    ## Commands
+    Without a ``schedule``, each command draws a gait from ``gaits`` and a speed from ``speed_range`` (times the body's
+    walk speed) and lasts a time drawn from ``switch_interval``. A schedule such as ``"walk:1.0@0,jump@300"`` fixes
+    them instead (see :func:`parse_schedule`); ``env.reset(options={"schedule": ...})`` sets the next episode's
+    (``None``: random ones). A command due at step ``N`` is in the observation that the ``N``-th ``env.step``
+    returns (``reset`` for ``N = 0``), and the next step is rewarded by it.
+
+    ## Rewards
+    The reward is the active gait's task's own terms, reported as ``info["reward_walk_<term>"]`` or
+    ``info["reward_jump_<term>"]`` (the other gait's terms are 0), computed by a :class:`~envs.tasks.walk.WalkTask`
+    and a :class:`~envs.tasks.jump.JumpTask`. Each restarts (its running duty factors, its jump's starting spot) when
+    its gait is commanded.
+
+    ## Episode end
+    The episode ends as the active task ends it: a fall, or straying ``max_stray`` from the spot while jumping. The
+    registration truncates it after 1000 steps.
+
+    ## Arguments
+    Given to ``gym.make``; the body's walk and jump defaults do not apply inside the gait task.
 
     Args:
         gaits: Gaits drawn for random commands.
         switch_interval: Range (s) of the time between random command changes.
         speed_range: Range of walking speeds drawn, as multiples of the body's walk speed.
-        schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``; one episode's
-            own can be given as ``env.reset(options={"schedule": ...})``.
-        walk: Keyword arguments of the walk task (its weights and thresholds).
+        schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``.
+        walk: Keyword arguments of the walk task (its weights and thresholds; not ``speed``, which the command sets).
         jump: Keyword arguments of the jump task.
+
+    ## Version history
+    * v2: follows Jump-v3: the command carries the vector to the jump's starting spot (five entries, from three).
+    * v1: follows Jump-v2; the episode ends as the active task ends it (before, only on a fall).
+    * v0: initial version.
     """
 
     name = "gait"
@@ -116,9 +155,10 @@ class GaitTask(Task):
         self.schedule = parse_schedule(schedule) if schedule else ()
         self.episode_schedule = self.schedule
         self.next_schedule: tuple[Command, ...] | None = None
-        if "speed" in (walk or {}):
-            raise ValueError("the walking speed comes from the command: set speed_range or schedule, not walk.speed")
-        self.tasks: dict[str, Task] = {"walk": WalkTask(**(walk or {})), "jump": JumpTask(**(jump or {}))}
+        subtasks = {"walk": walk or {}, "jump": jump or {}}
+        for gait, kwargs in subtasks.items():
+            _check_subtask_kwargs(gait, kwargs)
+        self.tasks: dict[str, Task] = {gait: _SUBTASKS[gait](**kwargs) for gait, kwargs in subtasks.items()}
         self.active = gaits[0]
         self.speed = 0.0
         self.step_count = 0

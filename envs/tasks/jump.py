@@ -19,25 +19,37 @@ GRAVITY = 9.81
 class JumpTask(Task):
     """Jump straight up, again and again, without drifting or falling.
 
-    The height term pays the centre of mass's height above standing while every foot is off the floor, so it
-    cannot be earned standing still, and, unlike a reward on vertical velocity, it does not sum to zero over a jump.
-    ``launch`` pays only upward motion (never charges the way down), a small dense hint that leads from crouching
-    and extending to the first flights. Leaping forward is the easy way up (version 0 of this task learned 1 m bounds
-    that travelled 8 m), so both are paid only near where the episode started: they are scaled by the same
-    tolerance on the distance from the start as ``drift``. Version 1 still learned to leap 0.5 m high and travel 2-3 m,
-    falling in 2-6 of 10 episodes; version 2 pays no rise above ``target_rise`` (a lower, steadier jump) and ends the
-    episode when the body strays ``max_stray`` from the start, as it does when the body falls. Being high never
-    ends the episode. Walker2d's senses hold no position, and version 2's jumper, unable to see where it was, drifted
-    about 1 m in 5-8 s; version 3's command (in the observation) is the horizontal vector from the centre of mass to
-    the starting spot (m, world frame).
+    ## Observation
+    The command appended to the observation is ``[spot_x, spot_y]``: the horizontal vector (m, world frame) from
+    the centre of mass to the episode's starting spot, so that a body whose senses hold no position can return to it.
+    The starting spot is where the centre of mass is at reset, moved ahead by ``spot_lead`` seconds of its
+    horizontal velocity.
 
-    | term      | pays for                                                                         |
-    |-----------|----------------------------------------------------------------------------------|
-    | `height`  | in flight: centre-of-mass rise above standing, in units of ``target_rise``, near the start  |
+    ## Rewards
+    The reward is the sum of the terms below, each reported as ``info["reward_<term>"]``. ``height`` and ``launch``
+    are paid only near the starting spot: they are scaled by the same tolerance on the distance from it as
+    ``drift``, so that leaping forward, the easy way up, does not pay.
+
+    | term      | pays for                                                                                          |
+    |-----------|---------------------------------------------------------------------------------------------------|
+    | `height`  | in flight (every foot off the floor): centre-of-mass rise above standing, in units of             |
+    |           | ``target_rise`` and capped at ``max_rise_ratio``, near the start                                  |
     | `launch`  | upward centre-of-mass velocity, in units of the take-off speed of ``target_rise``, near the start |
-    | `upright` | torso pitch within ``±max_pitch``                                                |
-    | `drift`   | centre of mass within ``max_drift`` (horizontally) of where the episode started  |
-    | `ctrl`    | minus the mean squared action                                                    |
+    | `upright` | torso pitch within ``±max_pitch``                                                                 |
+    | `drift`   | centre of mass within ``max_drift`` (horizontally) of the starting spot                           |
+    | `ctrl`    | minus the mean squared action                                                                     |
+
+    ``height`` cannot be earned standing still and, unlike a reward on vertical velocity, does not sum to zero over
+    a jump. ``launch`` pays only upward motion (never charges the way down): a small dense hint that leads from
+    crouching and extending to the first flights.
+
+    ## Episode end
+    The episode terminates when the body has fallen (see :class:`~envs.bodies.BodySpec`) or its centre of mass
+    strays more than ``max_stray`` (horizontally) from the starting spot. Being high never ends it. The registration
+    truncates it after 1000 steps.
+
+    ## Arguments
+    A body's defaults (``BodySpec.task_kwargs``) come first; ``gym.make`` keywords override them.
 
     Args:
         target_rise: Centre-of-mass rise (m) worth one unit of ``height`` per step.
@@ -55,6 +67,12 @@ class JumpTask(Task):
         spot_lead: Time (s) of the body's horizontal velocity at the start by which the starting spot lies ahead of
             the centre of mass: a jump commanded out of a walk (the gait task) is asked for where the walk can stop.
             From rest it makes no difference.
+
+    ## Version history
+    * v3: the command is the vector to the starting spot (it was empty); ``spot_lead`` added within v3 (default 0).
+    * v2: no rise paid above ``target_rise`` (0.4 m, ``max_rise_ratio`` 1); straying ``max_stray`` ends the episode.
+    * v1: ``height`` and ``launch`` paid only near the start, instead of ``height`` discounted by horizontal speed.
+    * v0: initial version.
     """
 
     name = "jump"

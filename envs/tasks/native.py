@@ -12,7 +12,25 @@ from envs.tasks.base import Task
 
 
 class NativeTask(Task):
-    """Pass the base env's reward terms (``reward_forward``, ``reward_ctrl``, ...) and termination through."""
+    """Gymnasium's own task: the base env's reward terms and termination, passed through.
+
+    ## Observation
+    No command is appended (the observation is the senses' and the foot contacts).
+
+    ## Rewards
+    The base env's reward terms (``reward_forward``, ``reward_ctrl``, ``reward_survive``, ...), under the same names
+    in ``info``; their sum is the base env's reward.
+
+    ## Episode end
+    As the base env ends it (Gymnasium's health check, ``terminate_when_unhealthy``); the registration truncates it
+    after 1000 steps.
+
+    ## Arguments
+    None of its own: ``ctrl_cost_weight``, ``healthy_reward``, ... go to the base env (see its docstring).
+
+    ## Version history
+    * v0: initial version.
+    """
 
     name = "native"
     title = "Native"

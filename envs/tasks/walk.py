@@ -16,12 +16,18 @@ from envs.tasks.base import Task
 class WalkTask(Task):
     """Walk forward at a commanded speed.
 
-    Every term but ``ctrl`` is bounded in ``[0, weight]``; the best step earns the sum of the weights.
+    ## Observation
+    The command appended to the observation is ``[speed]``, the commanded forward speed (m/s), labelled ``speed``.
+
+    ## Rewards
+    The reward is the sum of the terms below, each reported as ``info["reward_<term>"]``. Every term but the costs
+    (``ctrl``, ``smooth``, ``bounce``) is bounded in ``[0, weight]``; the best step earns the sum of the weights.
 
     | term       | pays for                                                                  |
     |------------|---------------------------------------------------------------------------|
-    | `speed`    | centre-of-mass forward velocity within ``speed_band`` of ``speed`` (only  |
-    |            | with a foot down if ``grounded_speed``)                                   |
+    | `speed`    | centre-of-mass forward velocity within ``speed_band`` of ``speed``, with  |
+    |            | a linear fall outside the band (only with a foot down if                  |
+    |            | ``grounded_speed``)                                                       |
     | `upright`  | torso pitch within ``±max_pitch``                                         |
     | `height`   | centre of mass at least ``min_height_ratio`` of its standing height       |
     | `support`  | feet on the floor, full from ``support_feet`` (a flight earns nothing)    |
@@ -35,12 +41,18 @@ class WalkTask(Task):
     | `bounce`   | minus the squared vertical velocity (m/s) of the centre of mass           |
 
     A bent-over shuffle loses ``upright`` and ``height``; a run loses ``support`` in flight and ``speed`` when it
-    overshoots; a limp (one leg stepping, the other dragging) loses ``symmetry`` and ``stride``: only feet that
-    swing for real earn ``stride``, and a foot that shuffles in short lifts pays for each. A swing's clock runs only
-    while another foot carries the body, so hopping (both feet in the air together) earns no ``stride``. Version 0
-    paid every touchdown, and its best walker took an extra short step with one foot (alternation 0.67); now a
-    foot that lands twice in a row is charged, so the feet take turns. ``smooth`` and ``bounce`` are off (weight 0)
-    unless a body turns them on: a light, strong body (the Ant) is thrown off the floor by jittery actions.
+    overshoots; a limp (one leg stepping, the other dragging) loses ``symmetry`` and ``stride``. Only feet that swing
+    for real earn ``stride``, and a swing's clock runs only while another foot carries the body, so hopping (both
+    feet in the air together) earns none. ``smooth`` and ``bounce`` are off (weight 0) unless a body turns them on,
+    for a light, strong body (the Ant) that jittery actions throw off the floor.
+
+    ## Episode end
+    The episode terminates when the body has fallen: the torso is lower than the body's ``min_torso_height``, or
+    pitched beyond its ``max_torso_pitch``, or its up axis below ``min_torso_upright`` (see
+    :class:`~envs.bodies.BodySpec`). The registration truncates it after 1000 steps.
+
+    ## Arguments
+    A body's defaults (``BodySpec.task_kwargs``) come first; ``gym.make`` keywords override them.
 
     Args:
         speed: Commanded forward speed (m/s); ``None`` takes the body's default.
@@ -49,7 +61,7 @@ class WalkTask(Task):
             (linearly).
         speed_weight: Weight of ``speed``.
         grounded_speed: Pay ``speed`` only on steps with some foot on the floor, so progress made in the air
-            earns nothing (the Ant otherwise patters forward on feet that touch down for 0.05-0.1 s at a time).
+            earns nothing.
         upright_weight: Weight of ``upright``.
         max_pitch: Pitch (rad) up to which ``upright`` is full.
         pitch_margin: Extra pitch (rad) at which ``upright`` has fallen to 0.1.
@@ -69,6 +81,12 @@ class WalkTask(Task):
         ctrl_cost_weight: Weight of the control cost.
         smooth_weight: Weight of the action-change cost.
         bounce_weight: Weight of the vertical-velocity cost, per (m/s)^2.
+
+    ## Version history
+    * v1: a foot that lands twice in a row is charged in ``stride``, so the feet take turns. Added within v1, with
+      defaults that pay as before: ``smooth``, ``bounce``, ``grounded_speed``, ``support_feet`` (the Ant's walk
+      defaults in ``envs/catalog.py`` use them).
+    * v0: initial version; ``stride`` paid every touchdown.
     """
 
     name = "walk"

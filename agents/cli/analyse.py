@@ -1,0 +1,71 @@
+"""``neuromotor analyse``: the brain view of a trained brain or a recording.
+
+    neuromotor analyse walker2d-walk --out analysis/walk         # a bundled brain, a run dir or a .zip
+    neuromotor analyse recording.npz --out analysis/rec          # recorded analyses only (no lesions)
+
+Writes PNG figures, ``report.json`` and a side-by-side video (body | top principal components and footfalls) into
+``--out``. PCA and the cross-validated decoders are scikit-learn's; figures are matplotlib's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agents.analysis.report import analyse
+from agents.cli.parsing import OneLineParser, run_command
+from agents.constants import VALIDATION_SEED
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0,0.1,0.5, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="neuromotor analyse", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("target", help="bundled brain name, run directory, model .zip, or a --record .npz")
+    parser.add_argument("--out", type=Path, required=True, help="folder for figures, report.json and the video")
+    parser.add_argument("--episodes", type=int, default=3, help="episodes per condition (default 3)")
+    parser.add_argument("--steps", type=int, default=1000, help="steps per episode (default 1000)")
+    parser.add_argument(
+        "--seed", type=int, default=VALIDATION_SEED, help=f"first episode seed (default {VALIDATION_SEED})"
+    )
+    parser.add_argument("--lesions", type=_floats, default=(0.0, 0.1, 0.25, 0.5), help="fractions of units")
+    parser.add_argument("--pushes", type=_floats, default=(0.0, 5.0, 10.0, 20.0), help="impulses (N s)")
+    parser.add_argument("--push-step", type=int, default=300, help="env step of the push (default 300)")
+    parser.add_argument("--noise", type=_floats, default=(0.0, 0.05, 0.1, 0.2), help="added obs noise std")
+    parser.add_argument("--delays", type=_floats, default=(0, 1, 2, 4), help="added sensory delays (steps)")
+    parser.add_argument("--video-steps", type=int, default=300, help="length of the side-by-side video (0: none)")
+    args = parser.parse_args(argv)
+    for flag in ("episodes", "steps"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    if any(not 0 <= f <= 1 for f in args.lesions):
+        parser.error(f"--lesions are fractions in [0, 1], got {args.lesions}")
+    if any(d < 0 or d != int(d) for d in args.delays):
+        parser.error(f"--delays are whole numbers of steps >= 0, got {args.delays}")
+    if args.target.endswith(".npz") and not Path(args.target).is_file():
+        parser.error(f"recording {args.target!r} does not exist")
+    return run_command(parser, lambda: _analyse(args))
+
+
+def _analyse(args: argparse.Namespace) -> int:
+    report = analyse(
+        args.target, args.out, episodes=args.episodes, steps=args.steps, seed=args.seed,
+        lesion_fractions=args.lesions, push_impulses=args.pushes, push_step=args.push_step,
+        noise_levels=args.noise, delay_levels=tuple(int(d) for d in args.delays), video_steps=args.video_steps,
+    )  # fmt: skip
+    pca_ratios = report["pca"]["explained_variance_ratio"]
+    needed = report["pca"]["components_for_90_percent"]
+    print(f"{report['target']}: {report['steps_recorded']} steps, {report['units']} units; "
+          f"PC1-3 explain {sum(pca_ratios[:3]):.0%}; {needed} PCs for 90%")  # fmt: skip
+    for key, value in report["decoding"].items():
+        score = value.get("r2", value.get("accuracy"))
+        control = value.get("shuffled_r2", value.get("shuffled_accuracy"))
+        print(f"  decode {key}: {score:.2f} (shuffled {control:.2f})")
+    print(f"wrote {args.out}/report.json and figures")
+    return 0

@@ -1,0 +1,89 @@
+"""``neuromotor brains``: train a bundled brain from its recipe, measure it against its definition, and ship it.
+
+neuromotor brains list                      # the recipes and which are bundled
+neuromotor brains train walker2d-walk       # train, evaluate, check; bundle into agents/brains/bundled/<name>/
+neuromotor brains check walker2d-walk       # re-measure a bundled brain against its criteria
+neuromotor brains bundle walker2d-jump RUN  # measure a run (or RUN/best/model.zip); bundle it if it passes
+neuromotor brains select walker2d-jump RUN  # choose the run's checkpoint on validation seeds; measure, bundle
+neuromotor brains table [--readme]          # the metrics table (and the README's table and previews)
+neuromotor brains preview walker2d-walk     # (re)write its README GIF, agents/brains/bundled/<name>/preview.gif
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from agents.brains.store import bundled_brains
+from agents.cli.parsing import OneLineParser, run_command
+from agents.recipes import bundling
+from agents.recipes.book import load_recipes
+from agents.recipes.selection import select_checkpoint
+
+COMMANDS = ("list", "train", "check", "bundle", "select", "table", "preview")
+
+
+def print_checks(name: str, checks: list[dict[str, Any]]) -> None:
+    for row in checks:
+        value = row["value"]
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{name}: {'PASS' if row['passed'] else 'FAIL'} {row['metric']} = {shown} (want {row['rule']})")
+
+
+def _brains(args: argparse.Namespace, parser: OneLineParser) -> int:
+    recipes = load_recipes()
+    if args.command == "list":
+        bundled = bundled_brains()
+        for name, recipe in recipes.items():
+            print(f"{name}\t{recipe['env_id']}\t{'bundled' if name in bundled else 'not bundled'}")
+        return 0
+    if args.command == "table":
+        if args.readme:
+            bundling.write_readme_table()
+        print(bundling.metrics_table())
+        return 0
+    if args.name not in recipes:
+        parser.error(f"unknown brain {args.name!r}; valid: {', '.join(recipes)}")
+    recipe = recipes[args.name]
+    if args.command == "preview":
+        if args.name not in bundled_brains():
+            parser.error(f"{args.name!r} is not bundled yet; train it first: neuromotor brains train NAME")
+        print(f"wrote {bundling.write_preview(args.name)}")
+        return 0
+    if args.command == "train":
+        report = bundling.train_brain(args.name, recipe, args.steps, args.runs)
+        seconds = report["training"]["wall_clock_seconds"]
+        print(f"{args.name}: trained {report['training']['env_steps']} steps in {seconds:.0f} s")
+        if not report["passed"]:
+            print(f"{args.name}: not bundled (criteria failed); the run and its metrics.json are in "
+                  f"{report['run_dir']}")  # fmt: skip
+    elif args.command in ("bundle", "select"):
+        if args.target is None:
+            what = "a run directory or model .zip" if args.command == "bundle" else "a run directory"
+            parser.error(f"{args.command} needs {what}: neuromotor brains {args.command} NAME RUN")
+        target = args.target
+        if args.command == "select":
+            if not (Path(target) / "config.yaml").is_file():
+                parser.error(f"{target!r} is not a run directory (no config.yaml)")
+            target = str(select_checkpoint(recipe, Path(target)))
+        report = bundling.measure_run(args.name, recipe, target)
+        if not report["passed"]:
+            print(f"{args.name}: not bundled (criteria failed)")
+    else:
+        report = bundling.measure(args.name, recipe["criteria"], recipe.get("eval_env_kwargs"))
+    print_checks(args.name, report["criteria"])
+    return 0 if report["passed"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="neuromotor brains", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument("name", nargs="?")
+    parser.add_argument("target", nargs="?", help="bundle: a run directory or model .zip; select: a run")
+    parser.add_argument("--steps", type=int, help="override the recipe's training steps")
+    parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
+    parser.add_argument("--readme", action="store_true", help="with table: write it into README.md")
+    args = parser.parse_args(argv)
+    return run_command(parser, lambda: _brains(args, parser))

@@ -1,0 +1,59 @@
+"""Sweeps from the command line: ``train.py --sweep FILE`` runs one, ``evaluate.py SWEEP_DIR`` reports one."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agents.cli.parsing import OneLineParser, one_line
+from agents.config import ConfigError
+from agents.sweeps import report as reports
+from agents.sweeps import runner, spec
+
+
+def sweep_main(args: argparse.Namespace, parser: OneLineParser) -> int:
+    """Run every unfinished trial of ``args.sweep``; print the report. Exit 1 if some trial failed or stopped."""
+    given = [f"--{flag.replace('_', '-')}" for flag in ("env", "algo", "steps", "seed", "n_envs", "vec_env",
+             "resume", "eval_freq", "checkpoint_freq", "device") if getattr(args, flag) is not None]  # fmt: skip
+    given += ["--set"] * bool(args.set)
+    if given:
+        parser.error(f"--sweep takes its settings from the sweep file; drop {', '.join(given)}")
+    for flag in ("max_concurrent", "cpus_per_trial"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    sweep = spec.load_sweep(args.sweep)
+    spec.check_envs(sweep)
+    sweep_dir = args.run_dir or spec.SWEEPS_DIR / sweep.name
+    where = f" on {args.ray_address}" if args.ray_address else ""
+    seeds = len(sweep.trials) // len(sweep.settings)
+    print(f"sweep {sweep.name}: {len(sweep.settings)} settings x {seeds} seeds = {len(sweep.trials)} trials in "
+          f"{sweep_dir}{where}")  # fmt: skip
+    tune_error = spec.ray_tune().TuneError
+    try:
+        outcome = runner.run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
+                                   cpus_per_trial=args.cpus_per_trial)  # fmt: skip
+    except (OSError, tune_error) as exc:
+        raise ConfigError(one_line(f"sweep in {sweep_dir}: {exc}")) from None
+    report = reports.write_report(sweep_dir)
+    print(reports.markdown(report), end="")
+    print(f"report: {', '.join(report['files'])}")
+    left = [*outcome["failed"], *outcome["unfinished"]]
+    if left:
+        print(f"{len(outcome['failed'])} failed and {len(outcome['unfinished'])} unfinished of {len(sweep.trials)} "
+              f"trials: {', '.join(left)}; rerun the same command for them (finished trials are skipped)")  # fmt: skip
+        return 1
+    return 0
+
+
+def sweep_report_main(args: argparse.Namespace, parser: OneLineParser) -> int:
+    """Write and print the report of the sweep directory ``args.target`` (and its best setting as a preset)."""
+    try:
+        report = reports.write_report(Path(args.target))
+        print(reports.markdown(report), end="")
+        print(f"report: {', '.join(report['files'])}")
+        if args.write_preset is not None:
+            block = reports.write_preset(report, args.write_preset)
+            print(f"appended to {args.write_preset}:{block}", end="")
+    except (ConfigError, OSError, ValueError, KeyError) as exc:
+        parser.error(f"{args.target}: {exc!s}".splitlines()[0])
+    return 0

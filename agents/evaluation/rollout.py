@@ -1,0 +1,296 @@
+"""Roll a brain out: the one rollout, and the one :func:`evaluate_brain`, that evaluation, videos, recipes,
+sweeps, analyses and benchmarks use."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+import envs
+from agents.brains.store import Brain, find_brain, load_model
+from agents.constants import TEST_EPISODES, TEST_SEED
+from agents.evaluation import metrics as gait
+from agents.evaluation import video
+from agents.runs import load_vecnormalize
+from agents.vecenvs import EnvFactory, single_env
+from envs.tasks.gait import GAITS
+
+
+@dataclasses.dataclass
+class Episode:
+    """Everything recorded in one episode, one row per env step."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    reward_terms: dict[str, np.ndarray]
+    foot_contacts: np.ndarray
+    com_position: np.ndarray
+    com_velocity: np.ndarray
+    torso_pitch: np.ndarray
+    commands: np.ndarray
+    lstm_hidden: np.ndarray | None
+    lstm_cell: np.ndarray | None
+    frames: list[np.ndarray]
+    fell: bool
+    dt: float
+    standing_com_height: float
+    foot_labels: tuple[str, ...]
+    task: str = ""
+    terminated: bool = False
+
+    @property
+    def length(self) -> int:
+        return len(self.rewards)
+
+    @property
+    def episode_return(self) -> float:
+        return float(self.rewards.sum())
+
+    def metrics(self) -> dict[str, Any]:
+        """Return, length, fall, and (in our envs) the gait metrics of
+        :func:`agents.evaluation.metrics.episode_metrics`."""
+        if not self.foot_labels:
+            return {"return": self.episode_return, "fell": self.fell, "length": self.length}
+        measured = gait.episode_metrics(
+            self.foot_contacts,
+            self.com_position,
+            self.torso_pitch,
+            self.standing_com_height,
+            self.dt,
+            foot_labels=self.foot_labels,
+            from_first_contact=True,
+        )
+        metrics = {"return": self.episode_return, "fell": self.fell, **measured}
+        if self.task == "gait":
+            metrics.update(self.following_metrics())
+        return metrics
+
+    def commands_during(self) -> np.ndarray:
+        """The command in force during each step (each step's ``info`` carries the command for the step after it)."""
+        return np.vstack([self.commands[:1], self.commands[:-1]])
+
+    def commanded_gaits(self) -> np.ndarray:
+        """The gait commanded during each step of a gait-task episode."""
+        return np.array(GAITS)[self.commands_during()[:, : len(GAITS)].argmax(axis=1)]
+
+    def following_metrics(self, within: float = 1.0) -> dict[str, Any]:
+        """How a gait-task episode followed its commands: switches, the fraction followed within ``within`` s, the
+        mean latency, and per commanded gait what its segments measured."""
+        commanded = self.commanded_gaits()
+        speeds = self.commands_during()[:, len(GAITS)]
+        result = gait.command_following(
+            commanded, self.foot_contacts, self.com_position, self.standing_com_height, self.dt, speeds=speeds
+        )
+        latencies = np.array(result["switch_latencies"])
+        walks = [seg for seg in result["segments"] if seg["commanded"] == "walk"]
+        jumps = [seg for seg in result["segments"] if seg["commanded"] == "jump"]
+        speed_errors = [abs(seg["forward_speed"] / speeds[seg["start"]] - 1.0) for seg in walks]
+
+        def mean(values: list[float]) -> float:
+            finite = [v for v in values if not math.isnan(v)]
+            return float(np.mean(finite)) if finite else math.nan
+
+        return {
+            "switches": len(latencies),
+            "switches_followed": float(np.mean(np.nan_to_num(latencies, nan=np.inf) <= within))
+            if len(latencies)
+            else math.nan,
+            "switch_latencies": latencies.tolist(),
+            "walk_speed_error": mean(speed_errors),
+            "walk_flights_per_1000": mean([seg["flight_phases_per_1000"] for seg in walks]),
+            "jump_apex_rise": mean([seg["mean_apex_rise"] for seg in jumps]),
+            "segment_gaits": [f"{seg['commanded']}->{seg['gait']}" for seg in result["segments"]],
+            # An episode cut short (a fall, or the jump's stray limit) names the gait it was commanded at the end.
+            "ended_early_in": [str(commanded[-1])] if self.terminated else [],
+        }
+
+
+def rollout(
+    model: BaseAlgorithm,
+    venv: VecEnv,
+    *,
+    seed: int,
+    deterministic: bool = True,
+    render: bool = False,
+    before_step: Callable[[int, Any], None] | None = None,
+) -> Episode:
+    """Run one episode of a single-env ``venv`` from ``seed``.
+
+    The LSTM state starts at zero and is carried from step to step, with ``episode_start`` True only on the first
+    step, exactly as during training. Works for feed-forward models too (their state stays ``None``), and for envs
+    other than ours (then only rewards, actions and observations are recorded). ``before_step(t, env)``, if given,
+    is called with the step index and the unwrapped env before each step (to push the body, for instance).
+    """
+    env = single_env(venv)
+    base = env.unwrapped
+    ours = isinstance(base, envs.LocomotionEnv)
+    venv.seed(seed)
+    obs = venv.reset()
+    state = None
+    episode_start = np.ones(1, dtype=bool)
+    keys = ("obs", "action", "reward", "contacts", "com", "vel", "pitch", "command", "h", "c")
+    rows: dict[str, list] = {k: [] for k in keys}
+    terms: dict[str, list[float]] = {}
+    frames = [env.render()] if render else []
+    done = False
+    while not done:
+        action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
+        rows["obs"].append(obs[0].copy())
+        if state is not None:
+            rows["h"].append(np.asarray(state[0])[:, 0].copy())
+            rows["c"].append(np.asarray(state[1])[:, 0].copy())
+        if before_step is not None:
+            before_step(len(rows["reward"]), base)
+        obs, reward, dones, infos = venv.step(action)
+        info = infos[0]
+        done = bool(dones[0])
+        episode_start = dones
+        rows["action"].append(np.asarray(action[0], dtype=np.float64))
+        rows["reward"].append(float(reward[0]))
+        if ours:
+            rows["contacts"].append(np.asarray(info["foot_contacts"], dtype=bool))
+            rows["com"].append([info["com_x"], info["com_y"], info["com_height"]])
+            rows["vel"].append(np.asarray(info["com_velocity"], dtype=np.float64))
+            rows["pitch"].append(info["torso_pitch"])
+            rows["command"].append(np.asarray(info["command"], dtype=np.float64))
+        for key, value in info.items():
+            if key.startswith("reward_"):
+                terms.setdefault(key.removeprefix("reward_"), []).append(float(value))
+        if render and not done:
+            frames.append(env.render())
+    steps = len(rows["reward"])
+    truncated = bool(info.get("TimeLimit.truncated", False))
+    fell = bool(info.get("fallen", 1.0)) and not truncated
+    return Episode(
+        observations=np.array(rows["obs"]),
+        actions=np.array(rows["action"]),
+        rewards=np.array(rows["reward"]),
+        reward_terms={k: np.array(v) for k, v in terms.items()},
+        foot_contacts=np.array(rows["contacts"], dtype=bool) if ours else np.zeros((steps, 0), dtype=bool),
+        com_position=np.array(rows["com"]) if ours else np.full((steps, 3), np.nan),
+        com_velocity=np.array(rows["vel"]) if ours else np.full((steps, 3), np.nan),
+        torso_pitch=np.array(rows["pitch"]) if ours else np.full(steps, np.nan),
+        commands=np.array(rows["command"]) if ours else np.zeros((steps, 0)),
+        lstm_hidden=np.array(rows["h"]) if rows["h"] else None,
+        lstm_cell=np.array(rows["c"]) if rows["c"] else None,
+        frames=frames,
+        fell=fell,
+        dt=float(base.dt),
+        standing_com_height=float(base.body.standing_com_height) if ours else float("nan"),
+        foot_labels=tuple(base.foot_labels) if ours else (),
+        task=base.task.name if ours else "",
+        terminated=not truncated,
+    )
+
+
+def summarize(episodes: list[Episode]) -> dict[str, Any]:
+    """Per-episode metrics and their aggregate: ``{"summary": {...}, "episodes": [...]}``."""
+    per_episode = [ep.metrics() for ep in episodes]
+    summary = gait.aggregate(per_episode)
+    if "switch_latencies" in per_episode[0]:
+        pooled = [x for ep in per_episode for x in ep["switch_latencies"]]
+        summary["switch_latency_distribution"] = gait.latency_distribution(pooled)
+        summary["ended_early_in"] = dict(collections.Counter(g for ep in per_episode for g in ep["ended_early_in"]))
+    return {"summary": summary, "episodes": per_episode}
+
+
+def make_env(
+    brain: Brain,
+    env_kwargs: dict[str, Any] | None = None,
+    *,
+    render_mode: str | None = None,
+    max_episode_steps: int | None = None,
+) -> VecEnv:
+    """One env as the brain was trained in (overridable kwargs), normalised with frozen training statistics."""
+    kwargs = {**brain.config.env_kwargs, **(env_kwargs or {})}
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    envs.resolve_env_id(brain.config.env_id)
+    venv: VecEnv = DummyVecEnv([EnvFactory(brain.config.env_id, kwargs)])
+    if brain.vecnormalize_path is not None:
+        venv = load_vecnormalize(brain.vecnormalize_path, venv)
+        venv.training = False
+        venv.norm_reward = False
+    return venv
+
+
+def env_dt(env_id: str, env_kwargs: dict[str, Any] | None = None) -> float:
+    """Seconds of simulated time per step of an env."""
+    env = EnvFactory(env_id, dict(env_kwargs or {}))()
+    try:
+        return float(env.unwrapped.dt)
+    finally:
+        env.close()
+
+
+def run_episodes(
+    model: Any,
+    venv: VecEnv,
+    *,
+    seed: int = TEST_SEED,
+    count: int = TEST_EPISODES,
+    deterministic: bool = True,
+    render_first: bool = False,
+    before_step: Callable[[int, Any], None] | None = None,
+) -> list[Episode]:
+    """``count`` episodes of ``model`` in ``venv``, episode ``i`` from seed ``seed + i`` (the first filmed with
+    ``render_first``)."""
+    return [
+        rollout(model, venv, seed=seed + i, deterministic=deterministic, render=render_first and i == 0,
+                before_step=before_step)
+        for i in range(count)
+    ]  # fmt: skip
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """What :func:`evaluate_brain` ran: the brain, its model and the recorded episodes."""
+
+    brain: Brain
+    model: BaseAlgorithm
+    episodes: list[Episode]
+
+    def summary(self) -> dict[str, Any]:
+        return summarize(self.episodes)
+
+
+def evaluate_brain(
+    target: str | Path | Brain,
+    *,
+    episodes: int = TEST_EPISODES,
+    seed: int = TEST_SEED,
+    env_kwargs: dict[str, Any] | None = None,
+    deterministic: bool = True,
+    render: bool = False,
+    max_episode_steps: int | None = None,
+    before_step: Callable[[int, Any], None] | None = None,
+    model: BaseAlgorithm | None = None,
+) -> Evaluation:
+    """Find ``target`` (a bundled name, run directory, model ``.zip`` or a found :class:`Brain`), load it, and run
+    ``episodes`` episodes from ``seed`` on (the test seeds by default) in its training env with ``env_kwargs``
+    overridden. With ``render`` the first episode is filmed (640x480 frames, tracking camera)."""
+    brain = target if isinstance(target, Brain) else find_brain(target)
+    model = model or load_model(brain)
+    kwargs = dict(env_kwargs or {})
+    if render:
+        kwargs.update(width=video.FRAME_WIDTH, height=video.FRAME_HEIGHT)
+    venv = make_env(brain, kwargs, render_mode="rgb_array" if render else None, max_episode_steps=max_episode_steps)
+    try:
+        if render:
+            video.use_tracking_camera(single_env(venv))
+        recorded = run_episodes(model, venv, seed=seed, count=episodes, deterministic=deterministic,
+                                render_first=render, before_step=before_step)  # fmt: skip
+    finally:
+        venv.close()
+    return Evaluation(brain, model, recorded)

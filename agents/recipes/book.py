@@ -1,0 +1,61 @@
+"""Recipes of the bundled brains: how each is trained and what it must show, read from ``recipes.yaml``."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from agents.config import ConfigError, load_yaml
+from agents.training import distill
+
+RECIPES_FILE = Path(__file__).with_name("recipes.yaml")
+#: A recipe's ``select`` (see :func:`agents.recipes.selection.select_checkpoint`): ``from`` and ``every`` in env
+#: steps, ``screen`` and ``confirm`` in validation episodes, ``finalists`` in checkpoints.
+SELECT_DEFAULTS = {"from": 0, "every": 100_000, "screen": 10, "confirm": 30, "finalists": 3}
+#: Keys of a recipe's ``distill`` besides ``teachers``: the keyword arguments of
+#: :func:`agents.training.distill.distill`.
+DISTILL_KEYS = tuple(k for k, p in inspect.signature(distill.distill).parameters.items() if p.kind == p.KEYWORD_ONLY
+                     and k != "log")  # fmt: skip
+
+
+def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
+    recipes = load_yaml(Path(path).read_text()) or {}
+    if not isinstance(recipes, dict):
+        raise ConfigError(f"{path}: expected a mapping of brain names to recipes")
+    for name, recipe in recipes.items():
+        missing = {"env_id", "algo", "criteria"} - set(recipe)
+        if missing:
+            raise ConfigError(f"{path}: brain {name!r} lacks {', '.join(sorted(missing))}")
+        try:
+            select_rules(recipe)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: brain {name!r}: {exc}") from None
+        rules = recipe.get("distill")
+        if "distill" in recipe and not (isinstance(rules, dict) and isinstance(rules.get("teachers"), dict)
+                                        and rules["teachers"]):  # fmt: skip
+            raise ConfigError(f"{path}: brain {name!r}: distill needs teachers: {{GAIT: BRAIN, ...}}")
+        unknown = set(rules or {}) - {"teachers", *DISTILL_KEYS}
+        if unknown:
+            raise ConfigError(f"{path}: brain {name!r}: unknown distill keys {', '.join(sorted(unknown))}; valid: "
+                              f"teachers, {', '.join(DISTILL_KEYS)}")  # fmt: skip
+    return recipes
+
+
+def select_rules(recipe: dict[str, Any], total_steps: int | None = None) -> dict[str, int]:
+    """The recipe's ``select`` over :data:`SELECT_DEFAULTS`, checked (before any training)."""
+    given = recipe.get("select") or {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"select must be a mapping of {', '.join(SELECT_DEFAULTS)}, got {given!r}")
+    unknown = set(given) - set(SELECT_DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown select key(s) {', '.join(sorted(unknown))}; valid: {', '.join(SELECT_DEFAULTS)}")
+    rules = {**SELECT_DEFAULTS, **given}
+    least = {"from": 0, "every": 1, "screen": 1, "confirm": 0, "finalists": 1}
+    for key, low in least.items():
+        value = rules[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"select {key} must be a whole number >= {low}, got {value!r}")
+    if total_steps is not None and rules["from"] > total_steps:
+        raise ConfigError(f"select from {rules['from']} is beyond the run's {total_steps} training steps")
+    return rules

@@ -1,0 +1,202 @@
+"""Bundled brains: train one from its recipe, measure it against its definition, and bundle it if it passes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch as th
+
+from agents.brains import store
+from agents.config import ConfigError, resolve_config
+from agents.constants import TEST_EPISODES, TEST_SEED
+from agents.evaluation import video
+from agents.evaluation.criteria import check_criteria
+from agents.evaluation.rollout import env_dt, evaluate_brain
+from agents.recipes.book import select_rules
+from agents.recipes.selection import select_checkpoint
+from agents.runs import read_summary, write_json, write_text
+from agents.training import distill
+from agents.training.trainer import check_env_config, train
+
+#: Length (simulated seconds) of the README preview GIF, filmed from the first test seed.
+PREVIEW_SECONDS = 3.0
+
+
+def measure(
+    target: str, criteria: dict[str, dict[str, Any]], env_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Evaluate ``target`` over the standard episodes (in its env, with ``env_kwargs`` overridden) and check it."""
+    evaluation = evaluate_brain(target, episodes=TEST_EPISODES, seed=TEST_SEED, env_kwargs=env_kwargs)
+    result = evaluation.summary()
+    checks = check_criteria(result["summary"], criteria)
+    return {
+        "evaluation": {
+            "episodes": TEST_EPISODES,
+            "seed": TEST_SEED,
+            "deterministic": True,
+            "env_kwargs": env_kwargs or {},
+            **result,
+        },
+        "criteria": checks,
+        "passed": all(row["passed"] for row in checks),
+        "model_env_steps": int(evaluation.model.num_timesteps),
+    }
+
+
+def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path) -> dict[str, Any]:
+    settings = dict(recipe.get("settings") or {})
+    settings["seed"] = recipe.get("seed", 0)
+    if steps is not None:
+        settings["total_steps"] = steps
+    config = resolve_config(recipe["env_id"], recipe["algo"], settings)
+    check_env_config(config)
+    if "select" in recipe:
+        select_rules(recipe, config.total_steps)
+    run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
+    if "distill" in recipe:
+        # First a student learns the teachers' gaits (agents.training.distill); reinforcement learning starts from it.
+        rules = dict(recipe["distill"])
+        teachers = rules.pop("teachers")
+        student = distill.distill(config, teachers, run_dir / "student", **rules)
+        config = resolve_config(recipe["env_id"], recipe["algo"], {**settings, "init_from": str(student)})
+    train(config, run_dir, command=[sys.executable, "-m", "agents", "brains", "train", name])
+    target = select_checkpoint(recipe, run_dir) if "select" in recipe else run_dir
+    return measure_run(name, recipe, str(target))
+
+
+def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any]:
+    """Measure a trained run (or one model of it, such as ``RUN/best/model.zip``) against ``name``'s criteria,
+    write ``metrics.json`` beside the model, and bundle it if it passes."""
+    brain = store.find_brain(target)
+    if brain.config.env_id != recipe["env_id"]:
+        raise ConfigError(f"{target!r} was trained on {brain.config.env_id}; {name} is {recipe['env_id']}")
+    run_dir = store.run_dir_of(brain.model_path)
+    summary = read_summary(run_dir)
+    report = measure(target, recipe["criteria"], recipe.get("eval_env_kwargs"))
+    selection = brain.model_path.parent / "selection.json"
+    if selection.is_file():
+        report["selection"] = json.loads(selection.read_text())
+    report.update(
+        name=name,
+        env_id=brain.config.env_id,
+        run_dir=str(run_dir),
+        training={
+            "env_steps": summary.get("steps"),
+            "model": str(brain.model_path.relative_to(run_dir)),
+            "model_env_steps": report.pop("model_env_steps"),
+            "wall_clock_seconds": summary.get("seconds_total", summary.get("seconds", _training_seconds(run_dir))),
+            "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
+        },
+    )
+    write_json(brain.model_path.parent / "metrics.json", report)
+    if report["passed"]:
+        bundle(name, brain)
+    return report
+
+
+def _training_seconds(run_dir: Path) -> float | None:
+    """Training wall-clock time of a run that has no summary yet (stopped, or selected from mid-way)."""
+    path = run_dir / "time.json"
+    return json.loads(path.read_text()).get("training_seconds") if path.is_file() else None
+
+
+def bundle(name: str, brain: store.Brain) -> Path:
+    """Copy a measured brain (its ``metrics.json`` beside the model) into ``agents/brains/bundled/<name>/`` and
+    film it."""
+    target = store.BRAINS_DIR / name
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(brain.model_path, target / "model.zip")
+    if brain.vecnormalize_path is not None:
+        shutil.copy2(brain.vecnormalize_path, target / "vecnormalize.pkl")
+    shutil.copy2(store.run_dir_of(brain.model_path) / "config.yaml", target / "config.yaml")
+    shutil.copy2(brain.model_path.parent / "metrics.json", target / "metrics.json")
+    write_preview(name)
+    return target
+
+
+def write_preview(name: str, seconds: float = PREVIEW_SECONDS) -> Path:
+    """Film the bundled brain ``name`` for ``seconds`` of simulated time into
+    ``agents/brains/bundled/<name>/preview.gif``."""
+    brain = store.find_brain(name)
+    steps = round(seconds / env_dt(brain.config.env_id, brain.config.env_kwargs))  # Walker2d: 375 steps; Ant: 60
+    episode = evaluate_brain(brain, episodes=1, seed=TEST_SEED, render=True, max_episode_steps=steps).episodes[0]
+    frames = video.compose(episode.frames, episode.foot_contacts)
+    return video.write_gif(store.BRAINS_DIR / name / "preview.gif", frames, 1.0 / episode.dt)
+
+
+#: Columns of the metrics table: (header, summary metric, per-foot?).
+TABLE_COLUMNS = (
+    ("falls", "fell"),
+    ("speed m/s", "forward_speed"),
+    ("drift m", "horizontal_drift"),
+    ("pitch rad", "torso_pitch"),
+    ("foot down", "ground_contact_fraction"),
+    ("duty factors", "duty_factor"),
+    ("alternation", "alternation"),
+    ("flights/1000", "flight_phases_per_1000"),
+    ("apex rise m", "mean_apex_rise"),
+    ("gait", "gait"),
+)
+README_START, README_END = "<!-- brains:start -->", "<!-- brains:end -->"
+PREVIEWS_START, PREVIEWS_END = "<!-- previews:start -->", "<!-- previews:end -->"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict) and "mean" in value:
+        return "n/a" if math.isnan(value["mean"]) else f"{value['mean']:.2f}"
+    if isinstance(value, dict):
+        return " / ".join(_cell(v) for v in value.values())
+    return str(value)
+
+
+def metrics_table() -> str:
+    """Markdown table of every bundled brain's metrics.json (training cost, checks, gait metrics)."""
+    header = ["brain", "env steps", "train min", "criteria", *(h for h, _ in TABLE_COLUMNS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, path in store.bundled_brains().items():
+        report = json.loads((path / "metrics.json").read_text())
+        summary = report["evaluation"]["summary"]
+        passed = sum(row["passed"] for row in report["criteria"])
+        steps, seconds = report["training"]["env_steps"], report["training"]["wall_clock_seconds"]
+        cells = [
+            f"`{name}`",
+            "n/a" if steps is None else f"{steps:,}",
+            "n/a" if seconds is None else f"{seconds / 60:.1f}",
+            f"{passed}/{len(report['criteria'])}" + (" pass" if report["passed"] else " **fail**"),
+            *(_cell(summary.get(metric, "n/a")) for _, metric in TABLE_COLUMNS),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _replace_block(text: str, start: str, end: str, body: str, readme: Path) -> str:
+    if start not in text or end not in text:
+        raise ConfigError(f"{readme} has no {start} ... {end} section")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def write_readme_table(readme: Path = Path("README.md")) -> None:
+    """Rewrite the README's brains table and its row of preview GIFs from the bundled brains."""
+    text = readme.read_text()
+    previews = [
+        f'<img src="{(path / "preview.gif").resolve().relative_to(readme.resolve().parent)}" width="320" alt="{name}">'
+        for name, path in store.bundled_brains().items()
+        if (path / "preview.gif").is_file()
+    ]
+    text = _replace_block(text, PREVIEWS_START, PREVIEWS_END, " ".join(previews), readme)
+    text = _replace_block(text, README_START, README_END, metrics_table(), readme)
+    write_text(readme, text)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

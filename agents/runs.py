@@ -1,0 +1,251 @@
+"""Run directories: the files a run writes and reads back, each written atomically.
+
+A run directory holds ``config.yaml`` (the resolved settings), ``command.txt``, ``checkpoints/``, ``time.json``,
+and once finished ``model.zip``, ``vecnormalize.pkl`` and ``summary.json``. Every file is written to a temporary
+name beside its final one and renamed into place, so a kill mid-write leaves the previous version (or nothing),
+never a truncated file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import pickle
+import re
+import shlex
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from agents.config import ConfigError, TrainConfig, load_yaml
+
+CHECKPOINT_PREFIX = "ckpt"
+_CHECKPOINT = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)_steps\.zip$")
+#: Members every SB3 model archive holds.
+_MODEL_MEMBERS = ("data", "policy.pth")
+
+
+class RunError(ValueError):
+    """A run directory or model file that cannot be used (missing, incomplete, corrupt, already finished)."""
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on a clean exit it replaces ``path``, on an error it is removed."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with open(temporary, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_open(path) as f:
+        f.write(text)
+    return Path(path)
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON atomically (NumPy scalars as floats)."""
+    return write_text(path, json.dumps(data, indent=2, default=float) + "\n")
+
+
+def save_model(model: BaseAlgorithm, path: Path) -> Path:
+    """``model.save`` to ``path``, atomically."""
+    with atomic_open(path, "wb") as f:
+        model.save(f)
+    return Path(path)
+
+
+def save_vecnormalize(env: VecNormalize, path: Path) -> Path:
+    """``env.save`` (its statistics and settings, without the envs) to ``path``, atomically."""
+    with atomic_open(path, "wb") as f:
+        pickle.dump(env, f)
+    return Path(path)
+
+
+def read_vecnormalize(path: Path) -> VecNormalize:
+    """The normalisation statistics saved in ``path``; a missing, truncated or foreign file is a ``RunError``."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            stats = pickle.load(f)
+    except FileNotFoundError:
+        raise RunError(f"{str(path)!r} does not exist") from None
+    except Exception as exc:  # unpickling garbage can raise almost anything
+        raise RunError(f"{str(path)!r} is not a readable vecnormalize file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(stats, VecNormalize):
+        raise RunError(f"{str(path)!r} holds a {type(stats).__name__}, not VecNormalize statistics")
+    return stats
+
+
+def load_vecnormalize(path: Path, venv: VecEnv) -> VecNormalize:
+    """``VecNormalize.load`` with one-line errors: the statistics of ``path`` around ``venv``."""
+    stats = read_vecnormalize(path)
+    stats.set_venv(venv)
+    return stats
+
+
+def model_problem(path: Path) -> str | None:
+    """Why ``path`` is not a loadable SB3 model archive (truncated, not a zip, members missing), or ``None``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            missing = [m for m in _MODEL_MEMBERS if m not in names]
+            if missing:
+                return f"lacks {', '.join(missing)}"
+            bad = archive.testzip()
+            return None if bad is None else f"{bad} is corrupt"
+    except FileNotFoundError:
+        return "does not exist"
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        return f"is not a complete zip archive ({exc})"
+
+
+def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
+    """``runs/<env>__<algo>__s<seed>__<YYYYmmdd-HHMMSS>``: sortable, and safe as a folder name."""
+    env = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.env_id)
+    return root / f"{env}__{config.algo}__s{config.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def save_run_config(config: TrainConfig, run_dir: Path) -> None:
+    """Write the resolved settings into ``run_dir/config.yaml`` (creating the folder)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The resolved settings saved in a run directory."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.yaml"
+    if not run_dir.is_dir():
+        raise RunError(f"run directory {str(run_dir)!r} does not exist")
+    if not path.is_file():
+        raise RunError(f"{str(run_dir)!r} is not a run directory: it has no config.yaml")
+    try:
+        data = load_yaml(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise RunError(f"{path} is not valid YAML{where} ({problem}); restore it or start a new run") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path} does not hold a mapping of settings")
+    try:
+        return TrainConfig.from_dict(data, source=str(path))
+    except ConfigError as exc:
+        raise RunError(str(exc)) from None
+
+
+def append_command(run_dir: Path, command: list[str]) -> None:
+    """Add a command line to the run's ``command.txt`` (every start and resume, in order)."""
+    path = run_dir / "command.txt"
+    before = path.read_text() if path.is_file() else ""
+    write_text(path, before + shlex.join(command) + "\n")
+
+
+def add_seconds(run_dir: Path, seconds: float) -> float:
+    """Add a training segment's wall-clock time to the run's total (``time.json``, kept across resumes)."""
+    log = run_dir / "time.json"
+    total = (json.loads(log.read_text())["training_seconds"] if log.is_file() else 0.0) + seconds
+    write_json(log, {"training_seconds": round(total, 1)})
+    return total
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """The run's ``summary.json`` (empty for an unfinished run)."""
+    path = Path(run_dir) / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """A model and its normalisation statistics, saved at ``steps`` env steps."""
+
+    steps: int
+    model: Path
+    vecnormalize: Path
+
+    def problem(self, normalize: bool) -> str | None:
+        """Why this checkpoint cannot be resumed from (the model or, with ``normalize``, its statistics), or
+        ``None``."""
+        problem = model_problem(self.model)
+        if problem is not None:
+            return f"{self.model.name} {problem}"
+        if normalize:
+            try:
+                read_vecnormalize(self.vecnormalize)
+            except RunError:
+                return f"{self.vecnormalize.name} is missing or unreadable"
+        return None
+
+
+def checkpoint_paths(folder: Path, steps: int) -> Checkpoint:
+    """Where the checkpoint of ``steps`` lives in ``folder``."""
+    return Checkpoint(
+        steps,
+        folder / f"{CHECKPOINT_PREFIX}_{steps}_steps.zip",
+        folder / f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl",
+    )
+
+
+def checkpoint_steps(run_dir: Path) -> list[int]:
+    """The env steps of every checkpoint saved in ``run_dir``, ascending."""
+    return sorted(int(m.group(1)) for p in (run_dir / "checkpoints").glob("*.zip") if (m := _CHECKPOINT.match(p.name)))
+
+
+def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
+    steps = checkpoint_steps(run_dir)
+    return checkpoint_paths(run_dir / "checkpoints", steps[-1]) if steps else None
+
+
+def save_checkpoint(model: BaseAlgorithm, folder: Path) -> Checkpoint:
+    """Save ``model`` (and its normalisation statistics) as the checkpoint of its step count, atomically: the
+    statistics first, so that a checkpoint's model never stands without them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = checkpoint_paths(folder, model.num_timesteps)
+    env = model.get_vec_normalize_env()
+    if env is not None:
+        save_vecnormalize(env, checkpoint.vecnormalize)
+    save_model(model, checkpoint.model)
+    return checkpoint
+
+
+def final_model(run_dir: Path) -> Checkpoint | None:
+    """A finished run's ``model.zip`` (and ``vecnormalize.pkl``) as a checkpoint of its summary's steps."""
+    steps = read_summary(run_dir).get("steps")
+    if not isinstance(steps, int) or not (run_dir / "model.zip").is_file():
+        return None
+    return Checkpoint(steps, run_dir / "model.zip", run_dir / "vecnormalize.pkl")
+
+
+def resume_point(run_dir: Path, normalize: bool, log: Callable[[str], None] = print) -> Checkpoint | None:
+    """The most advanced intact place to resume ``run_dir`` from: its newest readable checkpoint, or its final
+    model when that is further on (a finished run trained longer). Damaged checkpoints (a kill mid-write by an
+    older version, a truncated copy) are skipped, each named through ``log``."""
+    candidates = [checkpoint_paths(run_dir / "checkpoints", n) for n in checkpoint_steps(run_dir)]
+    final = final_model(run_dir)
+    if final is not None:
+        candidates.append(final)
+    for candidate in sorted(candidates, key=lambda c: c.steps, reverse=True):
+        problem = candidate.problem(normalize)
+        if problem is None:
+            return candidate
+        log(f"resume: skipping the checkpoint of {candidate.steps} steps: {problem}")
+    return None

@@ -1,0 +1,213 @@
+"""Sweep reports: per setting, the mean and 95% confidence interval across seeds, curves, and a preset entry."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from matplotlib.figure import Figure
+from scipy import stats
+
+from agents.config import ConfigError, load_presets
+from agents.runs import write_json, write_text
+from agents.sweeps.spec import SWEEP_RECORD, Sweep, finished, parse_sweep, trial_dir
+
+#: Scalar gait metrics (means over a trial's evaluation episodes) that the report aggregates across seeds.
+REPORT_METRICS = (
+    "return",
+    "fell_fraction",
+    "forward_speed",
+    "ground_contact_fraction",
+    "duty_factor_gap",
+    "alternation",
+    "flight_phases_per_1000",
+    "mean_apex_rise",
+    "horizontal_drift",
+    "torso_pitch",
+)
+
+
+#: Confidence level of the intervals in reports.
+CONFIDENCE = 0.95
+
+
+def trial_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """The scalar metrics a report aggregates, from an evaluation summary (means over its episodes)."""
+    metrics: dict[str, float] = {}
+    for key in REPORT_METRICS:
+        if key == "fell_fraction":
+            metrics[key] = summary["fell"] / summary["episodes"]
+        elif isinstance(summary.get(key), dict) and "mean" in summary[key]:
+            metrics[key] = float(summary[key]["mean"])
+    return metrics
+
+
+def is_sweep_dir(path: Path) -> bool:
+    return (Path(path) / SWEEP_RECORD).is_file() and (Path(path) / "trials").is_dir()
+
+
+def load_record(sweep_dir: Path) -> Sweep:
+    """The sweep a sweep directory ran, from its ``sweep.json``."""
+    record = Path(sweep_dir) / SWEEP_RECORD
+    return parse_sweep(json.loads(record.read_text()), str(record))
+
+
+def interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Mean and half-width of the Student-t confidence interval of the mean (NaN half-width for one value)."""
+    data = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    if data.size == 0:
+        return math.nan, math.nan
+    if data.size == 1:
+        return float(data[0]), math.nan
+    sem = float(np.std(data, ddof=1)) / math.sqrt(data.size)
+    return float(data.mean()), float(stats.t.ppf(0.5 + confidence / 2, data.size - 1) * sem)
+
+
+def _cell(mean: float, half: float) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.3g}" if math.isnan(half) else f"{mean:.3g} ± {half:.2g}"
+
+
+def aggregate(sweep_dir: Path, sweep: Sweep | None = None) -> dict[str, Any]:
+    """Per setting, mean and 95% CI across seeds of the return and gait metrics; failed or unfinished trials are
+    listed, not counted. ``sweep`` is the directory's record, read from it when not given."""
+    sweep_dir = Path(sweep_dir)
+    if not is_sweep_dir(sweep_dir):
+        raise ConfigError(f"{str(sweep_dir)!r} is not a sweep directory (no {SWEEP_RECORD} and trials/)")
+    sweep = sweep or load_record(sweep_dir)
+    settings: dict[str, dict[str, Any]] = {}
+    for label, overrides in sweep.settings.items():
+        trials = [t for t in sweep.trials if t.setting == label]
+        results = [json.loads((trial_dir(sweep_dir, t) / "trial.json").read_text()) for t in trials
+                   if finished(sweep_dir, t)]  # fmt: skip
+        missing = [t.name for t in trials if not finished(sweep_dir, t)]
+        failed = [name for name in missing if (sweep_dir / "trials" / name / "error.txt").is_file()]
+        stats = {key: interval([r["metrics"].get(key, math.nan) for r in results]) for key in REPORT_METRICS}
+        gaits: dict[str, int] = {}
+        for r in results:
+            gaits[r["evaluation"]["gait"]] = gaits.get(r["evaluation"]["gait"], 0) + 1
+        settings[label] = {
+            "overrides": overrides,
+            "seeds": [r["seed"] for r in results],
+            "missing": missing,
+            "failed": failed,
+            "metrics": {key: {"mean": m, "ci95": h} for key, (m, h) in stats.items()},
+            "gaits": gaits,
+        }
+    scored = [(label, s["metrics"]["return"]["mean"]) for label, s in settings.items() if s["seeds"]]
+    best = max(scored, key=lambda item: item[1])[0] if scored else None
+    fixed = dict(sweep.source.get("settings") or {}) | (
+        {"total_steps": sweep.source["steps"]} if "steps" in sweep.source else {}
+    )
+    return {"name": sweep.name, "env_id": sweep.env_id, "algo": sweep.algo, "fixed": fixed, "settings": settings,
+            "best": best}  # fmt: skip
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as a markdown table: one row per setting, mean ± 95% CI half-width across seeds."""
+    rows = report["settings"].values()
+    shown = [k for k in REPORT_METRICS if any(not math.isnan(s["metrics"][k]["mean"]) for s in rows)]
+    lines = [
+        f"Sweep `{report['name']}`: {report['env_id']}, {report['algo']}; mean ± {CONFIDENCE:.0%} CI across seeds.",
+        "",
+        "| setting | seeds | " + " | ".join(shown) + " | gait |",
+        "|---|---|" + "---|" * len(shown) + "---|",
+    ]
+    for label, s in report["settings"].items():
+        cells = [_cell(s["metrics"][k]["mean"], s["metrics"][k]["ci95"]) for k in shown]
+        gaits = ", ".join(f"{g} {n}" for g, n in sorted(s["gaits"].items())) or "-"
+        failed, unfinished = len(s["failed"]), len(s["missing"]) - len(s["failed"])
+        notes = [f"{failed} failed"] * bool(failed) + [f"{unfinished} unfinished"] * bool(unfinished)
+        seeds = f"{len(s['seeds'])}" + (f" ({', '.join(notes)})" if notes else "")
+        mark = " **(best)**" if label == report["best"] else ""
+        lines.append(f"| `{label}`{mark} | {seeds} | " + " | ".join(cells) + f" | {gaits} |")
+    return "\n".join(lines) + "\n"
+
+
+def learning_curves(sweep: Sweep, sweep_dir: Path, report: dict[str, Any], out: Path) -> Path | None:
+    """Mean evaluation return against env steps per setting, shaded by the 95% CI across seeds."""
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    drawn = False
+    for label in report["settings"]:
+        curves = []
+        for trial in (t for t in sweep.trials if t.setting == label):
+            log = trial_dir(sweep_dir, trial) / "eval" / "evaluations.npz"
+            if finished(sweep_dir, trial) and log.is_file():
+                with np.load(log) as data:
+                    curves.append((data["timesteps"], data["results"].mean(axis=1)))
+        if not curves:
+            continue
+        # Only the evaluation steps every seed has (a resumed run may have evaluated at other steps).
+        steps = curves[0][0]
+        for other, _ in curves[1:]:
+            steps = np.intersect1d(steps, other)
+        if not len(steps):
+            continue
+        at = [dict(zip(c[0].tolist(), c[1].tolist(), strict=True)) for c in curves]
+        stats = [interval([float(values[step]) for values in at]) for step in steps.tolist()]
+        mean = np.array([m for m, _ in stats])
+        half = np.nan_to_num(np.array([h for _, h in stats]))
+        ax.plot(steps, mean, label=f"{label} (n={len(curves)})")
+        ax.fill_between(steps, mean - half, mean + half, alpha=0.25)
+        drawn = True
+    if not drawn:
+        return None
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(f"{report['name']}: mean and {CONFIDENCE:.0%} CI across seeds")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    return out
+
+
+def write_report(sweep_dir: Path) -> dict[str, Any]:
+    """Write ``report.md``, ``report.json`` and ``curves.png`` into the sweep directory; returns the report."""
+    sweep_dir = Path(sweep_dir)
+    sweep = load_record(sweep_dir) if is_sweep_dir(sweep_dir) else None
+    report = aggregate(sweep_dir, sweep)
+    write_text(sweep_dir / "report.md", markdown(report))
+    write_json(sweep_dir / "report.json", report)
+    curves = learning_curves(sweep, sweep_dir, report, sweep_dir / "curves.png")
+    report["files"] = [str(sweep_dir / "report.md"), str(sweep_dir / "report.json")] + ([str(curves)] if curves else [])
+    return report
+
+
+def preset_block(report: dict[str, Any]) -> str:
+    """The best setting as a presets.yaml entry for the sweep's env id and algo."""
+    if report["best"] is None:
+        raise ConfigError(f"sweep {report['name']!r} has no finished trial to take a best setting from")
+    best = report["settings"][report["best"]]
+    nested: dict[str, Any] = {}
+    for key, value in best["overrides"].items():
+        head, _, tail = key.partition(".")
+        if tail:
+            nested.setdefault(head, {})[tail] = value
+        else:
+            nested[key] = value
+    ret = best["metrics"]["return"]
+    body = yaml.safe_dump({report["env_id"]: {report["algo"]: nested}}, sort_keys=False, default_flow_style=False)
+    fixed = f"; the sweep also fixed {json.dumps(report['fixed'])}" if report.get("fixed") else ""
+    return (
+        f"\n# Best setting of sweep {report['name']} (return {_cell(ret['mean'], ret['ci95'])} over "
+        f"{len(best['seeds'])} seeds{fixed}).\n{body}"
+    )
+
+
+def write_preset(report: dict[str, Any], presets: Path) -> str:
+    """Append the best setting to ``presets`` as an entry for the sweep's exact env id (later entries win)."""
+    if report["env_id"] in load_presets(presets):
+        raise ConfigError(
+            f"{presets} already has an entry for {report['env_id']!r}; merge the best setting by hand: "
+            + json.dumps(report["settings"][report["best"]]["overrides"] if report["best"] else {})
+        )
+    block = preset_block(report)
+    with open(presets, "a") as f:
+        f.write(block)
+    return block

@@ -1,0 +1,182 @@
+"""Running a sweep on Ray Tune: each trial a normal run directory, trained, measured and recorded."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch as th
+
+from agents.config import ConfigError, TrainConfig
+from agents.constants import TEST_SEED
+from agents.evaluation.rollout import evaluate_brain
+from agents.runs import Checkpoint, latest_checkpoint, write_json
+from agents.sweeps.report import trial_metrics
+from agents.sweeps.spec import SWEEP_RECORD, Sweep, finished, ray_tune, trial_dir
+from agents.training.trainer import train
+
+#: Bytes of shared memory a local Ray keeps for its object store (Ray's minimum is 75 MiB).
+LOCAL_OBJECT_STORE = 256 * 1024**2
+
+
+def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train one trial (resuming its checkpoints), measure its gait, write ``trial.json``; runs in a Ray worker."""
+    th.set_num_threads(spec.get("threads", 1))
+    run_dir = Path(spec["run_dir"])
+    (run_dir / "error.txt").unlink(missing_ok=True)
+    config = TrainConfig.from_dict(spec["config"])
+    if not (run_dir / "summary.json").is_file():
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is not None and checkpoint.steps >= config.total_steps:
+            finish_from_checkpoint(config, run_dir, checkpoint)
+        else:
+            train(config, run_dir, resume=checkpoint is not None, progress=False)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    measured = evaluate_brain(run_dir, episodes=spec["episodes"], seed=TEST_SEED).summary()["summary"]
+    result = {
+        "name": spec["name"],
+        "setting": spec["setting"],
+        "overrides": spec["overrides"],
+        "seed": spec["seed"],
+        "training": summary,
+        "evaluation": measured,
+        "metrics": trial_metrics(measured),
+    }
+    write_json(run_dir / "trial.json", result)  # atomic: a trial is finished only once its whole record is written
+    return result
+
+
+def finish_from_checkpoint(config: TrainConfig, run_dir: Path, checkpoint: Checkpoint) -> None:
+    """Finish a run that stopped after its last checkpoint (at ``total_steps``) but before saving: that is the model."""
+    shutil.copy2(checkpoint.model, run_dir / "model.zip")
+    if checkpoint.vecnormalize.is_file():
+        shutil.copy2(checkpoint.vecnormalize, run_dir / "vecnormalize.pkl")
+    summary = {"env_id": config.env_id, "algo": config.algo, "seed": config.seed, "steps": checkpoint.steps,
+               "seconds": None, "finished_from_checkpoint": str(checkpoint.model), "run_dir": str(run_dir)}  # fmt: skip
+    write_json(run_dir / "summary.json", summary)
+
+
+def _tune_trial(config: dict[str, Any]) -> None:
+    tune = ray_tune()
+    result = run_trial(config["trial"])
+    tune.report({key: value for key, value in result["metrics"].items() if math.isfinite(value)})
+
+
+def _reporter(print_line: Callable[[str], None]):
+    tune = ray_tune()
+
+    class TrialLines(tune.Callback):
+        """One line per finished or failed trial, instead of Ray's status tables."""
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            name = trial.config["trial"]["name"]
+            ret = (trial.last_result or {}).get("return")
+            print_line(f"trial {name} finished" + (f": return {ret:.1f}" if ret is not None else ""))
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            print_line(f"trial {trial.config['trial']['name']} FAILED (see its error.txt)")
+
+    return TrialLines()
+
+
+def _error_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    cause = [line for line in text if re.match(r"^\w*(Error|Exception)\b", line.strip())]
+    return (cause[-1] if cause else text[-1] if text else type(error).__name__).strip()
+
+
+def run_sweep(
+    sweep: Sweep,
+    sweep_dir: Path,
+    *,
+    address: str | None = None,
+    max_concurrent: int | None = None,
+    cpus_per_trial: int = 1,
+    print_line: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the unfinished trials of ``sweep`` on Ray (a local instance unless ``address``); returns
+    ``{"skipped": [...], "finished": [...], "failed": {name: error}, "unfinished": [...]}``. Failed trials do not
+    stop the others."""
+    tune = ray_tune()
+    import ray  # installed with ray[tune], which ray_tune() found
+
+    if not address and cpus_per_trial > len(os.sched_getaffinity(0)):
+        cores = len(os.sched_getaffinity(0))
+        raise ConfigError(f"--cpus-per-trial {cpus_per_trial} is more than this machine's {cores} cores")
+    sweep_dir = Path(sweep_dir).resolve()
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    saved = sweep_dir / SWEEP_RECORD
+    if saved.is_file() and json.loads(saved.read_text()) != sweep.source:
+        raise ConfigError(
+            f"{sweep_dir} holds a different sweep (its {SWEEP_RECORD} differs); give another --run-dir or delete it"
+        )
+    # JSON, not YAML: it reads back exactly as written (a quoted '1e-4' stays a string).
+    saved.write_text(json.dumps(sweep.source, indent=2) + "\n")
+    skipped = [t.name for t in sweep.trials if finished(sweep_dir, t)]
+    pending = [t for t in sweep.trials if not finished(sweep_dir, t)]
+    for name in skipped:
+        print_line(f"trial {name} already finished: skipped")
+    failed: dict[str, str] = {}
+    if pending:
+        specs = [
+            {**dataclasses.asdict(t), "run_dir": str(trial_dir(sweep_dir, t)), "episodes": sweep.episodes,
+             "threads": cpus_per_trial}
+            for t in pending
+        ]  # fmt: skip
+        started_here = not ray.is_initialized()
+        if started_here:
+            env_vars = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONWARNINGS": "ignore"}
+            kwargs: dict[str, Any] = {"address": address}
+            if not address:
+                cores = len(os.sched_getaffinity(0))
+                # Sized to this machine's cores; trials pass only small results, so a small object store will do.
+                kwargs = {"num_cpus": cores, "object_store_memory": LOCAL_OBJECT_STORE}
+                # Local workers import `module:EnvId` plug-ins from where the driver runs, as the driver does.
+                paths = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+                paths = [os.path.abspath(path) for path in paths]
+                env_vars["PYTHONPATH"] = os.pathsep.join(paths)
+            try:
+                ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                         runtime_env={"env_vars": env_vars})  # fmt: skip
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = f" at {address!r}" if address else ""
+                raise ConfigError(f"cannot start or reach Ray{where}: {_error_line(exc)}") from None
+        try:
+            tuner = tune.Tuner(
+                tune.with_resources(_tune_trial, {"cpu": cpus_per_trial}),
+                param_space={"trial": tune.grid_search(specs)},
+                tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
+                run_config=tune.RunConfig(
+                    name=sweep.name,
+                    storage_path=str(sweep_dir / "ray"),
+                    failure_config=tune.FailureConfig(max_failures=0),
+                    verbose=0,
+                    callbacks=[_reporter(print_line)],
+                ),
+            )
+            grid = tuner.fit()
+        finally:
+            if started_here:
+                ray.shutdown()
+        for result in grid:
+            spec = (result.config or {}).get("trial")
+            if result.error is not None and spec is not None:
+                failed[spec["name"]] = _error_line(result.error)
+                folder = Path(spec["run_dir"])
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "error.txt").write_text(f"{result.error}\n")
+    done = [t.name for t in pending if finished(sweep_dir, t)]
+    for name, error in failed.items():
+        print_line(f"trial {name} failed: {error}")
+    # Stopped (Ctrl-C) or lost (a dead worker, a node without the shared sweep directory): neither done nor failed.
+    unfinished = [t.name for t in pending if t.name not in done and t.name not in failed]
+    for name in unfinished:
+        print_line(f"trial {name} did not finish")
+    return {"skipped": skipped, "finished": done, "failed": failed, "unfinished": unfinished}

@@ -1,0 +1,169 @@
+"""Training callbacks: progress bar, TensorBoard scalars from ``info``, checkpoints and the best model, saved
+atomically with their normalisation statistics."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecNormalize
+from tqdm.auto import tqdm
+
+from agents.runs import save_checkpoint, save_model, save_vecnormalize
+
+#: Scalar gait signals that the neuromotor envs put in ``info`` and TensorBoard shows under ``gait/``.
+GAIT_SIGNALS = ("forward_velocity", "com_height", "com_rise", "torso_pitch", "airborne")
+
+
+class CriticWarmup(BaseCallback):
+    """Freeze the policy (actor) weights until ``steps`` env steps: a warm-started brain keeps acting as it did
+    while the value function learns the new task, instead of following advantages from a critic that does not know
+    it yet."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def actor_parameters(self) -> list:
+        policy = self.model.policy
+        parts = [getattr(policy, name, None) for name in ("lstm_actor", "action_net")]
+        parts.append(policy.mlp_extractor.policy_net)
+        params = [p for part in parts if part is not None for p in part.parameters()]
+        return params + ([policy.log_std] if isinstance(getattr(policy, "log_std", None), th.nn.Parameter) else [])
+
+    def _set_frozen(self) -> None:
+        frozen = self.model.num_timesteps < self.steps
+        for param in self.actor_parameters():
+            param.requires_grad_(not frozen)
+
+    def _on_training_start(self) -> None:
+        self._set_frozen()
+
+    def _on_rollout_start(self) -> None:
+        self._set_frozen()
+
+    def _on_training_end(self) -> None:
+        for param in self.actor_parameters():
+            param.requires_grad_(True)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm bar over env steps showing steps/s and the latest mean episode return."""
+
+    def __init__(self, total_steps: int) -> None:
+        super().__init__()
+        self.total_steps = total_steps
+        self.bar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(
+            total=self.total_steps,
+            initial=self.model.num_timesteps,
+            unit="step",
+            unit_scale=True,
+            dynamic_ncols=True,
+            smoothing=0.1,
+        )
+
+    def _on_step(self) -> bool:
+        assert self.bar is not None
+        self.bar.update(self.model.num_timesteps - self.bar.n)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        returns = [ep["r"] for ep in self.model.ep_info_buffer]
+        if returns and self.bar is not None:
+            self.bar.set_postfix_str(f"return {np.mean(returns):.1f}")
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class InfoLogger(BaseCallback):
+    """Log the mean of every ``info["reward_<term>"]`` and gait signal over each rollout to TensorBoard."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sums: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            for key, value in info.items():
+                if key.startswith("reward_"):
+                    name = f"reward/{key.removeprefix('reward_')}"
+                elif key in GAIT_SIGNALS:
+                    name = f"gait/{key}"
+                else:
+                    continue
+                self.sums[name] += float(value)
+                self.counts[name] += 1
+        return True
+
+    def _on_rollout_end(self) -> None:
+        for name, total in self.sums.items():
+            self.logger.record(name, total / self.counts[name])
+        self.sums.clear()
+        self.counts.clear()
+
+
+class SaveBest(BaseCallback):
+    """Called by ``EvalCallback`` on a new best evaluation: save ``model.zip`` and ``vecnormalize.pkl`` in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+
+    def _on_step(self) -> bool:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        env = self.model.get_vec_normalize_env()
+        if isinstance(env, VecNormalize):
+            save_vecnormalize(env, self.folder / "vecnormalize.pkl")
+        save_model(self.model, self.folder / "model.zip")
+        return True
+
+
+class Checkpoints(BaseCallback):
+    """Save a checkpoint (:func:`agents.runs.save_checkpoint`, atomic) every ``every`` env steps into ``folder``;
+    like SB3's ``CheckpointCallback``, counted in vectorised steps from the start of ``learn``."""
+
+    def __init__(self, folder: Path, every: int, n_envs: int) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.calls_between = max(every // n_envs, 1)
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.calls_between == 0:
+            save_checkpoint(self.model, self.folder)
+        return True
+
+
+class Timer(BaseCallback):
+    """Wall-clock time spent inside ``learn``, for the run summary."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start = 0.0
+        self.start_steps = 0
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+        self.start_steps = self.model.num_timesteps
+
+    def _on_step(self) -> bool:
+        return True
+
+    def rate(self) -> tuple[float, float]:
+        """Seconds elapsed and env steps per second since training started (zeros before it started)."""
+        if not self.start:
+            return 0.0, 0.0
+        elapsed = time.perf_counter() - self.start
+        return elapsed, (self.model.num_timesteps - self.start_steps) / max(elapsed, 1e-9)

@@ -1,0 +1,252 @@
+"""The training loop around SB3: envs, model, run directory, checkpoints, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import CallbackList, EvalCallback
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+import envs
+from agents.brains.models import build_model, load_algorithm
+from agents.brains.warmstart import check_source, warm_start
+from agents.config import ConfigError, TrainConfig
+from agents.constants import TRAINING_EVAL_SEED_OFFSET
+from agents.runs import (
+    Checkpoint,
+    RunError,
+    add_seconds,
+    append_command,
+    load_vecnormalize,
+    resume_point,
+    save_checkpoint,
+    save_model,
+    save_run_config,
+    save_vecnormalize,
+    write_json,
+)
+from agents.training.callbacks import Checkpoints, CriticWarmup, InfoLogger, ProgressBar, SaveBest, Timer
+from agents.training.leadin import env_factory
+from agents.vecenvs import build_vec_env, close
+
+
+def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
+    """Fail early, with a one-line message, on an unknown env id or bad env kwargs (of any curriculum stage), and
+    (with ``warm_start``) on an ``init_from`` brain that cannot start this run."""
+    envs.resolve_env_id(config.env_id)
+    spaces = []
+    for _, kwargs in config.stages():
+        try:
+            env = env_factory(config.env_id, kwargs)()
+        except (TypeError, ValueError, gym.error.Error) as exc:
+            raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
+        spaces.append((env.observation_space, env.action_space))
+        env.close()
+    if any(s != spaces[-1] for s in spaces):
+        raise ConfigError("curriculum: every stage's env must observe and act alike (same obs mode, body and task)")
+    if config.lead_in:
+        env_factory(config.env_id, config.env_kwargs, config.lead_in)().close()
+    if warm_start and config.init_from:
+        check_source(config, config.init_from)
+
+
+def training_env(
+    config: TrainConfig, n_envs: int, seed: int, training: bool = True, env_kwargs: dict[str, Any] | None = None
+) -> VecEnv:
+    """The vectorised env of a run (with ``env_kwargs``: of a stage of its curriculum), lead-ins included."""
+    kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
+    factory = env_factory(config.env_id, kwargs, config.lead_in)
+    return build_vec_env(config, n_envs, seed, training=training, factory=factory)
+
+
+def _open_model(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Checkpoint | None) -> BaseAlgorithm:
+    """A new model on ``env``, or the checkpoint's, its normalisation statistics carried onto ``env``."""
+    if checkpoint is None:
+        model = build_model(config, env, run_dir / "tb")
+        if config.init_from:
+            print(warm_start(model, config, config.init_from))
+        return model
+    if isinstance(env, VecNormalize):
+        if not checkpoint.vecnormalize.is_file():
+            raise RunError(f"checkpoint {checkpoint.model.name} has no {checkpoint.vecnormalize.name} beside it")
+        env = load_vecnormalize(checkpoint.vecnormalize, env.venv)
+        env.training, env.norm_reward = True, config.norm_reward
+    return load_algorithm(
+        checkpoint.model, config.algo, env=env, device=config.device, tensorboard_log=str(run_dir / "tb")
+    )
+
+
+def _restore_evaluations(callback: EvalCallback, log: Path) -> None:
+    """Carry a resumed run's evaluation history (and best score) into a fresh ``EvalCallback``."""
+    if not log.is_file():
+        return
+    with np.load(log) as data:
+        callback.evaluations_timesteps = data["timesteps"].tolist()
+        callback.evaluations_results = data["results"].tolist()
+        callback.evaluations_length = data["ep_lengths"].tolist()
+    if callback.evaluations_results:
+        callback.best_mean_reward = float(max(np.mean(r) for r in callback.evaluations_results))
+
+
+def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: VecEnv | None, progress: bool = True):
+    n_envs = config.n_envs
+    callbacks = [ProgressBar(total_steps)] if progress else []
+    callbacks.append(InfoLogger())
+    if config.init_critic_steps:
+        callbacks.append(CriticWarmup(config.init_critic_steps))
+    if config.checkpoint_freq:
+        callbacks.append(Checkpoints(run_dir / "checkpoints", config.checkpoint_freq, n_envs))
+    if eval_env is not None:
+        evaluation = EvalCallback(
+            eval_env,
+            n_eval_episodes=config.eval_episodes,
+            eval_freq=max(config.eval_freq // n_envs, 1),
+            log_path=str(run_dir / "eval"),
+            deterministic=True,
+            callback_on_new_best=SaveBest(run_dir / "best"),
+            verbose=0,
+        )
+        _restore_evaluations(evaluation, run_dir / "eval" / "evaluations.npz")
+        callbacks.append(evaluation)
+    return callbacks
+
+
+def train(
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    command: list[str] | None = None,
+    progress: bool = True,
+    log=print,
+) -> dict:
+    """Train (or, with ``resume``, continue) the run in ``run_dir``; returns the summary that it also saves.
+
+    A resume starts from the most advanced intact checkpoint (damaged ones are skipped and named through ``log``),
+    or from the final model of a finished run given more ``total_steps``. ``progress`` shows a progress bar
+    (sweeps run without one). A fresh start that fails before its first checkpoint removes what it wrote, so the
+    same command can run again. Ctrl-C saves a checkpoint and raises ``KeyboardInterrupt`` once the envs are closed.
+    """
+    run_dir = Path(run_dir)
+    checkpoint = None
+    if resume:
+        checkpoint = resume_point(run_dir, config.normalize, log=log)
+        if checkpoint is None:
+            raise RunError(f"{str(run_dir)!r} has no intact checkpoint or final model to resume from")
+        if checkpoint.steps >= config.total_steps:
+            raise RunError(
+                f"the run already reached {checkpoint.steps} of {config.total_steps} steps; pass a larger --steps"
+            )
+    created = not run_dir.exists()
+    try:
+        return _train(config, run_dir, checkpoint, command, progress)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        if checkpoint is None and not (run_dir / "checkpoints").is_dir():
+            _remove_debris(run_dir, created)
+        raise
+
+
+def _remove_debris(run_dir: Path, created: bool) -> None:
+    """Undo a fresh start that failed before saving anything to resume from."""
+    if created:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for name in ("config.yaml", "command.txt", "time.json"):
+        (run_dir / name).unlink(missing_ok=True)
+    for name in ("tb", "eval", "best"):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+
+
+def _train(
+    config: TrainConfig, run_dir: Path, checkpoint: Checkpoint | None, command: list[str] | None, progress: bool
+) -> dict:
+    # Evaluations judge the task the run ends on, whatever stage of its curriculum it is in.
+    eval_env = None
+    if config.eval_freq:
+        eval_env = training_env(config, 1, config.seed + TRAINING_EVAL_SEED_OFFSET, training=False)
+    timers: list[Timer] = []
+    start = checkpoint.steps if checkpoint is not None else 0
+    config_saved = False
+    for end, env_kwargs in config.stages(start):
+        env = training_env(config, config.n_envs, config.seed, env_kwargs=env_kwargs)
+        try:
+            model = _open_model(config, run_dir, env, checkpoint)
+        except BaseException:
+            close(env, eval_env)
+            raise
+        if not config_saved:
+            # Written once the model stands: a warm start that cannot load leaves nothing behind.
+            save_run_config(config, run_dir)
+            if command is not None:
+                append_command(run_dir, command)
+            config_saved = True
+        env = model.get_env()
+        timers.append(Timer())
+        callbacks = CallbackList([timers[-1], *_callbacks(config, run_dir, config.total_steps, eval_env, progress)])
+        try:
+            model.learn(
+                end - model.num_timesteps,
+                callback=callbacks,
+                tb_log_name=config.algo,
+                reset_num_timesteps=checkpoint is None,
+            )
+        except KeyboardInterrupt:
+            add_seconds(run_dir, sum(t.rate()[0] for t in timers))
+            for callback in callbacks.callbacks:
+                if isinstance(callback, ProgressBar) and callback.bar is not None:
+                    callback.bar.close()
+            saved = save_checkpoint(model, run_dir / "checkpoints")
+            close(env, eval_env)
+            print(
+                f"interrupted at step {saved.steps}: saved {saved.model}; resume with: python train.py --resume "
+                f"{run_dir}"
+            )
+            raise
+        except BaseException:
+            close(env, eval_env)
+            raise
+        if end < config.total_steps:
+            # The next stage starts from this checkpoint in its own envs, as a resumed run would.
+            checkpoint = save_checkpoint(model, run_dir / "checkpoints")
+            close(env)
+    if isinstance(env, VecNormalize):
+        save_vecnormalize(env, run_dir / "vecnormalize.pkl")
+    save_model(model, run_dir / "model.zip")
+    elapsed = sum(t.rate()[0] for t in timers)
+    rate = (model.num_timesteps - start) / max(elapsed, 1e-9)
+    total_seconds = add_seconds(run_dir, elapsed)
+    eval_callback = next((c for c in callbacks.callbacks if isinstance(c, EvalCallback)), None)
+    returns = [ep["r"] for ep in model.ep_info_buffer]
+    summary = {
+        "env_id": config.env_id,
+        "algo": config.algo,
+        "seed": config.seed,
+        "steps": int(model.num_timesteps),
+        "seconds": round(elapsed, 1),
+        "seconds_total": round(total_seconds, 1),
+        "steps_per_second": round(rate, 1),
+        "mean_return": float(np.mean(returns)) if returns else None,
+        "best_eval_return": None if eval_callback is None else float(eval_callback.best_mean_reward),
+        "run_dir": str(run_dir),
+    }
+    write_json(run_dir / "summary.json", summary)
+    close(env, eval_env)
+    return summary
+
+
+def summary_line(summary: dict) -> str:
+    ret = summary["mean_return"]
+    best = summary["best_eval_return"]
+    return (
+        f"done: {summary['env_id']} {summary['algo']} seed {summary['seed']}: {summary['steps']} steps in "
+        f"{summary['seconds']:.0f} s ({summary['steps_per_second']:.0f} steps/s), mean return "
+        f"{'n/a' if ret is None else f'{ret:.1f}'}, best eval "
+        f"{'n/a' if best is None or not np.isfinite(best) else f'{best:.1f}'} -> {summary['run_dir']}"
+    )
