@@ -107,13 +107,13 @@ def model_problem(path: Path) -> str | None:
             names = set(archive.namelist())
             missing = [m for m in _MODEL_MEMBERS if m not in names]
             if missing:
-                return f"lacks {', '.join(missing)}"
+                return f"is damaged or not a model archive (it lacks {', '.join(missing)})"
             bad = archive.testzip()
-            return None if bad is None else f"{bad} is corrupt"
+            return None if bad is None else f"is damaged ({bad} is corrupt)"
     except FileNotFoundError:
         return "does not exist"
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        return f"is not a complete zip archive ({exc})"
+        return f"is damaged or not a model archive ({exc})"
 
 
 def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:

@@ -1,6 +1,8 @@
 """Bad input and faults: one-line errors with exit code 2, atomic files, resume past damage, no debris."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,7 +61,7 @@ def test_a_truncated_or_garbage_vecnormalize_is_one_line_naming_the_file(run, ca
 def test_a_damaged_model_is_one_line_naming_the_file(run, capsys):
     truncate(run / "model.zip")
     line = one_line_error(evaluate_main, [str(run), "--episodes", "1"], capsys)
-    assert "model.zip" in line and "is not a complete zip archive" in line
+    assert "model.zip" in line and "is damaged or not a model archive" in line
 
 
 def test_a_corrupt_config_on_resume_is_one_line(run, capsys):
@@ -125,8 +127,8 @@ def test_resume_skips_a_checkpoint_truncated_by_a_kill(run, capsys):
     logged = []
     assert resume_point(run, normalize=True, log=logged.append).steps == 192
     assert logged == [
-        "resume: skipping the checkpoint of 256 steps: ckpt_256_steps.zip is not a complete zip archive "
-        "(File is not a zip file)"
+        "resume: skipping the checkpoint of 256 steps: ckpt_256_steps.zip is damaged or not a model archive "
+        "(it lacks data, policy.pth)"
     ]
     assert train_main(["--resume", str(run)]) == 0
     assert "resume: skipping the checkpoint of 256 steps" in capsys.readouterr().out
@@ -143,3 +145,13 @@ def test_a_finished_run_trains_on_to_more_steps(run, capsys):
     assert load_model(find_brain(str(run))).num_timesteps == 384
     assert load_run_config(run).total_steps == 384
     assert (run / "command.txt").read_text().count("--resume") == 1
+
+
+def test_the_script_exits_2_with_one_line_and_no_traceback(run):
+    (run / "vecnormalize.pkl").write_bytes(b"garbage")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "evaluate.py"), str(run), "--episodes", "1"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "vecnormalize.pkl" in result.stderr
