@@ -3,10 +3,14 @@
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
+from sb3_contrib import RecurrentPPO
 
+from agents.brains.models import load_algorithm
+from agents.brains.policies import FastRecurrentActorCriticPolicy
 from agents.brains.store import find_brain, load_model
 from agents.cli import analyse
 from agents.cli.evaluate import evaluate_main
@@ -155,3 +159,28 @@ def test_the_script_exits_2_with_one_line_and_no_traceback(run):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert "vecnormalize.pkl" in result.stderr
+
+
+def test_sweeps_without_ray_name_the_extra(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: importing it fails
+    monkeypatch.setitem(sys.modules, "ray.tune", None)
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(f"env: {WALK}\nseeds: [0]\nsteps: 64\nsettings: {{n_envs: 2, n_steps: 32, batch_size: 32}}\n")
+    line = one_line_error(train_main, ["--sweep", str(sweep), "--run-dir", str(tmp_path / "out")], capsys)
+    assert 'sweeps need Ray Tune, which is not installed: pip install "neuromotor[sweeps]"' in line
+
+
+def test_a_model_saved_when_the_policy_lived_elsewhere_still_loads(finished, tmp_path, monkeypatch):
+    # A policy class importable at save time from a module that is gone at load time (as agents.policies is).
+    legacy = types.ModuleType("legacy_policies")
+    moved = type("FastRecurrentActorCriticPolicy", (FastRecurrentActorCriticPolicy,), {"__module__": "legacy_policies"})
+    legacy.FastRecurrentActorCriticPolicy = moved
+    monkeypatch.setitem(sys.modules, "legacy_policies", legacy)
+    model = load_model(find_brain(str(finished)))
+    model.policy_class = moved
+    model.save(tmp_path / "old.zip")
+    monkeypatch.delitem(sys.modules, "legacy_policies")
+    with pytest.raises(Exception, match="legacy_policies"):
+        RecurrentPPO.load(tmp_path / "old.zip")
+    loaded = load_algorithm(tmp_path / "old.zip", "rppo")
+    assert type(loaded.policy) is FastRecurrentActorCriticPolicy
