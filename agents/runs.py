@@ -52,6 +52,19 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
         temporary.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` with the same suffix (for writers that pick a format by it), renamed to
+    ``path`` on a clean exit and removed on an error."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def write_text(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically."""
     with atomic_open(path) as f:

@@ -17,7 +17,13 @@ from agents.analysis.population import PHASE_BINS, phase_bins
 from agents.brains.store import Brain
 from agents.evaluation import video
 from agents.evaluation.rollout import evaluate_brain
+from agents.runs import atomic_path
 from envs.tasks.gait import GAITS
+
+
+def _save(fig: Figure, path: Path) -> None:
+    with atomic_path(path) as partial:
+        fig.savefig(partial, dpi=110)
 
 
 def figure_population(rec, model: PCA, proj: np.ndarray, phase: np.ndarray, path: Path) -> None:
@@ -43,7 +49,7 @@ def figure_population(rec, model: PCA, proj: np.ndarray, phase: np.ndarray, path
     ax_traj.set_ylabel("PC 2")
     ax_traj.set_title("hidden-state trajectory")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 def figure_commands(proj: np.ndarray, commanded: np.ndarray, decoded: dict[str, float], path: Path) -> None:
@@ -63,7 +69,7 @@ def figure_commands(proj: np.ndarray, commanded: np.ndarray, decoded: dict[str, 
         f"(shuffled {decoded['shuffled_accuracy']:.2f}, majority {decoded['majority']:.2f})"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 def figure_tuning(tuned: dict[str, np.ndarray], path: Path) -> None:
@@ -73,7 +79,7 @@ def figure_tuning(tuned: dict[str, np.ndarray], path: Path) -> None:
         ax = fig.subplots()
         ax.text(0.5, 0.5, "no complete gait cycle recorded: no tuning curves", ha="center", va="center")
         ax.set_axis_off()
-        fig.savefig(path, dpi=110)
+        _save(fig, path)
         return
     order = np.lexsort((-tuned["strength"], tuned["preferred_phase"]))
     z = (curves - np.nanmean(curves, axis=0)) / (np.nanstd(curves, axis=0) + 1e-9)
@@ -87,7 +93,7 @@ def figure_tuning(tuned: dict[str, np.ndarray], path: Path) -> None:
     ax_strength.set_xlabel("tuning strength (variance explained by phase)")
     ax_strength.set_ylabel("units")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 def figure_decoding(decoded: dict[str, Any], path: Path) -> None:
@@ -104,7 +110,7 @@ def figure_decoding(decoded: dict[str, Any], path: Path) -> None:
     ax.axhline(0, color="k", lw=0.5)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 def figure_sweep(rows: list[dict[str, Any]], x_key: str, groups: str, metrics: list[str], path: Path, xlabel: str):
@@ -118,7 +124,7 @@ def figure_sweep(rows: list[dict[str, Any]], x_key: str, groups: str, metrics: l
         ax.set_title(metric.replace("_", " "), fontsize=10)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 def side_by_side_video(

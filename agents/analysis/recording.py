@@ -13,6 +13,7 @@ from stable_baselines3.common.policies import BaseModel
 
 from agents.evaluation import metrics as gait
 from agents.evaluation.rollout import Episode
+from agents.runs import atomic_open
 
 #: Trailing window (s) over which each step's gait label is measured in a recording.
 LABEL_WINDOW = 1.0
@@ -83,7 +84,8 @@ def record(model: BaseAlgorithm, episodes: Sequence[Episode], *, label_window: f
 def save_recording(path: str | Path, arrays: dict[str, Any], **meta: str) -> Path:
     """Write a recording (and string metadata such as ``target`` and ``env_id``) to a compressed ``.npz``."""
     path = Path(path)
-    np.savez_compressed(path, **arrays, **{key: np.array(value) for key, value in meta.items()})
+    with atomic_open(path, "wb") as f:
+        np.savez_compressed(f, **arrays, **{key: np.array(value) for key, value in meta.items()})
     return path
 
 

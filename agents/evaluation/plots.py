@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from agents.evaluation import metrics as gait
+from agents.runs import atomic_path
 
 
 def gait_diagram(
@@ -48,5 +49,6 @@ def gait_diagram(
     if title:
         feet_ax.set_title(title + "   (red: flight, all feet off)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as partial:
+        fig.savefig(partial, dpi=110)
     return Path(path)

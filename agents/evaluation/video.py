@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import imageio.v2 as imageio
 import mujoco
 import numpy as np
+
+from agents.runs import atomic_path
 
 #: Rendered frame size; both multiples of 16, as H.264 encoders want.
 FRAME_WIDTH, FRAME_HEIGHT = 640, 480
@@ -65,19 +68,26 @@ def compose(frames: list[np.ndarray], contacts: np.ndarray | None) -> list[np.nd
 
 
 def check_writable(path: Path) -> None:
-    """Raise ``ValueError`` now, before a long rollout, if ``path`` cannot be written."""
+    """Raise ``ValueError`` now, before a long rollout, if ``path`` cannot be written (nothing is left behind)."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"cannot write {str(path)!r}: it is a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab"):
-            pass
+        probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+        probe.touch()
+        probe.unlink()
     except OSError as exc:
         raise ValueError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    """H.264 MP4 through imageio-ffmpeg."""
-    with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=16, quality=7) as writer:
+    """H.264 MP4 through imageio-ffmpeg, written atomically."""
+    # The writer closes (flushing the file) before atomic_path renames it into place.
+    with (
+        atomic_path(path) as partial,
+        imageio.get_writer(partial, fps=fps, codec="libx264", macro_block_size=16, quality=7) as writer,
+    ):
         for frame in frames:
             writer.append_data(frame)
     return Path(path)
@@ -87,5 +97,6 @@ def write_gif(path: Path, frames: list[np.ndarray], fps: float, scale: int = 2) 
     """A GIF at about :data:`GIF_FPS`, every ``scale``-th pixel, small enough for a README."""
     stride = max(1, round(fps / GIF_FPS))
     small = [frame[::scale, ::scale] for frame in frames[::stride]]
-    imageio.mimsave(path, small, duration=1000.0 * stride / fps, loop=0)
+    with atomic_path(path) as partial:
+        imageio.mimsave(partial, small, duration=1000.0 * stride / fps, loop=0)
     return Path(path)

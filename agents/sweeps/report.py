@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from agents.config import ConfigError, load_presets
-from agents.runs import write_json, write_text
+from agents.runs import atomic_path, write_json, write_text
 from agents.sweeps.spec import SWEEP_RECORD, Sweep, finished, parse_sweep, trial_dir
 
 #: Scalar gait metrics (means over a trial's evaluation episodes) that the report aggregates across seeds.
@@ -163,7 +163,8 @@ def learning_curves(sweep: Sweep, sweep_dir: Path, report: dict[str, Any], out: 
     ax.set_title(f"{report['name']}: mean and {CONFIDENCE:.0%} CI across seeds")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    with atomic_path(out) as partial:
+        fig.savefig(partial, dpi=100)
     return out
 
 
@@ -208,6 +209,5 @@ def write_preset(report: dict[str, Any], presets: Path) -> str:
             + json.dumps(report["settings"][report["best"]]["overrides"] if report["best"] else {})
         )
     block = preset_block(report)
-    with open(presets, "a") as f:
-        f.write(block)
+    write_text(presets, Path(presets).read_text() + block)
     return block

@@ -17,7 +17,7 @@ import torch as th
 from agents.config import ConfigError, TrainConfig
 from agents.constants import TEST_SEED
 from agents.evaluation.rollout import evaluate_brain
-from agents.runs import Checkpoint, latest_checkpoint, write_json
+from agents.runs import Checkpoint, latest_checkpoint, write_json, write_text
 from agents.sweeps.report import trial_metrics
 from agents.sweeps.spec import SWEEP_RECORD, Sweep, finished, ray_tune, trial_dir
 from agents.training.trainer import train
@@ -118,7 +118,7 @@ def run_sweep(
             f"{sweep_dir} holds a different sweep (its {SWEEP_RECORD} differs); give another --run-dir or delete it"
         )
     # JSON, not YAML: it reads back exactly as written (a quoted '1e-4' stays a string).
-    saved.write_text(json.dumps(sweep.source, indent=2) + "\n")
+    write_json(saved, sweep.source)
     skipped = [t.name for t in sweep.trials if finished(sweep_dir, t)]
     pending = [t for t in sweep.trials if not finished(sweep_dir, t)]
     for name in skipped:
@@ -171,7 +171,7 @@ def run_sweep(
                 failed[spec["name"]] = _error_line(result.error)
                 folder = Path(spec["run_dir"])
                 folder.mkdir(parents=True, exist_ok=True)
-                (folder / "error.txt").write_text(f"{result.error}\n")
+                write_text(folder / "error.txt", f"{result.error}\n")
     done = [t.name for t in pending if finished(sweep_dir, t)]
     for name, error in failed.items():
         print_line(f"trial {name} failed: {error}")
