@@ -1,0 +1,65 @@
+"""Every env steps exactly as recorded: observations, rewards, episode ends and info over a fixed action sequence.
+
+The golden file was written before any speed work on the envs; a faster env must compute the same numbers. To
+rewrite it (only when a change of behaviour is intended, with a new env version): ``NEUROMOTOR_WRITE_GOLDEN=1
+python -m pytest tests/test_env_golden.py``.
+"""
+
+import os
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import ALL_IDS
+
+GOLDEN = Path(__file__).parent / "assets" / "golden_env_steps.npz"
+STEPS = 200
+
+
+def record(env_id: str, steps: int = STEPS) -> dict[str, np.ndarray]:
+    """``steps`` steps of uniform random actions (seeded), resetting with the next seed when an episode ends."""
+    env = gym.make(env_id)
+    rng = np.random.default_rng(0)
+    low, high = env.action_space.low, env.action_space.high
+    seed = 0
+    obs, _ = env.reset(seed=seed)
+    rows: dict[str, list] = {"obs": [obs], "reward": [], "terminated": [], "truncated": []}
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(rng.uniform(low, high))
+        rows["obs"].append(obs)
+        rows["reward"].append(reward)
+        rows["terminated"].append(terminated)
+        rows["truncated"].append(truncated)
+        for key, value in info.items():
+            if isinstance(value, (int, float, np.number, np.ndarray, bool, np.bool_)):
+                rows.setdefault(f"info/{key}", []).append(np.asarray(value, dtype=np.float64))
+        if terminated or truncated:
+            seed += 1
+            obs, _ = env.reset(seed=seed)
+            rows["obs"].append(obs)
+    env.close()
+    return {key: np.asarray(value, dtype=np.float64) for key, value in rows.items()}
+
+
+def _key(env_id: str, name: str) -> str:
+    return f"{env_id}|{name}"
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict[str, np.ndarray]:
+    if os.environ.get("NEUROMOTOR_WRITE_GOLDEN"):
+        arrays = {_key(env_id, k): v for env_id in ALL_IDS for k, v in record(env_id).items()}
+        np.savez_compressed(GOLDEN, **arrays)
+    with np.load(GOLDEN) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_the_env_steps_as_recorded(env_id, golden):
+    expected = {key.split("|", 1)[1]: v for key, v in golden.items() if key.split("|", 1)[0] == env_id}
+    assert expected, f"{env_id} has no golden record: rewrite the file for a new env id"
+    actual = record(env_id)
+    assert sorted(actual) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(actual[name], value, rtol=1e-9, atol=1e-12, err_msg=f"{env_id}: {name}")
