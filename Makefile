@@ -18,10 +18,10 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# One filmed episode per bundled brain, two brains at a time (one per core, one torch thread each).
 demo: setup
-	@for brain in $$($(PY) evaluate.py --list | cut -f1); do \
-		$(PY) evaluate.py $$brain --episodes 3 --video videos/$$brain.mp4 || exit 1; \
-	done
+	@$(PY) evaluate.py --list | cut -f1 | OMP_NUM_THREADS=1 xargs -P 2 -I{} \
+		$(PY) evaluate.py {} --episodes 1 --video videos/{}.mp4
 
 lint: setup
 	$(PY) -m ruff check .

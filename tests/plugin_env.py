@@ -32,5 +32,10 @@ class CrashAfter(gym.Wrapper):
         return self.env.step(action)
 
 
+def make_crash_after(crash_after: int = 0) -> CrashAfter:
+    """A function entry point: gymnasium < 1.4 rejects a Wrapper class (its metadata is a property)."""
+    return CrashAfter(crash_after)
+
+
 if "CrashingWalker-v0" not in gym.registry:
-    gym.register("CrashingWalker-v0", entry_point=CrashAfter, max_episode_steps=1000)
+    gym.register("CrashingWalker-v0", entry_point=make_crash_after, max_episode_steps=1000)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from tqdm.auto import tqdm
 
 import envs
 from agents.brains.store import Brain, find_brain, load_model
@@ -22,6 +23,9 @@ from agents.evaluation import video
 from agents.runs import load_vecnormalize
 from agents.vecenvs import EnvFactory, single_env
 from envs.tasks.gait import GAITS
+
+#: Receives each rendered frame and the foot contacts ``(t, feet)`` of the steps before it.
+FrameSink = Callable[[np.ndarray, np.ndarray], None]
 
 
 @dataclasses.dataclass
@@ -122,6 +126,7 @@ def rollout(
     deterministic: bool = True,
     render: bool = False,
     before_step: Callable[[int, Any], None] | None = None,
+    frame_sink: FrameSink | None = None,
 ) -> Episode:
     """Run one episode of a single-env ``venv`` from ``seed``.
 
@@ -129,6 +134,8 @@ def rollout(
     step, exactly as during training. Works for feed-forward models too (their state stays ``None``), and for envs
     other than ours (then only rewards, actions and observations are recorded). ``before_step(t, env)``, if given,
     is called with the step index and the unwrapped env before each step (to push the body, for instance).
+    ``render`` keeps every frame in ``Episode.frames``; a ``frame_sink`` instead receives each frame as it is
+    rendered, with the foot contacts of the steps before it, so that a video holds a bounded number of frames.
     """
     env = single_env(venv)
     base = env.unwrapped
@@ -140,7 +147,16 @@ def rollout(
     keys = ("obs", "action", "reward", "contacts", "com", "vel", "pitch", "command", "h", "c")
     rows: dict[str, list] = {k: [] for k in keys}
     terms: dict[str, list[float]] = {}
-    frames = [env.render()] if render else []
+    frames: list[np.ndarray] = []
+    n_feet = len(base.foot_labels) if ours else 0
+
+    def film() -> None:
+        if frame_sink is not None:
+            frame_sink(env.render(), np.asarray(rows["contacts"], dtype=bool).reshape(len(rows["contacts"]), n_feet))
+        elif render:
+            frames.append(env.render())
+
+    film()
     done = False
     while not done:
         action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
@@ -165,8 +181,8 @@ def rollout(
         for key, value in info.items():
             if key.startswith("reward_"):
                 terms.setdefault(key.removeprefix("reward_"), []).append(float(value))
-        if render and not done:
-            frames.append(env.render())
+        if not done:
+            film()
     steps = len(rows["reward"])
     truncated = bool(info.get("TimeLimit.truncated", False))
     fell = bool(info.get("fallen", 1.0)) and not truncated
@@ -243,13 +259,15 @@ def run_episodes(
     deterministic: bool = True,
     render_first: bool = False,
     before_step: Callable[[int, Any], None] | None = None,
+    frame_sink: FrameSink | None = None,
+    progress: bool = False,
 ) -> list[Episode]:
-    """``count`` episodes of ``model`` in ``venv``, episode ``i`` from seed ``seed + i`` (the first filmed with
-    ``render_first``)."""
+    """``count`` episodes of ``model`` in ``venv``, episode ``i`` from seed ``seed + i``; the first is filmed with
+    ``render_first`` (frames kept) or into ``frame_sink`` (frames streamed). ``progress`` shows a bar."""
     return [
         rollout(model, venv, seed=seed + i, deterministic=deterministic, render=render_first and i == 0,
-                before_step=before_step)
-        for i in range(count)
+                before_step=before_step, frame_sink=frame_sink if i == 0 else None)
+        for i in tqdm(range(count), desc="episodes", unit="episode", disable=not progress, leave=False)
     ]  # fmt: skip
 
 
@@ -276,21 +294,26 @@ def evaluate_brain(
     max_episode_steps: int | None = None,
     before_step: Callable[[int, Any], None] | None = None,
     model: BaseAlgorithm | None = None,
+    frame_sink: FrameSink | None = None,
+    progress: bool = False,
 ) -> Evaluation:
     """Find ``target`` (a bundled name, run directory, model ``.zip`` or a found :class:`Brain`), load it, and run
     ``episodes`` episodes from ``seed`` on (the test seeds by default) in its training env with ``env_kwargs``
-    overridden. With ``render`` the first episode is filmed (640x480 frames, tracking camera)."""
+    overridden. With ``render`` the first episode is filmed (640x480 frames, tracking camera) and its frames kept;
+    with a ``frame_sink`` they are streamed to it instead. ``progress`` shows a bar over the episodes."""
     brain = target if isinstance(target, Brain) else find_brain(target)
     model = model or load_model(brain)
     kwargs = dict(env_kwargs or {})
-    if render:
+    filming = render or frame_sink is not None
+    if filming:
         kwargs.update(width=video.FRAME_WIDTH, height=video.FRAME_HEIGHT)
-    venv = make_env(brain, kwargs, render_mode="rgb_array" if render else None, max_episode_steps=max_episode_steps)
+    venv = make_env(brain, kwargs, render_mode="rgb_array" if filming else None, max_episode_steps=max_episode_steps)
     try:
-        if render:
+        if filming:
             video.use_tracking_camera(single_env(venv))
         recorded = run_episodes(model, venv, seed=seed, count=episodes, deterministic=deterministic,
-                                render_first=render, before_step=before_step)  # fmt: skip
+                                render_first=render, before_step=before_step, frame_sink=frame_sink,
+                                progress=progress)  # fmt: skip
     finally:
         venv.close()
     return Evaluation(brain, model, recorded)
