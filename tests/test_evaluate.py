@@ -153,3 +153,23 @@ def test_commands_need_a_gait_brain(run_dir):
     done = run_evaluate(run_dir, "--commands", "walk@0,jump@10")
     assert done.returncode == 2
     assert "--commands needs a brain of a gait env" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_streamed_video_holds_no_frames_and_decodes_to_every_one(tmp_path):
+    from agents.evaluation.video import VideoStream
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "stream.mp4"
+    with VideoStream(path, fps=25, expected=30) as stream:
+        for t in range(30):
+            assert not path.exists()  # the file appears under its name only once complete
+            stream(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), rng.random((t, 2)) > 0.5)
+        assert stream.small == []  # without a GIF nothing is kept
+    reader = imageio.get_reader(path)
+    assert reader.count_frames() == stream.frames == 30
+    assert reader.get_data(0).shape == (48 + 16, 64, 3)  # the footfall strip under each frame
+    with VideoStream(tmp_path / "g.mp4", fps=125, gif=True, timeline=False) as stream:
+        for t in range(50):
+            stream(np.full((48, 64, 3), 5 * t, dtype=np.uint8), np.zeros((0, 2), dtype=bool))
+    assert len(stream.small) == 10 and stream.small[0].shape == (24, 32, 3)  # every 5th frame at 25 fps, halved
+    assert len(imageio.mimread(tmp_path / "g.gif")) == 10
