@@ -1,7 +1,9 @@
 """Every env steps exactly as recorded: observations, rewards, episode ends and info over a fixed action sequence.
 
-The golden file was written before any speed work on the envs; a faster env must compute the same numbers. To
-rewrite it (only when a change of behaviour is intended, with a new env version): ``NEUROMOTOR_WRITE_GOLDEN=1
+The golden file was written before any speed work on the envs; a faster env must compute the same numbers. Physics
+differs between MuJoCo releases (trajectories part within steps), so the record names the versions it was made
+with and is checked only under those; under others the test says so and skips. To rewrite it (before speed work
+under new versions, or for an intended change of behaviour, with a new env version): ``NEUROMOTOR_WRITE_GOLDEN=1
 python -m pytest tests/test_env_golden.py``.
 """
 
@@ -9,12 +11,15 @@ import os
 from pathlib import Path
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
 from conftest import ALL_IDS
 
 GOLDEN = Path(__file__).parent / "assets" / "golden_env_steps.npz"
 STEPS = 200
+#: The libraries whose versions decide the numbers.
+VERSIONS = f"mujoco {mujoco.__version__}, gymnasium {gym.__version__}, numpy {np.__version__}"
 
 
 def record(env_id: str, steps: int = STEPS) -> dict[str, np.ndarray]:
@@ -50,9 +55,13 @@ def _key(env_id: str, name: str) -> str:
 def golden() -> dict[str, np.ndarray]:
     if os.environ.get("NEUROMOTOR_WRITE_GOLDEN"):
         arrays = {_key(env_id, k): v for env_id in ALL_IDS for k, v in record(env_id).items()}
-        np.savez_compressed(GOLDEN, **arrays)
+        np.savez_compressed(GOLDEN, versions=np.array(VERSIONS), **arrays)
     with np.load(GOLDEN) as data:
-        return {key: data[key] for key in data.files}
+        golden = {key: data[key] for key in data.files}
+    recorded = str(golden.pop("versions"))
+    if recorded != VERSIONS:
+        pytest.skip(f"the golden steps were recorded under {recorded}, not {VERSIONS}")
+    return golden
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
