@@ -118,7 +118,7 @@ class BodyReading:
 
     @property
     def airborne(self) -> bool:
-        return not bool(np.any(self.foot_contacts))
+        return not self.foot_contacts.any()
 
     def signals(self) -> dict[str, Any]:
         """Gait signals for ``info``: scalars for logging plus the per-foot contact array."""
@@ -208,6 +208,8 @@ class Body:
             else float(standing_com_height)
         )
         self._force = np.zeros(6)
+        # Foot index of each foot geom, for the contact scan (a dict lookup per contact, not an array search).
+        self._foot_of_geom = {int(geom): i for i, geom in enumerate(self.foot_ids)}
         self.n_root_xy = self._count_root_xy()
 
     def _count_root_xy(self) -> int:
@@ -272,37 +274,50 @@ class Body:
     def foot_contacts(self) -> np.ndarray:
         """Per foot, whether it presses on the floor with more than ``contact_force_threshold``."""
         touching = np.zeros(self.n_feet, dtype=bool)
+        ncon = self.data.ncon
+        if not ncon:
+            return touching
         contact = self.data.contact
-        for i in range(self.data.ncon):
-            g1, g2 = int(contact.geom1[i]), int(contact.geom2[i])
-            if self.floor_id not in (g1, g2):
+        floor, feet = self.floor_id, self._foot_of_geom
+        for i, (g1, g2) in enumerate(zip(contact.geom1[:ncon].tolist(), contact.geom2[:ncon].tolist(), strict=True)):
+            if g1 == floor:
+                foot = feet.get(g2)
+            elif g2 == floor:
+                foot = feet.get(g1)
+            else:
                 continue
-            hit = np.flatnonzero(self.foot_ids == (g2 if g1 == self.floor_id else g1))
-            if hit.size == 0:
+            if foot is None:
                 continue
             mujoco.mj_contactForce(self.model, self.data, i, self._force)
             if self._force[0] > self.contact_force_threshold:
-                touching[hit[0]] = True
+                touching[foot] = True
         return touching
 
     def has_fallen(self) -> bool:
-        if self.torso_height() < self.min_torso_height:
+        return self._fallen(self.torso_height(), self.torso_pitch(), self.torso_upright())
+
+    def _fallen(self, height: float, pitch: float, upright: float) -> bool:
+        if height < self.min_torso_height:
             return True
-        if self.max_torso_pitch is not None and abs(self.torso_pitch()) > self.max_torso_pitch:
+        if self.max_torso_pitch is not None and abs(pitch) > self.max_torso_pitch:
             return True
-        return self.min_torso_upright is not None and self.torso_upright() < self.min_torso_upright
+        return self.min_torso_upright is not None and upright < self.min_torso_upright
 
     def read(self) -> BodyReading:
+        up = self.torso_up_axis()
+        height = float(self.data.xpos[self.torso_id, 2])
+        pitch = float(math.atan2(up[0], up[2]))
+        upright = float(up[2])
         return BodyReading(
             time=float(self.data.time),
             com_position=self.com_position(),
             com_velocity=self.com_velocity(),
-            torso_height=self.torso_height(),
-            torso_pitch=self.torso_pitch(),
-            torso_upright=self.torso_upright(),
+            torso_height=height,
+            torso_pitch=pitch,
+            torso_upright=upright,
             foot_contacts=self.foot_contacts(),
             standing_com_height=self.standing_com_height,
-            fallen=self.has_fallen(),
+            fallen=self._fallen(height, pitch, upright),
         )
 
 

@@ -50,4 +50,9 @@ def tolerance(
 
 def control_cost(action: np.ndarray) -> float:
     """Mean squared action, so that the cost does not grow with the number of actuators."""
-    return float(np.mean(np.square(action)))
+    return mean_square(action)
+
+
+def mean_square(x: np.ndarray) -> float:
+    """``np.mean(np.square(x))`` to the bit, without ``np.mean``'s per-call overhead (a hot path: every step)."""
+    return float(np.square(x).sum()) / x.size

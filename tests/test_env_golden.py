@@ -72,3 +72,13 @@ def test_the_env_steps_as_recorded(env_id, golden):
     assert sorted(actual) == sorted(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(actual[name], value, rtol=1e-9, atol=1e-12, err_msg=f"{env_id}: {name}")
+
+
+def test_mean_square_is_numpys_to_the_bit():
+    from envs.rewards import mean_square
+
+    rng = np.random.default_rng(1)
+    for n in (1, 3, 6, 8, 17, 100):
+        for _ in range(200):
+            x = rng.standard_normal(n)
+            assert mean_square(x) == float(np.mean(np.square(x)))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from envs.bodies import BodyReading, BodySpec
-from envs.rewards import control_cost, tolerance
+from envs.rewards import control_cost, mean_square, tolerance
 from envs.tasks.base import Task
 
 
@@ -196,18 +196,21 @@ class WalkTask(Task):
         )
         contacts = reading.foot_contacts
         touchdown = contacts & ~self.contacts
-        swing = np.nan_to_num(np.minimum(self.air_time[touchdown], self.max_swing_time) - self.min_swing_time)
-        landed = np.flatnonzero(touchdown)
-        if len(landed) == 1:
-            if landed[0] == self.last_foot:
-                swing = np.array([-self.min_swing_time])
-            self.last_foot = int(landed[0])
+        stride = 0.0
+        if touchdown.any():
+            swing = np.nan_to_num(np.minimum(self.air_time[touchdown], self.max_swing_time) - self.min_swing_time)
+            landed = np.flatnonzero(touchdown)
+            if len(landed) == 1:
+                if landed[0] == self.last_foot:
+                    swing = np.array([-self.min_swing_time])
+                self.last_foot = int(landed[0])
+            stride = float(swing.sum())
         # Time in flight (no foot down) is not swing time: hopping must not pay.
         self.air_time = np.where(contacts, 0.0, self.air_time + (0.0 if reading.airborne else self.dt))
         self.contacts = contacts.copy()
-        duty_gap = float(np.ptp(self.duty))
+        duty_gap = float(self.duty.max() - self.duty.min())
         symmetry = tolerance(duty_gap, (0.0, self.max_duty_gap), margin=self.duty_gap_margin)
-        change = 0.0 if self.last_action is None else float(np.mean(np.square(action - self.last_action)))
+        change = 0.0 if self.last_action is None else mean_square(action - self.last_action)
         self.last_action = np.array(action, dtype=np.float64)
         return {
             "speed": self.speed_weight * speed,
@@ -215,7 +218,7 @@ class WalkTask(Task):
             "height": self.height_weight * height,
             "support": self.support_weight * min(int(contacts.sum()) / self.support_feet, 1.0),
             "symmetry": self.symmetry_weight * symmetry,
-            "stride": self.stride_weight * float(swing.sum()),
+            "stride": self.stride_weight * stride,
             "ctrl": -self.ctrl_cost_weight * control_cost(action),
             "smooth": -self.smooth_weight * change,
             "bounce": -self.bounce_weight * float(reading.com_velocity[2]) ** 2,
