@@ -184,3 +184,14 @@ def test_a_model_saved_when_the_policy_lived_elsewhere_still_loads(finished, tmp
         RecurrentPPO.load(tmp_path / "old.zip")
     loaded = load_algorithm(tmp_path / "old.zip", "rppo")
     assert type(loaded.policy) is FastRecurrentActorCriticPolicy
+
+
+def test_resume_skips_a_checkpoint_whose_statistics_are_truncated(run):
+    for name in ("model.zip", "vecnormalize.pkl", "summary.json"):
+        (run / name).unlink()
+    truncate(run / "checkpoints" / "ckpt_vecnormalize_256_steps.pkl")
+    logged = []
+    assert resume_point(run, normalize=True, log=logged.append).steps == 192
+    assert logged == [
+        "resume: skipping the checkpoint of 256 steps: ckpt_vecnormalize_256_steps.pkl is missing or unreadable"
+    ]
