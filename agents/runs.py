@@ -15,6 +15,7 @@ import os
 import pickle
 import re
 import shlex
+import shutil
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -63,6 +64,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def copy_file(source: Path, target: Path) -> Path:
+    """``shutil.copy2`` of ``source`` onto ``target``, atomically."""
+    with atomic_path(target) as partial:
+        shutil.copy2(source, partial)
+    return Path(target)
 
 
 def write_text(path: Path, text: str) -> Path:

@@ -195,3 +195,25 @@ def test_resume_skips_a_checkpoint_whose_statistics_are_truncated(run):
     assert logged == [
         "resume: skipping the checkpoint of 256 steps: ckpt_vecnormalize_256_steps.pkl is missing or unreadable"
     ]
+
+
+def test_a_failed_start_in_an_existing_folder_keeps_what_was_there(run, tmp_path, capsys):
+    truncate(run / "vecnormalize.pkl")
+    target = tmp_path / "mine"
+    (target / "tb").mkdir(parents=True)
+    (target / "notes.txt").write_text("mine")
+    argv = ["--env", WALK, "--steps", "64", *TINY_FLAGS, "--set", f"init_from={run}", "--run-dir", str(target)]
+    assert "not a readable vecnormalize file" in one_line_error(train_main, argv, capsys)
+    assert sorted(p.name for p in target.iterdir()) == ["notes.txt", "tb"]
+
+
+def test_a_bad_base_env_setting_or_recording_is_one_line(finished, tmp_path, capsys):
+    argv = ["--env", WALK, "--run-dir", str(tmp_path / "r"), *TINY_FLAGS, "--set", "env_kwargs.reset_noise_scale=abc"]
+    assert "with env_kwargs {'reset_noise_scale': 'abc'}" in one_line_error(train_main, argv, capsys)
+    assert not (tmp_path / "r").exists()
+    recording = tmp_path / "rec.npz"
+    assert evaluate_main([str(finished), "--episodes", "1", "--steps", "20", "--record", str(recording)]) == 0
+    capsys.readouterr()
+    truncate(recording)
+    line = one_line_error(analyse.main, [str(recording), "--out", str(tmp_path / "o")], capsys)
+    assert "cannot read recording" in line

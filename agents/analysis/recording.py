@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ def load_recording(path: str | Path) -> dict[str, Any]:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise ValueError(f"cannot read recording {str(path)!r}: {exc}") from None
     missing = {"actor_hidden", "foot_contacts", "com_velocity", "gait_phase", "episode"} - set(arrays)
     if missing:

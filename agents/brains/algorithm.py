@@ -67,7 +67,8 @@ class FastRecurrentRolloutBuffer(RecurrentRolloutBuffer):
 
 
 class FastRecurrentPPO(RecurrentPPO):
-    """``RecurrentPPO`` defaulting to :class:`~agents.policies.FastRecurrentActorCriticPolicy` and the fast buffer.
+    """``RecurrentPPO`` defaulting to :class:`~agents.brains.policies.FastRecurrentActorCriticPolicy` and the fast
+    buffer.
 
     Same constructor, same maths, same saved files as ``RecurrentPPO``.
     """

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
@@ -233,7 +234,10 @@ def make_env(
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
     envs.resolve_env_id(brain.config.env_id)
-    venv: VecEnv = DummyVecEnv([EnvFactory(brain.config.env_id, kwargs)])
+    try:
+        venv: VecEnv = DummyVecEnv([EnvFactory(brain.config.env_id, kwargs)])
+    except (TypeError, gym.error.Error) as exc:
+        raise ValueError(f"env {brain.config.env_id!r} with env kwargs {kwargs}: {exc}") from None
     if brain.vecnormalize_path is not None:
         venv = load_vecnormalize(brain.vecnormalize_path, venv)
         venv.training = False

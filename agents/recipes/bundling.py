@@ -6,7 +6,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from agents.evaluation.criteria import check_criteria
 from agents.evaluation.rollout import env_dt, evaluate_brain
 from agents.recipes.book import select_rules
 from agents.recipes.selection import select_checkpoint
-from agents.runs import read_summary, write_json, write_text
+from agents.runs import copy_file, read_summary, write_json, write_text
 from agents.training import distill
 from agents.training.trainer import check_env_config, train
 
@@ -113,11 +112,11 @@ def bundle(name: str, brain: store.Brain) -> Path:
     film it."""
     target = store.BRAINS_DIR / name
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(brain.model_path, target / "model.zip")
+    copy_file(brain.model_path, target / "model.zip")
     if brain.vecnormalize_path is not None:
-        shutil.copy2(brain.vecnormalize_path, target / "vecnormalize.pkl")
-    shutil.copy2(store.run_dir_of(brain.model_path) / "config.yaml", target / "config.yaml")
-    shutil.copy2(brain.model_path.parent / "metrics.json", target / "metrics.json")
+        copy_file(brain.vecnormalize_path, target / "vecnormalize.pkl")
+    copy_file(store.run_dir_of(brain.model_path) / "config.yaml", target / "config.yaml")
+    copy_file(brain.model_path.parent / "metrics.json", target / "metrics.json")
     write_preview(name)
     return target
 

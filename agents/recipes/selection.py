@@ -12,7 +12,7 @@ from agents.constants import VALIDATION_SEED
 from agents.evaluation.criteria import criteria_met
 from agents.evaluation.rollout import Episode, evaluate_brain
 from agents.recipes.book import select_rules
-from agents.runs import RunError, checkpoint_paths, checkpoint_steps, load_run_config, write_json
+from agents.runs import RunError, checkpoint_paths, checkpoint_steps, copy_file, load_run_config, write_json
 
 
 def run_episodes(
@@ -88,9 +88,9 @@ def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log: Callable[[s
     selected = run_dir / "selected"
     shutil.rmtree(selected, ignore_errors=True)  # nothing of an earlier selection (its metrics.json) survives
     selected.mkdir()
-    shutil.copy2(checkpoint.model, selected / "model.zip")
+    copy_file(checkpoint.model, selected / "model.zip")
     if config.normalize:
-        shutil.copy2(checkpoint.vecnormalize, selected / "vecnormalize.pkl")
+        copy_file(checkpoint.vecnormalize, selected / "vecnormalize.pkl")
     record = {
         "rules": rules,
         "seed": VALIDATION_SEED,

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import torch as th
 from agents.config import ConfigError, TrainConfig
 from agents.constants import TEST_SEED
 from agents.evaluation.rollout import evaluate_brain
-from agents.runs import Checkpoint, latest_checkpoint, write_json, write_text
+from agents.runs import Checkpoint, copy_file, resume_point, write_json, write_text
 from agents.sweeps.report import trial_metrics
 from agents.sweeps.spec import SWEEP_RECORD, Sweep, finished, ray_tune, trial_dir
 from agents.training.trainer import train
@@ -33,7 +32,7 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     (run_dir / "error.txt").unlink(missing_ok=True)
     config = TrainConfig.from_dict(spec["config"])
     if not (run_dir / "summary.json").is_file():
-        checkpoint = latest_checkpoint(run_dir)
+        checkpoint = resume_point(run_dir, config.normalize, log=lambda _: None) if run_dir.is_dir() else None
         if checkpoint is not None and checkpoint.steps >= config.total_steps:
             finish_from_checkpoint(config, run_dir, checkpoint)
         else:
@@ -55,9 +54,9 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
 
 def finish_from_checkpoint(config: TrainConfig, run_dir: Path, checkpoint: Checkpoint) -> None:
     """Finish a run that stopped after its last checkpoint (at ``total_steps``) but before saving: that is the model."""
-    shutil.copy2(checkpoint.model, run_dir / "model.zip")
+    copy_file(checkpoint.model, run_dir / "model.zip")
     if checkpoint.vecnormalize.is_file():
-        shutil.copy2(checkpoint.vecnormalize, run_dir / "vecnormalize.pkl")
+        copy_file(checkpoint.vecnormalize, run_dir / "vecnormalize.pkl")
     summary = {"env_id": config.env_id, "algo": config.algo, "seed": config.seed, "steps": checkpoint.steps,
                "seconds": None, "finished_from_checkpoint": str(checkpoint.model), "run_dir": str(run_dir)}  # fmt: skip
     write_json(run_dir / "summary.json", summary)

@@ -43,6 +43,7 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
     for _, kwargs in config.stages():
         try:
             env = env_factory(config.env_id, kwargs)()
+            env.reset(seed=config.seed)  # some base-env settings are only used (and refused) at reset
         except (TypeError, ValueError, gym.error.Error) as exc:
             raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
         spaces.append((env.observation_space, env.action_space))
@@ -82,13 +83,21 @@ def _open_model(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Che
 
 
 def _restore_evaluations(callback: EvalCallback, log: Path) -> None:
-    """Carry a resumed run's evaluation history (and best score) into a fresh ``EvalCallback``."""
+    """Carry a resumed run's evaluation history (and best score) into a fresh ``EvalCallback``; a damaged history
+    (SB3 writes it in place, so a kill can truncate it) is set aside with a line, not fatal."""
     if not log.is_file():
         return
-    with np.load(log) as data:
-        callback.evaluations_timesteps = data["timesteps"].tolist()
-        callback.evaluations_results = data["results"].tolist()
-        callback.evaluations_length = data["ep_lengths"].tolist()
+    try:
+        with np.load(log) as data:
+            timesteps, results, lengths = data["timesteps"], data["results"], data["ep_lengths"]
+    except Exception as exc:  # a truncated .npz raises zipfile, pickle or key errors alike
+        damaged = log.with_name(f"{log.stem}.damaged{log.suffix}")
+        log.replace(damaged)
+        print(f"resume: {log} is unreadable ({type(exc).__name__}); moved to {damaged.name}, evaluations start anew")
+        return
+    callback.evaluations_timesteps = timesteps.tolist()
+    callback.evaluations_results = results.tolist()
+    callback.evaluations_length = lengths.tolist()
     if callback.evaluations_results:
         callback.best_mean_reward = float(max(np.mean(r) for r in callback.evaluations_results))
 
@@ -142,30 +151,38 @@ def train(
             raise RunError(
                 f"the run already reached {checkpoint.steps} of {config.total_steps} steps; pass a larger --steps"
             )
-    created = not run_dir.exists()
+    before = set(run_dir.iterdir()) if run_dir.is_dir() else None
+    learning = [False]  # set once training starts: from then on a failure keeps everything for a resume
     try:
-        return _train(config, run_dir, checkpoint, command, progress)
+        return _train(config, run_dir, checkpoint, command, progress, learning)
     except KeyboardInterrupt:
         raise
     except BaseException:
-        if checkpoint is None and not (run_dir / "checkpoints").is_dir():
-            _remove_debris(run_dir, created)
+        if checkpoint is None and not learning[0]:
+            _remove_debris(run_dir, before)
         raise
 
 
-def _remove_debris(run_dir: Path, created: bool) -> None:
-    """Undo a fresh start that failed before saving anything to resume from."""
-    if created:
+def _remove_debris(run_dir: Path, before: set[Path] | None) -> None:
+    """Undo a fresh start that failed before training began: remove what it added to ``run_dir`` (all of it, if
+    the folder did not exist), and nothing that was there before."""
+    if before is None:
         shutil.rmtree(run_dir, ignore_errors=True)
         return
-    for name in ("config.yaml", "command.txt", "time.json"):
-        (run_dir / name).unlink(missing_ok=True)
-    for name in ("tb", "eval", "best"):
-        shutil.rmtree(run_dir / name, ignore_errors=True)
+    for path in set(run_dir.iterdir()) - before if run_dir.is_dir() else ():
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _train(
-    config: TrainConfig, run_dir: Path, checkpoint: Checkpoint | None, command: list[str] | None, progress: bool
+    config: TrainConfig,
+    run_dir: Path,
+    checkpoint: Checkpoint | None,
+    command: list[str] | None,
+    progress: bool,
+    learning: list[bool],
 ) -> dict:
     # Evaluations judge the task the run ends on, whatever stage of its curriculum it is in.
     eval_env = None
@@ -190,6 +207,7 @@ def _train(
         env = model.get_env()
         timers.append(Timer())
         callbacks = CallbackList([timers[-1], *_callbacks(config, run_dir, config.total_steps, eval_env, progress)])
+        learning[0] = True
         try:
             model.learn(
                 end - model.num_timesteps,
