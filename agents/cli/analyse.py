@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from agents.analysis.report import analyse
-from agents.cli.parsing import OneLineParser, run_command
+from agents.cli.parsing import OneLineParser, positive, run_command
 from agents.constants import VALIDATION_SEED
 
 
@@ -41,9 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delays", type=_floats, default=(0, 1, 2, 4), help="added sensory delays (steps)")
     parser.add_argument("--video-steps", type=int, default=300, help="length of the side-by-side video (0: none)")
     args = parser.parse_args(argv)
-    for flag in ("episodes", "steps"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    positive(parser, args, "episodes", "steps")
     if any(not 0 <= f <= 1 for f in args.lesions):
         parser.error(f"--lesions are fractions in [0, 1], got {args.lesions}")
     if any(d < 0 or d != int(d) for d in args.delays):

@@ -51,3 +51,9 @@ def positive(parser: OneLineParser, args: argparse.Namespace, *flags: str) -> No
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+
+
+def given_flags(args: argparse.Namespace, flags: tuple[str, ...]) -> list[str]:
+    """The command-line spellings of ``flags`` (and ``--set``) that were given."""
+    given = [f"--{flag.replace('_', '-')}" for flag in flags if getattr(args, flag) is not None]
+    return given + ["--set"] * bool(getattr(args, "set", None))

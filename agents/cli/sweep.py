@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agents.cli.parsing import OneLineParser, one_line
+from agents.cli.parsing import OneLineParser, given_flags, one_line, positive
 from agents.config import ConfigError
 from agents.sweeps import report as reports
 from agents.sweeps import runner, spec
@@ -13,14 +13,11 @@ from agents.sweeps import runner, spec
 
 def sweep_main(args: argparse.Namespace, parser: OneLineParser) -> int:
     """Run every unfinished trial of ``args.sweep``; print the report. Exit 1 if some trial failed or stopped."""
-    given = [f"--{flag.replace('_', '-')}" for flag in ("env", "algo", "steps", "seed", "n_envs", "vec_env",
-             "resume", "eval_freq", "checkpoint_freq", "device") if getattr(args, flag) is not None]  # fmt: skip
-    given += ["--set"] * bool(args.set)
+    flags = ("env", "algo", "steps", "seed", "n_envs", "vec_env", "resume", "eval_freq", "checkpoint_freq", "device")
+    given = given_flags(args, flags)
     if given:
         parser.error(f"--sweep takes its settings from the sweep file; drop {', '.join(given)}")
-    for flag in ("max_concurrent", "cpus_per_trial"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    positive(parser, args, "max_concurrent", "cpus_per_trial")
     sweep = spec.load_sweep(args.sweep)
     spec.check_envs(sweep)
     sweep_dir = args.run_dir or spec.SWEEPS_DIR / sweep.name

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.cli.parsing import OneLineParser, run_command
+from agents.cli.parsing import OneLineParser, given_flags, run_command
 from agents.cli.sweep import sweep_main
 from agents.config import ALGOS, DEVICES, VEC_ENVS, field_help, parse_override, resolve_config
 from agents.runs import default_run_dir, load_run_config
@@ -48,12 +48,6 @@ def train_parser() -> OneLineParser:
     sweep.add_argument("--cpus-per-trial", type=int, default=1, dest="cpus_per_trial", metavar="N",
                        help="CPUs (and torch threads) reserved per trial (default 1)")  # fmt: skip
     return parser
-
-
-def given_flags(args: argparse.Namespace, flags: tuple[str, ...]) -> list[str]:
-    """The command-line spellings of ``flags`` (and ``--set``) that were given."""
-    given = [f"--{flag.replace('_', '-')}" for flag in flags if getattr(args, flag) is not None]
-    return given + ["--set"] * bool(args.set)
 
 
 def _flag_overrides(args: argparse.Namespace) -> dict:
