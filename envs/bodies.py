@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import mujoco
 import numpy as np
@@ -89,9 +89,11 @@ class BodySpec:
             )
 
 
-@dataclasses.dataclass(frozen=True)
-class BodyReading:
-    """One step's named quantities of a body; the only view of the physics that tasks get."""
+class BodyReading(NamedTuple):
+    """One step's named quantities of a body; the only view of the physics that tasks get.
+
+    A named tuple, not a dataclass: one is built every env step, and a tuple is the cheapest immutable record.
+    """
 
     time: float
     com_position: np.ndarray
@@ -118,22 +120,26 @@ class BodyReading:
 
     @property
     def airborne(self) -> bool:
-        return not self.foot_contacts.any()
+        return np.count_nonzero(self.foot_contacts) == 0
 
     def signals(self) -> dict[str, Any]:
-        """Gait signals for ``info``: scalars for logging plus the per-foot contact array."""
+        """Gait signals for ``info``: scalars for logging plus the per-foot contact and velocity arrays.
+
+        The arrays are the reading's own: :meth:`Body.read` makes new ones every step, and tasks copy what they keep.
+        """
+        x, y, z = self.com_position.tolist()
         return {
-            "com_height": self.com_height,
-            "com_rise": self.com_rise,
-            "com_x": float(self.com_position[0]),
-            "com_y": float(self.com_position[1]),
-            "forward_velocity": self.forward_velocity,
+            "com_height": z,
+            "com_rise": z - self.standing_com_height,
+            "com_x": x,
+            "com_y": y,
+            "forward_velocity": float(self.com_velocity[0]),
             "torso_height": self.torso_height,
             "torso_pitch": self.torso_pitch,
-            "airborne": float(self.airborne),
-            "foot_contacts": self.foot_contacts.copy(),
-            "com_velocity": self.com_velocity.copy(),
-            "fallen": float(self.fallen),
+            "airborne": 0.0 if np.count_nonzero(self.foot_contacts) else 1.0,
+            "foot_contacts": self.foot_contacts,
+            "com_velocity": self.com_velocity,
+            "fallen": 1.0 if self.fallen else 0.0,
         }
 
 
@@ -273,25 +279,16 @@ class Body:
 
     def foot_contacts(self) -> np.ndarray:
         """Per foot, whether it presses on the floor with more than ``contact_force_threshold``."""
-        touching = np.zeros(self.n_feet, dtype=bool)
+        touching = [False] * len(self.foot_ids)
         ncon = self.data.ncon
-        if not ncon:
-            return touching
-        contact = self.data.contact
-        floor, feet = self.floor_id, self._foot_of_geom
-        for i, (g1, g2) in enumerate(zip(contact.geom1[:ncon].tolist(), contact.geom2[:ncon].tolist(), strict=True)):
-            if g1 == floor:
-                foot = feet.get(g2)
-            elif g2 == floor:
-                foot = feet.get(g1)
-            else:
-                continue
-            if foot is None:
-                continue
-            mujoco.mj_contactForce(self.model, self.data, i, self._force)
-            if self._force[0] > self.contact_force_threshold:
-                touching[foot] = True
-        return touching
+        if ncon:
+            floor, feet, force = self.floor_id, self._foot_of_geom, self._force
+            for i, (g1, g2) in enumerate(self.data.contact.geom[:ncon].tolist()):
+                foot = feet.get(g2) if g1 == floor else feet.get(g1) if g2 == floor else None
+                if foot is not None and not touching[foot]:
+                    mujoco.mj_contactForce(self.model, self.data, i, force)
+                    touching[foot] = force[0] > self.contact_force_threshold
+        return np.array(touching)
 
     def has_fallen(self) -> bool:
         return self._fallen(self.torso_height(), self.torso_pitch(), self.torso_upright())
@@ -304,20 +301,21 @@ class Body:
         return self.min_torso_upright is not None and upright < self.min_torso_upright
 
     def read(self) -> BodyReading:
-        up = self.torso_up_axis()
-        height = float(self.data.xpos[self.torso_id, 2])
-        pitch = float(math.atan2(up[0], up[2]))
-        upright = float(up[2])
+        data = self.data
+        up = data.xmat[self.torso_id, 2::3].tolist()
+        height = float(data.xpos[self.torso_id, 2])
+        pitch = math.atan2(up[0], up[2])
+        mujoco.mj_subtreeVel(self.model, data)
         return BodyReading(
-            time=float(self.data.time),
-            com_position=self.com_position(),
-            com_velocity=self.com_velocity(),
-            torso_height=height,
-            torso_pitch=pitch,
-            torso_upright=upright,
-            foot_contacts=self.foot_contacts(),
-            standing_com_height=self.standing_com_height,
-            fallen=self._fallen(height, pitch, upright),
+            float(data.time),
+            data.subtree_com[self.root_id].copy(),
+            data.subtree_linvel[self.root_id].copy(),
+            height,
+            pitch,
+            up[2],
+            self.foot_contacts(),
+            self.standing_com_height,
+            self._fallen(height, pitch, up[2]),
         )
 
 

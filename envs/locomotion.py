@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -147,6 +148,14 @@ class LocomotionEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": self.base.metadata["render_fps"]}
         self.action_space = self.base.action_space
         self._action_shape = self.action_space.shape
+        self._action_low, self._action_high = self.action_space.low, self.action_space.high
+        # A task that needs nothing of the base env's step gets the physics stepped directly (the base env's reward,
+        # health checks and info are skipped); a human render needs the base env's step, which draws the frame.
+        self._steps_physics = (
+            not task_cls.uses_base_step and isinstance(self.base, MujocoEnv) and render_mode != "human"
+        )
+        self._needs_base_obs = self.senses.mode == "full"
+        self._term_keys = {name: f"reward_{name}" for name in task_cls.terms}
         sensed = (
             self.base.observation_space.shape[0]
             if self.senses.mode == "full"
@@ -206,25 +215,39 @@ class LocomotionEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = np.asarray(action, dtype=np.float64)
-        # On the hot path: one shape comparison and one finiteness test; the message is built only for a bad action.
-        if action.shape != self._action_shape or not np.isfinite(action).all():
+        # On the hot path: one shape comparison and a finiteness test over a list (a few actuators: cheaper than
+        # NumPy's reductions); the message is built only for a bad action.
+        if action.shape != self._action_shape or not all(map(math.isfinite, action.tolist())):
             raise self._action_error(action)
-        low, high = self.action_space.low, self.action_space.high
-        action = np.clip(action, low, high)
+        low, high = self._action_low, self._action_high
+        action = np.minimum(np.maximum(action, low), high)
         applied = action
         if self.action_noise:
             applied = np.clip(action + self.np_random.normal(0.0, self.action_noise, action.shape), low, high)
-        base_obs, _, base_terminated, _, base_info = self.base.step(applied * self.strength)
+        if self.strength != 1.0:
+            applied = applied * self.strength
+        base = self.base
+        if self._steps_physics:
+            base._step_mujoco_simulation(applied, base.frame_skip)
+            base_obs = base._get_obs() if self._needs_base_obs else None
+            base_info: dict = {}
+            base_terminated = False
+        else:
+            base_obs, _, base_terminated, _, base_info = base.step(applied)
         reading = self.body.read()
         terms = self.task.reward_terms(reading, action, base_info)
-        reward = float(sum(terms.values()))
         terminated = bool(self.task.terminated(reading, bool(base_terminated)))
-        obs = self.senses.observe(self._sense(base_obs, reading.foot_contacts), self.task.command, self.np_random)
-        info = {k: v for k, v in base_info.items() if not k.startswith("reward_")}
-        info.update({f"reward_{name}": value for name, value in terms.items()})
+        command = self.task.command
+        obs = self.senses.observe_state(
+            base_obs, base.data.qpos, self.body.n_root_xy, reading.foot_contacts, command, self.np_random
+        )
+        info = {k: v for k, v in base_info.items() if not k.startswith("reward_")} if base_info else {}
+        keys = self._term_keys
+        for name, value in terms.items():
+            info[keys.get(name) or f"reward_{name}"] = value
         info.update(reading.signals())
-        info["command"] = self.task.command
-        return obs, reward, terminated, False, info
+        info["command"] = command
+        return obs, float(sum(terms.values())), terminated, False, info
 
     def render(self):
         return self.base.render()

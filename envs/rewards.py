@@ -36,16 +36,36 @@ def tolerance(
         raise ValueError(f"unknown sigmoid {sigmoid!r}; valid: {', '.join(SIGMOIDS)}")
     if not 0.0 < value_at_margin < 1.0:
         raise ValueError(f"value_at_margin must be in (0, 1), got {value_at_margin}")
+    return band_score(x, lower, upper, margin, linear=sigmoid == "linear", value_at_margin=value_at_margin)
+
+
+def band_score(
+    x: float, lower: float, upper: float, margin: float, linear: bool = False, value_at_margin: float = 0.1
+) -> float:
+    """:func:`tolerance` without its argument checks, for tasks that check their settings once (every step's path).
+
+    Args as for :func:`tolerance`; ``linear`` picks the linear fall instead of the Gaussian.
+    """
     if lower <= x <= upper:
         return 1.0
     if margin == 0.0:
         return 0.0
     distance = (lower - x if x < lower else x - upper) / margin
-    if sigmoid == "gaussian":
-        # exp(-(d * s)^2) with s chosen so that d = 1 gives value_at_margin.
-        scale = math.sqrt(-math.log(value_at_margin))
-        return float(math.exp(-((distance * scale) ** 2)))
-    return float(max(0.0, 1.0 - distance * (1.0 - value_at_margin)))
+    if linear:
+        return max(0.0, 1.0 - distance * (1.0 - value_at_margin))
+    # exp(-(d * s)^2) with s chosen so that d = 1 gives value_at_margin.
+    scale = _GAUSSIAN_SCALE if value_at_margin == 0.1 else math.sqrt(-math.log(value_at_margin))
+    return math.exp(-((distance * scale) ** 2))
+
+
+_GAUSSIAN_SCALE = math.sqrt(-math.log(0.1))
+
+
+def check_non_negative(**values: float) -> None:
+    """Raise a one-line ``ValueError`` naming the first of ``values`` that is negative (bands, margins, ...)."""
+    for name, value in values.items():
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}")
 
 
 def control_cost(action: np.ndarray) -> float:
@@ -55,4 +75,4 @@ def control_cost(action: np.ndarray) -> float:
 
 def mean_square(x: np.ndarray) -> float:
     """``np.mean(np.square(x))`` to the bit, without ``np.mean``'s per-call overhead (a hot path: every step)."""
-    return float(np.square(x).sum()) / x.size
+    return float(np.add.reduce(np.square(x))) / x.size

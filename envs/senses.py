@@ -61,7 +61,23 @@ class Senses:
         self._buffer.append(self._corrupt(sensed, np_random))
         return np.concatenate([self._buffer[0], command])
 
+    def observe_state(
+        self,
+        base_obs: np.ndarray | None,
+        qpos: np.ndarray,
+        n_root_xy: int,
+        contacts: np.ndarray,
+        command: np.ndarray,
+        np_random: np.random.Generator,
+    ) -> np.ndarray:
+        """:meth:`sense` then :meth:`observe` in one step; perfect senses (no noise, no delay) take one copy."""
+        if self.noise or self.delay:
+            return self.observe(self.sense(base_obs, qpos, n_root_xy, contacts), command, np_random)
+        body = base_obs if self.mode == "full" else qpos[n_root_xy:]
+        return np.concatenate((body, contacts, command), dtype=np.float64)
+
     def _corrupt(self, sensed: np.ndarray, np_random: np.random.Generator) -> np.ndarray:
+        # Sensations are new arrays that nothing writes to, so a clean one is kept as it is.
         if self.noise == 0.0:
-            return sensed.copy()
+            return sensed
         return sensed + np_random.normal(0.0, self.noise, size=sensed.shape)

@@ -247,3 +247,24 @@ def test_numpy_numbers_are_numbers(body):
     assert env.unwrapped.task.speed == np.float32(0.5)
     env.reset(seed=0)
     env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+
+
+def test_huge_finite_actions_are_clipped_not_refused():
+    env = gym.make("neuromotor/Walker2d-Walk-v1")
+    env.reset(seed=0)
+    env.step(np.full(env.action_space.shape, 1e308))  # the sum overflows; every entry is finite
+
+
+@pytest.mark.parametrize(
+    ("env_id", "name"),
+    [
+        ("neuromotor/Walker2d-Walk-v1", "max_pitch"),
+        ("neuromotor/Walker2d-Walk-v1", "speed_band"),
+        ("neuromotor/Ant-Walk-v1", "duty_gap_margin"),
+        ("neuromotor/Hopper-Jump-v3", "drift_margin"),
+        ("neuromotor/Hopper-Jump-v3", "max_drift"),
+    ],
+)
+def test_bands_and_margins_must_not_be_negative(env_id, name):
+    with raises(f"{name} must be >= 0, got -0.1"):
+        gym.make(env_id, **{name: -0.1})

@@ -28,6 +28,10 @@ class Task:
     command_labels: ClassVar[tuple[str, ...]] = ()
     #: True when the task ends episodes itself, so the base env's own termination is switched off.
     judges_termination: ClassVar[bool] = True
+    #: True when the task reads the base env's own step (its reward terms in ``base_info``, its termination). Other
+    #: tasks get an empty ``base_info``: the env steps the physics and reads the base observation itself, skipping
+    #: the base env's reward and bookkeeping.
+    uses_base_step: ClassVar[bool] = False
 
     def setup(self, spec: BodySpec, dt: float) -> None:
         """Bind body-specific defaults once the body is known; ``dt`` is the env step (s)."""

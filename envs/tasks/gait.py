@@ -19,6 +19,8 @@ from envs.tasks.walk import WalkTask
 #: Gaits a command can ask for, in the order of the command's one-hot part (fixed, so observations keep their size).
 GAITS = ("walk", "jump")
 _SUBTASKS: dict[str, type[Task]] = {"walk": WalkTask, "jump": JumpTask}
+#: Each gait's term names as the gait task reports them (``speed`` -> ``walk_speed``), built once.
+_PREFIXED = {gait: {term: f"{gait}_{term}" for term in task.terms} for gait, task in _SUBTASKS.items()}
 _COMMAND = re.compile(r"^\s*(?P<gait>[a-z]+)\s*(?::\s*(?P<speed>[^@\s]+))?\s*@\s*(?P<step>[^,\s]+)\s*$")
 
 
@@ -164,6 +166,7 @@ class GaitTask(Task):
         self.step_count = 0
         self.next_switch = 0
         self.np_random = np.random.default_rng()
+        self._due: dict[int, Command] = {}
 
     def setup(self, spec: BodySpec, dt: float) -> None:
         super().setup(spec, dt)
@@ -207,6 +210,9 @@ class GaitTask(Task):
         self.step_count = 0
         self.episode_schedule = self.schedule if self.next_schedule is None else self.next_schedule
         self.next_schedule = None
+        self._due = {}
+        for command in self.episode_schedule:
+            self._due.setdefault(command.step, command)
         if self.episode_schedule:
             first = self.episode_schedule[0]
             self._command(first.gait, first.speed, reading)
@@ -218,14 +224,15 @@ class GaitTask(Task):
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         terms = dict.fromkeys(self.terms, 0.0)
+        names = _PREFIXED[self.active]
         for name, value in self.tasks[self.active].reward_terms(reading, action, base_info).items():
-            terms[f"{self.active}_{name}"] = value
+            terms[names.get(name) or f"{self.active}_{name}"] = value
         # The next command applies from the next step on, and the observation of this step already carries it.
         self.step_count += 1
         if self.episode_schedule:
-            due = [c for c in self.episode_schedule if c.step == self.step_count]
-            if due:
-                self._command(due[0].gait, due[0].speed, reading)
+            due = self._due.get(self.step_count)
+            if due is not None:
+                self._command(due.gait, due.speed, reading)
         elif self.step_count >= self.next_switch:
             self._draw(reading)
         return terms

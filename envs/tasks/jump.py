@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from envs.bodies import BodyReading
-from envs.rewards import control_cost, tolerance
+from envs.rewards import band_score, check_non_negative, control_cost
 from envs.tasks.base import Task
 
 #: Standard gravity (m/s^2), for the take-off speed of a jump.
@@ -99,6 +99,13 @@ class JumpTask(Task):
     ) -> None:
         if target_rise <= 0:
             raise ValueError(f"target_rise must be > 0 (m), got {target_rise}")
+        check_non_negative(
+            max_rise_ratio=max_rise_ratio,
+            max_pitch=max_pitch,
+            pitch_margin=pitch_margin,
+            max_drift=max_drift,
+            drift_margin=drift_margin,
+        )
         self.target_rise = target_rise
         self.max_rise_ratio = max_rise_ratio
         self.height_weight = height_weight
@@ -130,14 +137,18 @@ class JumpTask(Task):
         self.offset = self.start_xy - reading.com_position[:2]
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
-        rise = float(np.clip(reading.com_rise / self.target_rise, 0.0, self.max_rise_ratio))
-        upright = tolerance(reading.torso_pitch, (-self.max_pitch, self.max_pitch), margin=self.pitch_margin)
-        self.offset = self.start_xy - reading.com_position[:2]
-        drift = float(np.linalg.norm(self.offset))
-        launch = float(np.clip(reading.com_velocity[2] / self.takeoff_speed, 0.0, 1.0))
-        near = tolerance(drift, (0.0, self.max_drift), margin=self.drift_margin)
+        x, y, _ = reading.com_position.tolist()
+        vz = float(reading.com_velocity[2])
+        rise = min(max(reading.com_rise / self.target_rise, 0.0), self.max_rise_ratio)
+        upright = band_score(reading.torso_pitch, -self.max_pitch, self.max_pitch, self.pitch_margin)
+        start_x, start_y = self.start_xy.tolist()
+        self.offset = np.array([start_x - x, start_y - y])
+        drift = math.sqrt((start_x - x) ** 2 + (start_y - y) ** 2)
+        launch = min(max(vz / self.takeoff_speed, 0.0), 1.0)
+        near = band_score(drift, 0.0, self.max_drift, self.drift_margin)
+        airborne = 0.0 if np.count_nonzero(reading.foot_contacts) else 1.0
         return {
-            "height": self.height_weight * rise * near * float(reading.airborne),
+            "height": self.height_weight * rise * near * airborne,
             "launch": self.launch_weight * launch * near,
             "upright": self.upright_weight * upright,
             "drift": self.drift_weight * near,
@@ -149,4 +160,6 @@ class JumpTask(Task):
             return True
         if self.max_stray is None:
             return False
-        return bool(np.linalg.norm(reading.com_position[:2] - self.start_xy) > self.max_stray)
+        x, y, _ = reading.com_position.tolist()
+        start_x, start_y = self.start_xy.tolist()
+        return math.sqrt((x - start_x) ** 2 + (y - start_y) ** 2) > self.max_stray

@@ -35,6 +35,7 @@ class NativeTask(Task):
     name = "native"
     title = "Native"
     judges_termination = False
+    uses_base_step = True
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         return {k.removeprefix("reward_"): float(v) for k, v in base_info.items() if k.startswith("reward_")}

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from envs.bodies import BodyReading, BodySpec
-from envs.rewards import control_cost, mean_square, tolerance
+from envs.rewards import band_score, check_non_negative, control_cost, mean_square
 from envs.tasks.base import Task
 
 
@@ -125,6 +125,15 @@ class WalkTask(Task):
             raise ValueError(f"speed must be > 0 (m/s), got {speed}")
         if isinstance(support_feet, bool) or not (isinstance(support_feet, int) and support_feet >= 1):
             raise ValueError(f"support_feet must be a whole number >= 1, got {support_feet!r}")
+        check_non_negative(
+            speed_band=speed_band,
+            speed_margin=speed_margin,
+            max_pitch=max_pitch,
+            pitch_margin=pitch_margin,
+            height_margin=height_margin,
+            max_duty_gap=max_duty_gap,
+            duty_gap_margin=duty_gap_margin,
+        )
         if duty_time_constant <= 0:
             raise ValueError(f"duty_time_constant must be > 0 (s), got {duty_time_constant}")
         self.speed = speed
@@ -151,10 +160,13 @@ class WalkTask(Task):
         self.smooth_weight = smooth_weight
         self.bounce_weight = bounce_weight
         self.last_action: np.ndarray | None = None
-        self.duty = np.zeros(0)
-        self.air_time = np.zeros(0)
-        self.contacts = np.zeros(0, dtype=bool)
+        # Per-foot state as Python lists: a body has a handful of feet, and list arithmetic on them costs a fraction
+        # of NumPy's per-call overhead on every step.
+        self.duty: list[float] = []
+        self.air_time: list[float] = []
+        self.contacts: list[bool] = []
         self.last_foot = -1
+        self._alpha = 0.0
 
     def setup(self, spec: BodySpec, dt: float) -> None:
         super().setup(spec, dt)
@@ -162,61 +174,71 @@ class WalkTask(Task):
             raise ValueError(f"support_feet must be at most the body's {len(spec.feet)} feet, got {self.support_feet}")
         if self.speed is None:
             self.speed = spec.walk_speed
+        self._alpha = 1.0 - math.exp(-dt / self.duty_time_constant)
 
     @property
     def command(self) -> np.ndarray:
         return np.array([self.speed], dtype=np.float64)
 
     def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
-        self.duty = reading.foot_contacts.astype(np.float64)
+        contacts = reading.foot_contacts.tolist()
+        self.duty = [float(c) for c in contacts]
         # A foot that starts in the air (the spawn drop) is not mid-swing: NaN air time, so its landing pays nothing.
-        self.air_time = np.where(reading.foot_contacts, 0.0, np.nan)
-        self.contacts = reading.foot_contacts.copy()
+        self.air_time = [0.0 if c else math.nan for c in contacts]
+        self.contacts = contacts
         self.last_foot = -1
         self.last_action = None
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
-        alpha = 1.0 - math.exp(-self.dt / self.duty_time_constant)
-        self.duty += alpha * (reading.foot_contacts - self.duty)
-        band = self.speed * self.speed_band
+        contacts = reading.foot_contacts.tolist()
+        alpha = self._alpha
+        self.duty = duty = [d + alpha * (c - d) for d, c in zip(self.duty, contacts, strict=True)]
+        airborne = not any(contacts)
+        speed_command = self.speed
+        band = speed_command * self.speed_band
         # Linear, not Gaussian: a Gaussian is nearly flat just outside the band and lets a slow walk settle there.
-        speed = tolerance(
-            reading.forward_velocity,
-            (self.speed - band, self.speed + band),
-            margin=self.speed * self.speed_margin,
-            sigmoid="linear",
+        speed = band_score(
+            float(reading.com_velocity[0]),
+            speed_command - band,
+            speed_command + band,
+            speed_command * self.speed_margin,
+            linear=True,
         )
-        if self.grounded_speed and reading.airborne:
+        if self.grounded_speed and airborne:
             speed = 0.0
-        upright = tolerance(reading.torso_pitch, (-self.max_pitch, self.max_pitch), margin=self.pitch_margin)
-        height = tolerance(
-            reading.com_height / reading.standing_com_height,
-            (self.min_height_ratio, math.inf),
-            margin=self.height_margin,
+        upright = band_score(reading.torso_pitch, -self.max_pitch, self.max_pitch, self.pitch_margin)
+        height = band_score(
+            float(reading.com_position[2]) / reading.standing_com_height,
+            self.min_height_ratio,
+            math.inf,
+            self.height_margin,
         )
-        contacts = reading.foot_contacts
-        touchdown = contacts & ~self.contacts
         stride = 0.0
-        if touchdown.any():
-            swing = np.nan_to_num(np.minimum(self.air_time[touchdown], self.max_swing_time) - self.min_swing_time)
-            landed = np.flatnonzero(touchdown)
+        landed = [i for i, (now, before) in enumerate(zip(contacts, self.contacts, strict=True)) if now and not before]
+        if landed:
+            longest, shortest = self.max_swing_time, self.min_swing_time
+            # A foot that was never mid-swing (NaN air time) earns nothing for landing.
+            swings = [0.0 if math.isnan(t) else min(t, longest) - shortest for t in (self.air_time[i] for i in landed)]
             if len(landed) == 1:
                 if landed[0] == self.last_foot:
-                    swing = np.array([-self.min_swing_time])
-                self.last_foot = int(landed[0])
-            stride = float(swing.sum())
+                    swings = [-shortest]
+                self.last_foot = landed[0]
+            stride = sum(swings)
         # Time in flight (no foot down) is not swing time: hopping must not pay.
-        self.air_time = np.where(contacts, 0.0, self.air_time + (0.0 if reading.airborne else self.dt))
-        self.contacts = contacts.copy()
-        duty_gap = float(self.duty.max() - self.duty.min())
-        symmetry = tolerance(duty_gap, (0.0, self.max_duty_gap), margin=self.duty_gap_margin)
-        change = 0.0 if self.last_action is None else mean_square(action - self.last_action)
-        self.last_action = np.array(action, dtype=np.float64)
+        tick = 0.0 if airborne else self.dt
+        self.air_time = [0.0 if c else t + tick for c, t in zip(contacts, self.air_time, strict=True)]
+        self.contacts = contacts
+        symmetry = band_score(max(duty) - min(duty), 0.0, self.max_duty_gap, self.duty_gap_margin)
+        change = 0.0
+        if self.smooth_weight:
+            if self.last_action is not None:
+                change = mean_square(action - self.last_action)
+            self.last_action = np.array(action, dtype=np.float64)
         return {
             "speed": self.speed_weight * speed,
             "upright": self.upright_weight * upright,
             "height": self.height_weight * height,
-            "support": self.support_weight * min(int(contacts.sum()) / self.support_feet, 1.0),
+            "support": self.support_weight * min(sum(contacts) / self.support_feet, 1.0),
             "symmetry": self.symmetry_weight * symmetry,
             "stride": self.stride_weight * stride,
             "ctrl": -self.ctrl_cost_weight * control_cost(action),
