@@ -162,3 +162,57 @@ def test_fast_model_loads_with_plain_recurrent_ppo(tmp_path):
     a, _ = model.predict(obs, episode_start=np.ones(2, dtype=bool), deterministic=True)
     b, _ = loaded.predict(obs, episode_start=np.ones(2, dtype=bool), deterministic=True)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("lengths", [[40, 3, 2, 2, 1, 38, 2, 1, 1, 1, 2, 3, 1, 1, 2, 1], [7, 3, 12, 1, 9]])
+def test_length_buckets_skip_padding_and_match_stock(lengths):
+    from agents.brains.policies import length_buckets
+
+    stock, ours, env = twin_policies()
+    n = len(lengths)
+    batch = padded_batch(env, lengths=lengths, episode_start_first=[i % 2 for i in range(n)])
+    known = np.array(lengths)
+    groups = length_buckets(known)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(n))
+    ours.sequence_lengths = lambda: known
+    mask = (th.arange(max(lengths))[None, :] < th.tensor(lengths)[:, None]).flatten()
+    outputs, grads = [], []
+    for policy in (stock, ours):
+        policy.zero_grad()
+        values, log_prob, _ = policy.evaluate_actions(*batch)
+        # Padded steps are masked out of the loss, as RecurrentPPO masks them.
+        (values.flatten()[mask].sum() + log_prob[mask].sum()).backward()
+        outputs.append((values.flatten()[mask], log_prob[mask]))
+        grads.append({name: p.grad.clone() for name, p in policy.named_parameters() if p.grad is not None})
+    for a, b in zip(*outputs, strict=True):
+        th.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    for name in grads[0]:
+        th.testing.assert_close(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_length_buckets_split_only_where_padding_costs_more_than_a_call():
+    from agents.brains.policies import length_buckets
+
+    assert len(length_buckets(np.array([128, 120, 126]))) == 1  # nearly equal: one call
+    many_short = np.array([200] + [5] * 60)
+    groups = length_buckets(many_short)
+    assert [len(g) for g in groups] == [1, 60]
+
+
+def test_fast_recurrent_ppo_tells_the_policy_the_lengths_only_while_training():
+    env = make_vec_env(ENV, n_envs=2, seed=0)
+    model = FastRecurrentPPO(
+        env=env, n_steps=32, batch_size=32, n_epochs=1, policy_kwargs={"lstm_hidden_size": HIDDEN}, seed=0
+    )
+    seen = []
+    original = model.policy._process_sequence
+
+    def spy(features, states, starts, lstm):
+        if model.policy.sequence_lengths is not None:
+            seen.append(model.policy.sequence_lengths())
+        return original(features, states, starts, lstm)
+
+    model.policy._process_sequence = spy
+    model.learn(64)
+    assert seen and all(lengths is not None and lengths.sum() == 32 for lengths in seen)
+    assert model.policy.sequence_lengths is None

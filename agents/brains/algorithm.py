@@ -21,7 +21,13 @@ from agents.brains.policies import FAST_POLICY, FastRecurrentActorCriticPolicy
 
 
 class FastRecurrentRolloutBuffer(RecurrentRolloutBuffer):
-    """``RecurrentRolloutBuffer`` whose minibatches are padded by a vectorised gather (identical output)."""
+    """``RecurrentRolloutBuffer`` whose minibatches are padded by a vectorised gather (identical output).
+
+    It also keeps the true lengths of the last minibatch's sequences in :attr:`sequence_lengths`, so that the
+    policy can skip the padding (see :func:`~agents.brains.policies.bucketed_lstm`).
+    """
+
+    sequence_lengths: np.ndarray | None = None
 
     def _get_samples(
         self,
@@ -34,6 +40,7 @@ class FastRecurrentRolloutBuffer(RecurrentRolloutBuffer):
         starts[0] = True
         self.seq_start_indices = np.flatnonzero(starts)
         lengths = np.diff(np.append(self.seq_start_indices, len(batch_inds)))
+        self.sequence_lengths = lengths
         steps = np.arange(lengths.max())
         valid = steps[None, :] < lengths[:, None]
         # (n_seq, max_length) buffer indices; padded slots point anywhere valid and are zeroed below.
@@ -75,6 +82,14 @@ class FastRecurrentPPO(RecurrentPPO):
 
     def __init__(self, policy: str | type = FAST_POLICY, *args, **kwargs) -> None:
         super().__init__(policy, *args, **kwargs)
+
+    def train(self) -> None:
+        # The policy reads each minibatch's sequence lengths from the buffer that just made the minibatch.
+        self.policy.sequence_lengths = lambda: getattr(self.rollout_buffer, "sequence_lengths", None)
+        try:
+            super().train()
+        finally:
+            self.policy.sequence_lengths = None
 
     def _setup_model(self) -> None:
         super()._setup_model()
