@@ -39,6 +39,7 @@ POLICY_KEYS["rppo"] = {
     "enable_critic_lstm": bool,
     "shared_lstm": bool,
     "exact_steps": bool,
+    "bucket_sequences": bool,
 }
 
 

@@ -149,6 +149,7 @@ class LocomotionEnv(gym.Env):
         self.action_space = self.base.action_space
         self._action_shape = self.action_space.shape
         self._action_low, self._action_high = self.action_space.low, self.action_space.high
+        self._action_bounds = list(zip(self._action_low.tolist(), self._action_high.tolist(), strict=True))
         # A task that needs nothing of the base env's step gets the physics stepped directly (the base env's reward,
         # health checks and info are skipped); a human render needs the base env's step, which draws the frame.
         self._steps_physics = (
@@ -215,15 +216,20 @@ class LocomotionEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = np.asarray(action, dtype=np.float64)
-        # On the hot path: one shape comparison and a finiteness test over a list (a few actuators: cheaper than
-        # NumPy's reductions); the message is built only for a bad action.
-        if action.shape != self._action_shape or not all(map(math.isfinite, action.tolist())):
+        if action.shape != self._action_shape:
             raise self._action_error(action)
-        low, high = self._action_low, self._action_high
-        action = np.minimum(np.maximum(action, low), high)
+        # On the hot path, over a list (a few actuators: cheaper than NumPy's calls): an action within the bounds
+        # (SB3 clips its own) is finite and needs no clipping; NaN fails every comparison. The message is built only
+        # for a bad action.
+        bounds = self._action_bounds
+        if not all(low <= a <= high for a, (low, high) in zip(action.tolist(), bounds, strict=True)):
+            if not all(map(math.isfinite, action.tolist())):
+                raise self._action_error(action)
+            action = np.minimum(np.maximum(action, self._action_low), self._action_high)
         applied = action
         if self.action_noise:
-            applied = np.clip(action + self.np_random.normal(0.0, self.action_noise, action.shape), low, high)
+            noise = self.np_random.normal(0.0, self.action_noise, action.shape)
+            applied = np.clip(action + noise, self._action_low, self._action_high)
         if self.strength != 1.0:
             applied = applied * self.strength
         base = self.base

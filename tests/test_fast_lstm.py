@@ -199,11 +199,10 @@ def test_length_buckets_split_only_where_padding_costs_more_than_a_call():
     assert [len(g) for g in groups] == [1, 60]
 
 
-def test_fast_recurrent_ppo_tells_the_policy_the_lengths_only_while_training():
+def test_fast_recurrent_ppo_tells_the_policy_the_lengths_only_while_training_with_buckets_on():
     env = make_vec_env(ENV, n_envs=2, seed=0)
-    model = FastRecurrentPPO(
-        env=env, n_steps=32, batch_size=32, n_epochs=1, policy_kwargs={"lstm_hidden_size": HIDDEN}, seed=0
-    )
+    kwargs = {"lstm_hidden_size": HIDDEN, "bucket_sequences": True}
+    model = FastRecurrentPPO(env=env, n_steps=32, batch_size=32, n_epochs=1, policy_kwargs=kwargs, seed=0)
     seen = []
     original = model.policy._process_sequence
 
@@ -216,3 +215,20 @@ def test_fast_recurrent_ppo_tells_the_policy_the_lengths_only_while_training():
     model.learn(64)
     assert seen and all(lengths is not None and lengths.sum() == 32 for lengths in seen)
     assert model.policy.sequence_lengths is None
+
+
+def test_buckets_are_off_by_default():
+    """Without ``bucket_sequences`` training computes exactly what it did before buckets existed."""
+    env = make_vec_env(ENV, n_envs=2, seed=0)
+    model = FastRecurrentPPO(env=env, n_steps=32, batch_size=32, n_epochs=1, policy_kwargs={"lstm_hidden_size": 8})
+    assert model.policy.bucket_sequences is False
+    seen = []
+    original = model.policy._process_sequence
+
+    def spy(features, states, starts, lstm):
+        seen.append(model.policy.sequence_lengths)
+        return original(features, states, starts, lstm)
+
+    model.policy._process_sequence = spy
+    model.learn(64)
+    assert seen and all(lengths is None for lengths in seen)

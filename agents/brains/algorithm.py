@@ -84,6 +84,9 @@ class FastRecurrentPPO(RecurrentPPO):
         super().__init__(policy, *args, **kwargs)
 
     def train(self) -> None:
+        if not getattr(self.policy, "bucket_sequences", False):
+            super().train()
+            return
         # The policy reads each minibatch's sequence lengths from the buffer that just made the minibatch.
         self.policy.sequence_lengths = lambda: getattr(self.rollout_buffer, "sequence_lengths", None)
         try:

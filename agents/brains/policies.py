@@ -126,11 +126,15 @@ class FastRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
     Args:
         exact_steps: Compute single steps with the stock ``nn.LSTM`` kernel (bit-identical to the stock policy,
             ~2.5x slower per rollout step on CPU) instead of ``torch.lstm_cell``.
+        bucket_sequences: In training, run the padded minibatch's sequences in length buckets
+            (:func:`bucketed_lstm`): the same function with less padding, but rounded differently in the last float32
+            bits, so a seed's run no longer repeats one trained without it step for step. Off by default.
         *args, **kwargs: As for :class:`sb3_contrib.common.recurrent.policies.RecurrentActorCriticPolicy`.
     """
 
-    def __init__(self, *args: Any, exact_steps: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, exact_steps: bool = False, bucket_sequences: bool = False, **kwargs: Any) -> None:
         self.exact_steps = exact_steps
+        self.bucket_sequences = bucket_sequences
         #: While training: returns the true lengths of the padded minibatch's sequences (``None`` when unknown).
         #: Set by :class:`~agents.brains.algorithm.FastRecurrentPPO` around its training epochs.
         self.sequence_lengths: Callable[[], np.ndarray | None] | None = None
@@ -138,7 +142,11 @@ class FastRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
         super().__init__(*args, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        return {**super()._get_constructor_parameters(), "exact_steps": self.exact_steps}
+        return {
+            **super()._get_constructor_parameters(),
+            "exact_steps": self.exact_steps,
+            "bucket_sequences": self.bucket_sequences,
+        }
 
     def _process_sequence(
         self,

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import yaml
 from matplotlib.figure import Figure
-from scipy import stats
+# Student's t quantile: what scipy.stats.t.ppf computes, without importing scipy.stats (60 MB, ~1 s) into every
+# evaluate.py run that might report a sweep.
+from scipy.special import stdtrit
 
 from agents.config import ConfigError, load_presets
 from agents.runs import atomic_path, write_json, write_text
@@ -64,7 +66,7 @@ def interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float
     if data.size == 1:
         return float(data[0]), math.nan
     sem = float(np.std(data, ddof=1)) / math.sqrt(data.size)
-    return float(data.mean()), float(stats.t.ppf(0.5 + confidence / 2, data.size - 1) * sem)
+    return float(data.mean()), float(stdtrit(data.size - 1, 0.5 + confidence / 2) * sem)
 
 
 def _cell(mean: float, half: float) -> str:

@@ -51,7 +51,11 @@ class Task:
             raise ValueError(f"the {self.name or 'this'} task takes no reset options, got {', '.join(options)}")
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
-        """Named reward terms of one step, taken after the physics step."""
+        """Named reward terms of one step, taken after the physics step.
+
+        ``action`` is the brain's action within the action space's bounds (before motor noise); it may be the
+        caller's own array, so a task that keeps it keeps a copy.
+        """
         raise NotImplementedError
 
     def terminated(self, reading: BodyReading, base_terminated: bool) -> bool:
