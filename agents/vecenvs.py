@@ -50,6 +50,19 @@ class InProcessVecEnv(DummyVecEnv):
         return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), list(self.buf_infos)
 
 
+class WorkerVecEnv(SubprocVecEnv):
+    """``SubprocVecEnv`` whose rewards are float32, as ``DummyVecEnv`` (and :class:`InProcessVecEnv`) hand them out.
+
+    SB3's worker-process env stacks the workers' Python floats into float64, the in-process one writes them into a
+    float32 buffer; normalised and stored, the two differ in the last bits and a seed's runs part ways. With the same
+    dtype, envs in worker processes train exactly as in-process ones.
+    """
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, rewards, dones, infos = super().step_wait()
+        return obs, rewards.astype(np.float32), dones, infos
+
+
 def build_vec_env(
     config: TrainConfig,
     n_envs: int,
@@ -60,7 +73,7 @@ def build_vec_env(
 ) -> VecEnv:
     """The (optionally normalised) vectorised env of a run: ``n_envs`` copies of ``factory`` (default: the run's
     env with ``env_kwargs``, which default to the run's), seeded from ``seed``."""
-    vec_cls = SubprocVecEnv if config.vec_env == "subproc" and n_envs > 1 else InProcessVecEnv
+    vec_cls = WorkerVecEnv if config.vec_env == "subproc" and n_envs > 1 else InProcessVecEnv
     kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
     venv = make_vec_env(factory or EnvFactory(config.env_id, kwargs), n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
     if not config.normalize:

@@ -26,7 +26,7 @@ MEMORY_GOAL_MB = 600.0
 
 def demo_seconds() -> float:
     start = time.perf_counter()
-    subprocess.run(["make", "demo"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", "demo"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 

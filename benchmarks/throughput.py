@@ -8,8 +8,8 @@ medians. Compare ratios, not absolute numbers, across machines.
     python benchmarks/throughput.py --preset        # our default preset for the env (train.py's settings)
     python benchmarks/throughput.py --n-envs 4 --n-steps 512 --batch-size 128   # LSTM 256 + critic, 4 envs
 
-It also times the raw physics (``mj_step`` alone, ``frame_skip`` substeps per env step, one process) in the same
-rounds and prints each contender's training rate as a fraction of it: the distance to the limit of this machine.
+It also counts the time each in-process run spends in MuJoCo's ``mj_step``: training env-steps/s as a fraction of
+the raw physics rate on that core, the distance to the limit of this machine.
 Goals (issue 19): ours >= 0.8x the MLP at the preset; ours >= 4x stock at 4 envs, n_steps 512, batch 128, LSTM 256.
 """
 
@@ -23,22 +23,19 @@ import argparse
 import statistics
 import time
 
-import gymnasium as gym
 import mujoco
-import numpy as np
 import torch as th
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 
-import envs
 from agents.brains.models import ALGORITHMS, build_model
 from agents.config import VEC_ENVS, TrainConfig, resolve_config
 from agents.vecenvs import build_vec_env
 
 STOCK, OURS, MLP = "stock RecurrentPPO", "ours (FastRecurrentPPO)", "SB3 PPO MLP"
-PHYSICS = "raw physics (mj_step)"
 CONTENDERS = {STOCK: (RecurrentPPO, "MlpLstmPolicy"), OURS: ALGORITHMS["rppo"], MLP: (PPO, "MlpPolicy")}
-LSTM_ONLY = ("lstm_hidden_size", "n_lstm_layers", "enable_critic_lstm", "shared_lstm", "exact_steps", "bucket_sequences")
+LSTM_ONLY = ("lstm_hidden_size", "n_lstm_layers", "enable_critic_lstm", "shared_lstm", "exact_steps",
+             "bucket_sequences")  # fmt: skip
 
 
 def sb3_contrib_defaults(env_id: str) -> TrainConfig:
@@ -46,30 +43,9 @@ def sb3_contrib_defaults(env_id: str) -> TrainConfig:
     return TrainConfig(env_id=env_id, n_envs=1, n_steps=128, batch_size=128, n_epochs=10, normalize=False).validate()
 
 
-def physics_rate(env_id: str, steps: int, seed: int = 0) -> float:
-    """Env steps per second of the env's MuJoCo model alone: ``frame_skip`` ``mj_step`` calls per env step under
-    uniform random controls, reset to the initial state every 200 steps (about a falling episode's length)."""
-    env = gym.make(envs.resolve_env_id(env_id))
-    base = env.unwrapped
-    base = getattr(base, "base", base)
-    model, frame_skip = base.model, base.frame_skip
-    data = mujoco.MjData(model)
-    rng = np.random.default_rng(seed)
-    low, high = model.actuator_ctrlrange.T
-    controls = rng.uniform(low, high, size=(steps, model.nu))
-    start = time.perf_counter()
-    for i, ctrl in enumerate(controls):
-        if i % 200 == 0:
-            mujoco.mj_resetData(model, data)
-        data.ctrl[:] = ctrl
-        mujoco.mj_step(model, data, nstep=frame_skip)
-    elapsed = time.perf_counter() - start
-    env.close()
-    return steps / elapsed
-
-
-def measure(name: str, config: TrainConfig, steps: int) -> float:
-    """Env steps per second of ``learn`` after a one-rollout warm-up."""
+def measure(name: str, config: TrainConfig, steps: int) -> tuple[float, float, float]:
+    """Env steps per second of ``learn`` after a one-rollout warm-up, and the shares of that time spent in ``train``
+    (the gradient epochs; the rest is collecting rollouts) and in MuJoCo's ``mj_step`` (in-process envs only)."""
     policy = dict(config.policy)
     if name == STOCK:
         policy.pop("exact_steps", None)
@@ -81,11 +57,33 @@ def measure(name: str, config: TrainConfig, steps: int) -> float:
     model = build_model(config, env, None, algorithm=CONTENDERS[name])
     rollout = config.n_steps * config.n_envs
     model.learn(rollout)
-    start = time.perf_counter()
-    model.learn(steps, reset_num_timesteps=False)
-    elapsed = time.perf_counter() - start
+    training = [0.0]
+    epochs = model.train
+
+    def timed_train() -> None:
+        start = time.perf_counter()
+        epochs()
+        training[0] += time.perf_counter() - start
+
+    model.train = timed_train
+    physics = [0.0]
+    step = mujoco.mj_step
+
+    def timed_step(*args, **kwargs) -> None:
+        start = time.perf_counter()
+        step(*args, **kwargs)
+        physics[0] += time.perf_counter() - start
+
+    # Gymnasium calls mujoco.mj_step by attribute, so in-process envs' physics time is counted (not workers').
+    mujoco.mj_step = timed_step
+    try:
+        start = time.perf_counter()
+        model.learn(steps, reset_num_timesteps=False)
+        elapsed = time.perf_counter() - start
+    finally:
+        mujoco.mj_step = step
     env.close()
-    return (model.num_timesteps - rollout) / elapsed
+    return (model.num_timesteps - rollout) / elapsed, training[0] / elapsed, physics[0] / elapsed
 
 
 def main() -> None:
@@ -96,6 +94,7 @@ def main() -> None:
     parser.add_argument("--n-steps", type=int, help="override n_steps (per env and rollout)")
     parser.add_argument("--batch-size", type=int, help="override the minibatch size")
     parser.add_argument("--vec-env", choices=VEC_ENVS, help="override the vec env kind (the same for all)")
+    parser.add_argument("--buckets", action="store_true", help="ours with policy.bucket_sequences=true (opt-in)")
     parser.add_argument("--steps", type=int, default=8192, help="timed env steps per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--only", nargs="*", choices=list(CONTENDERS), default=list(CONTENDERS))
@@ -104,22 +103,31 @@ def main() -> None:
     config = resolve_config(args.env, "rppo") if args.preset else sb3_contrib_defaults(args.env)
     overrides = {"n_envs": args.n_envs, "n_steps": args.n_steps, "batch_size": args.batch_size}
     overrides["vec_env"] = args.vec_env
+    if args.buckets:
+        overrides["policy"] = {**config.policy, "bucket_sequences": True}
     config = TrainConfig(**{**config.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}).validate()
     keys = ("n_envs", "n_steps", "batch_size", "n_epochs", "normalize", "vec_env")
     settings = {k: getattr(config, k) for k in keys}
     print(f"env={args.env} {'preset' if args.preset else 'sb3-contrib defaults'}: {settings} policy={config.policy}")
     print(f"timed steps={args.steps} repeats={args.repeats} torch_threads={th.get_num_threads()}")
-    rates: dict[str, list[float]] = {name: [] for name in [*args.only, PHYSICS]}
+    rates: dict[str, list[float]] = {name: [] for name in args.only}
+    shares: dict[str, list[float]] = {name: [] for name in args.only}
     for round_ in range(args.repeats):
         for name in args.only:
-            rates[name].append(measure(name, config, args.steps))
-            print(f"round {round_ + 1}: {name:>24}: {rates[name][-1]:7.0f} env-steps/s", flush=True)
-        rates[PHYSICS].append(physics_rate(args.env, args.steps, seed=round_))
-        print(f"round {round_ + 1}: {PHYSICS:>24}: {rates[PHYSICS][-1]:7.0f} env-steps/s", flush=True)
+            rate, epochs, physics = measure(name, config, args.steps)
+            rates[name].append(rate)
+            shares[name].append(physics)
+            print(
+                f"round {round_ + 1}: {name:>24}: {rate:7.0f} env-steps/s ({epochs:.0%} in gradient epochs, "
+                f"{physics:.0%} in mj_step)",
+                flush=True,
+            )
     medians = {name: statistics.median(values) for name, values in rates.items()}
     print("median env-steps/s: " + ", ".join(f"{name} {rate:.0f}" for name, rate in medians.items()))
-    for name in args.only:
-        print(f"{name} / raw physics: {medians[name] / medians[PHYSICS]:.2f}")
+    if config.vec_env == "dummy":
+        # Training time spent in the physics: 1.0 would be training at the physics' own pace on one core.
+        for name in args.only:
+            print(f"{name}: {statistics.median(shares[name]):.2f} of the time in mj_step (training / raw physics)")
     if OURS in medians:
         for name in (STOCK, MLP):
             if name in medians:
