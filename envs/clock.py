@@ -1,0 +1,147 @@
+"""The gait clock: gaits as footfall schedules, a phase that runs through switches, and smooth stance indicators.
+
+A :class:`Gait` says when each foot should stand and when it should swing: a cycle ``period`` (s), each foot's
+phase ``offsets`` (fractions of a cycle) and the ``swing_ratio`` (the fraction of each foot's cycle spent in the
+air, at the end of its cycle). A :class:`Clock` keeps one phase in ``[0, 1)``, advanced by ``dt / period`` and never
+reset within an episode; a requested gait (a new period, offsets or swing ratio) takes effect when the phase next
+passes 0, so the phase and every foot's schedule stay continuous. :func:`stance_indicator` is the smooth version
+of "this foot should be down": the probability, under a normal blur of the phase with ``width`` (a fraction of a
+cycle), that the foot's phase lies in its stance part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from envs.arguments import is_number
+
+
+@dataclasses.dataclass(frozen=True)
+class Gait:
+    """One footfall schedule.
+
+    Attributes:
+        name: What the gait is called (``walk``, ``jump``, ``hop``, ``trot``, ``pronk``).
+        period: Seconds per cycle.
+        offsets: Each foot's phase offset, a fraction of a cycle in ``[0, 1)``.
+        swing_ratio: Fraction of each foot's cycle in swing, in ``(0, 1)``; the stance part comes first.
+    """
+
+    name: str
+    period: float
+    offsets: tuple[float, ...]
+    swing_ratio: float
+
+    def __post_init__(self) -> None:
+        if not is_number(self.period) or self.period <= 0:
+            raise ValueError(f"gait {self.name!r}: period must be a finite number > 0 (s), got {self.period!r}")
+        if not self.offsets or not all(is_number(o) and 0 <= o < 1 for o in self.offsets):
+            raise ValueError(
+                f"gait {self.name!r}: offsets must be numbers in [0, 1), one per foot, got {self.offsets!r}"
+            )
+        if not is_number(self.swing_ratio) or not 0 < self.swing_ratio < 1:
+            raise ValueError(f"gait {self.name!r}: swing_ratio must be a number in (0, 1), got {self.swing_ratio!r}")
+
+    def flight_fraction(self, samples: int = 1000) -> float:
+        """Fraction of the cycle in which the hard schedule has every foot in swing (0 for a walk), on a grid."""
+        stance = 1.0 - self.swing_ratio
+        airborne = sum(all((i / samples + o) % 1.0 >= stance for o in self.offsets) for i in range(samples))
+        return airborne / samples
+
+
+def normal_cdf(x: float) -> float:
+    """The standard normal distribution function."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def stance_indicator(phase: float, swing_ratio: float, width: float = 0.04) -> float:
+    """How much a foot at ``phase`` should be in stance, in ``[0, 1]``; its swing indicator is ``1 -`` this.
+
+    The hard schedule is stance on ``[0, 1 - swing_ratio)`` of each cycle; this is the probability that
+    ``phase - X`` falls in a stance part of any cycle, for ``X ~ N(0, width^2)``, so the edges are smooth and the
+    value is exactly a probability. ``width`` is a fraction of a cycle (> 0).
+    """
+    if width <= 0:
+        raise ValueError(f"width must be > 0 (a fraction of a cycle), got {width!r}")
+    stance = 1.0 - swing_ratio
+    phase %= 1.0
+    # The stance arcs [k, k + stance) that a blur of a few widths can reach; the arcs are disjoint, so the sum of
+    # their probabilities is the probability of their union and stays in [0, 1].
+    total = 0.0
+    for k in range(-1 - int(4 * width), 2 + int(4 * width)):
+        total += normal_cdf((phase - k) / width) - normal_cdf((phase - k - stance) / width)
+    return min(max(total, 0.0), 1.0)
+
+
+class Clock:
+    """The gait clock of one episode.
+
+    Args:
+        gait: The gait to start with.
+    """
+
+    def __init__(self, gait: Gait) -> None:
+        self.gait = gait
+        self.phase = 0.0
+        self.pending: Gait | None = None
+
+    def reset(self, gait: Gait, phase: float = 0.0) -> None:
+        """Start an episode in ``gait`` at ``phase``."""
+        self.gait, self.phase, self.pending = gait, phase % 1.0, None
+
+    def request(self, gait: Gait) -> None:
+        """Switch to ``gait`` when the phase next passes 0 (at once if it has the same feet and the phase is 0)."""
+        if len(gait.offsets) != len(self.gait.offsets):
+            raise ValueError(f"gait {gait.name!r} has {len(gait.offsets)} feet, the clock's {len(self.gait.offsets)}")
+        self.pending = gait
+
+    def advance(self, dt: float) -> bool:
+        """Move the phase on by ``dt`` seconds; returns whether a requested gait took effect.
+
+        At a cycle boundary the rest of the step runs at the new gait's period, so the phase never jumps.
+        """
+        step = dt / self.gait.period
+        if self.phase + step < 1.0:
+            self.phase += step
+            return False
+        # The part of dt that finishes this cycle, then the remainder in the (possibly new) gait.
+        left = dt - (1.0 - self.phase) * self.gait.period
+        switched = self.pending is not None
+        if switched:
+            self.gait, self.pending = self.pending, None
+        self.phase = (left / self.gait.period) % 1.0
+        return switched
+
+    def foot_phases(self) -> tuple[float, ...]:
+        """Each foot's phase: the clock's plus the foot's offset, in ``[0, 1)``."""
+        return tuple((self.phase + offset) % 1.0 for offset in self.gait.offsets)
+
+    def stance(self, width: float = 0.04) -> tuple[float, ...]:
+        """Each foot's stance indicator now (see :func:`stance_indicator`)."""
+        return tuple(stance_indicator(p, self.gait.swing_ratio, width) for p in self.foot_phases())
+
+    def features(self) -> tuple[float, ...]:
+        """What a brain sees of the clock: sin and cos of each foot's phase (cos tells feet in phase apart)."""
+        angles = [2.0 * math.pi * p for p in self.foot_phases()]
+        return tuple(v for a in angles for v in (math.sin(a), math.cos(a)))
+
+
+def default_gaits(n_feet: int) -> dict[str, Gait]:
+    """Starting schedules for a body with ``n_feet`` feet (first guesses to tune per body, not measured optima).
+
+    ``walk``: feet evenly spread over the cycle, each in swing for less than its share, so some foot is always down
+    (for one foot, a short swing: the one-footed gait closest to a walk). ``jump``: every foot in phase with a long
+    swing, so each cycle has a flight. One foot also gets ``hop`` (a forward hop's schedule, the jump's shape).
+    """
+    if n_feet < 1:
+        raise ValueError(f"a body needs at least one foot for a gait, got {n_feet}")
+    spread = tuple(i / n_feet for i in range(n_feet))
+    walk_swing = 0.3 if n_feet == 1 else min(0.4, 0.9 / n_feet)
+    gaits = {
+        "walk": Gait("walk", period=0.5, offsets=spread, swing_ratio=walk_swing),
+        "jump": Gait("jump", period=0.7, offsets=(0.0,) * n_feet, swing_ratio=0.55),
+    }
+    if n_feet == 1:
+        gaits["hop"] = Gait("hop", period=0.6, offsets=(0.0,), swing_ratio=0.5)
+    return gaits
