@@ -214,6 +214,9 @@ class Body:
             else float(standing_com_height)
         )
         self._force = np.zeros(6)
+        self._velocity = np.zeros(6)
+        #: The body's weight (N): every body's total mass under the model's gravity.
+        self.weight = float(model.body_mass.sum() * np.linalg.norm(model.opt.gravity))
         # Foot index of each foot geom, for the contact scan (a dict lookup per contact, not an array search).
         self._foot_of_geom = {int(geom): i for i, geom in enumerate(self.foot_ids)}
         self.n_root_xy = self._count_root_xy()
@@ -289,6 +292,27 @@ class Body:
                     mujoco.mj_contactForce(self.model, self.data, i, force)
                     touching[foot] = force[0] > self.contact_force_threshold
         return np.array(touching)
+
+    def foot_forces(self) -> np.ndarray:
+        """Per foot, the normal force of its floor contacts in units of the body's weight (1.0: carrying it all)."""
+        forces = [0.0] * len(self.foot_ids)
+        ncon = self.data.ncon
+        if ncon:
+            floor, feet, force = self.floor_id, self._foot_of_geom, self._force
+            for i, (g1, g2) in enumerate(self.data.contact.geom[:ncon].tolist()):
+                foot = feet.get(g2) if g1 == floor else feet.get(g1) if g2 == floor else None
+                if foot is not None:
+                    mujoco.mj_contactForce(self.model, self.data, i, force)
+                    forces[foot] += float(force[0])
+        return np.array(forces) / self.weight
+
+    def foot_speeds(self) -> np.ndarray:
+        """Per foot, the speed (m/s) of its geom's centre in the world frame."""
+        speeds = []
+        for geom in self.foot_ids.tolist():
+            mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_GEOM, geom, self._velocity, 0)
+            speeds.append(math.sqrt(float(self._velocity[3:] @ self._velocity[3:])))
+        return np.array(speeds)
 
     def has_fallen(self) -> bool:
         return self._fallen(self.torso_height(), self.torso_pitch(), self.torso_upright())

@@ -103,3 +103,22 @@ def test_a_trot_moves_diagonal_pairs_together():
     clock.advance(0.1)
     front_left, back_left, back_right, front_right = clock.stance(width=0.01)
     assert front_left == pytest.approx(back_right) and back_left == pytest.approx(front_right)
+
+
+@pytest.mark.parametrize("env_id", ["neuromotor/Walker2d-Walk-v1", "neuromotor/Ant-Walk-v1"])
+def test_feet_at_rest_carry_the_body_weight_and_barely_move(env_id):
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    for _ in range(60):
+        env.step(np.zeros(env.action_space.shape))
+    body = env.unwrapped.body
+    forces = body.foot_forces()
+    assert forces.sum() == pytest.approx(1.0, abs=0.05)
+    down = body.foot_contacts()
+    # A foot that does not touch the floor carries nothing; a foot on it barely moves.
+    assert np.all(forces[~down] == 0.0)
+    assert np.all(body.foot_speeds()[down] < 0.05)
