@@ -280,30 +280,33 @@ class Body:
         """Cosine of the angle between the torso's up axis and the world vertical: 1 upright, -1 upside down."""
         return float(self.torso_up_axis()[2])
 
+    def _floor_contacts(self) -> list[tuple[int, int]]:
+        """``(contact index, foot index)`` of every contact between a foot and the floor."""
+        ncon = self.data.ncon
+        if not ncon:
+            return []
+        floor, feet, found = self.floor_id, self._foot_of_geom, []
+        for i, (g1, g2) in enumerate(self.data.contact.geom[:ncon].tolist()):
+            foot = feet.get(g2) if g1 == floor else feet.get(g1) if g2 == floor else None
+            if foot is not None:
+                found.append((i, foot))
+        return found
+
     def foot_contacts(self) -> np.ndarray:
         """Per foot, whether it presses on the floor with more than ``contact_force_threshold``."""
         touching = [False] * len(self.foot_ids)
-        ncon = self.data.ncon
-        if ncon:
-            floor, feet, force = self.floor_id, self._foot_of_geom, self._force
-            for i, (g1, g2) in enumerate(self.data.contact.geom[:ncon].tolist()):
-                foot = feet.get(g2) if g1 == floor else feet.get(g1) if g2 == floor else None
-                if foot is not None and not touching[foot]:
-                    mujoco.mj_contactForce(self.model, self.data, i, force)
-                    touching[foot] = force[0] > self.contact_force_threshold
+        for i, foot in self._floor_contacts():
+            if not touching[foot]:
+                mujoco.mj_contactForce(self.model, self.data, i, self._force)
+                touching[foot] = self._force[0] > self.contact_force_threshold
         return np.array(touching)
 
     def foot_forces(self) -> np.ndarray:
         """Per foot, the normal force of its floor contacts in units of the body's weight (1.0: carrying it all)."""
         forces = [0.0] * len(self.foot_ids)
-        ncon = self.data.ncon
-        if ncon:
-            floor, feet, force = self.floor_id, self._foot_of_geom, self._force
-            for i, (g1, g2) in enumerate(self.data.contact.geom[:ncon].tolist()):
-                foot = feet.get(g2) if g1 == floor else feet.get(g1) if g2 == floor else None
-                if foot is not None:
-                    mujoco.mj_contactForce(self.model, self.data, i, force)
-                    forces[foot] += float(force[0])
+        for i, foot in self._floor_contacts():
+            mujoco.mj_contactForce(self.model, self.data, i, self._force)
+            forces[foot] += float(self._force[0])
         return np.array(forces) / self.weight
 
     def foot_speeds(self) -> np.ndarray:
