@@ -91,7 +91,7 @@ class Clock:
         self.gait, self.phase, self.pending = gait, phase % 1.0, None
 
     def request(self, gait: Gait) -> None:
-        """Switch to ``gait`` when the phase next passes 0 (at once if it has the same feet and the phase is 0)."""
+        """Switch to ``gait`` when the phase next passes 0 (never mid-cycle); it must have the clock's feet."""
         if len(gait.offsets) != len(self.gait.offsets):
             raise ValueError(f"gait {gait.name!r} has {len(gait.offsets)} feet, the clock's {len(self.gait.offsets)}")
         self.pending = gait
