@@ -104,6 +104,10 @@ class BodyReading(NamedTuple):
     foot_contacts: np.ndarray
     standing_com_height: float
     fallen: bool
+    #: Per foot, floor normal force in body weights and foot speed (m/s); read only for tasks that ask
+    #: (:attr:`envs.tasks.base.Task.reads_foot_dynamics`), ``None`` otherwise.
+    foot_forces: tuple[float, ...] | None = None
+    foot_speeds: tuple[float, ...] | None = None
 
     @property
     def com_height(self) -> float:
@@ -311,11 +315,28 @@ class Body:
 
     def foot_speeds(self) -> np.ndarray:
         """Per foot, the speed (m/s) of its geom's centre in the world frame."""
+        return np.array(self._foot_speeds())
+
+    def _foot_speeds(self) -> list[float]:
         speeds = []
         for geom in self.foot_ids.tolist():
             mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_GEOM, geom, self._velocity, 0)
-            speeds.append(math.sqrt(float(self._velocity[3:] @ self._velocity[3:])))
-        return np.array(speeds)
+            vx, vy, vz = self._velocity[3:].tolist()
+            speeds.append(math.sqrt(vx * vx + vy * vy + vz * vz))
+        return speeds
+
+    def _contacts_and_forces(self) -> tuple[list[bool], list[float]]:
+        """One contact scan: per foot, whether it touches the floor and its normal force in body weights."""
+        forces = [0.0] * len(self.foot_ids)
+        touching = [False] * len(self.foot_ids)
+        threshold, force = self.contact_force_threshold, self._force
+        for i, foot in self._floor_contacts():
+            mujoco.mj_contactForce(self.model, self.data, i, force)
+            normal = float(force[0])
+            forces[foot] += normal
+            touching[foot] = touching[foot] or normal > threshold
+        weight = self.weight
+        return touching, [f / weight for f in forces]
 
     def has_fallen(self) -> bool:
         return self._fallen(self.torso_height(), self.torso_pitch(), self.torso_upright())
@@ -327,12 +348,21 @@ class Body:
             return True
         return self.min_torso_upright is not None and upright < self.min_torso_upright
 
-    def read(self) -> BodyReading:
+    def read(self, foot_dynamics: bool = False) -> BodyReading:
+        """The named quantities now; ``foot_dynamics`` adds per-foot floor forces and speeds (a contact scan and a
+        velocity per foot, so only for tasks that use them)."""
         data = self.data
         up = data.xmat[self.torso_id, 2::3].tolist()
         height = float(data.xpos[self.torso_id, 2])
         pitch = math.atan2(up[0], up[2])
         mujoco.mj_subtreeVel(self.model, data)
+        forces = speeds = None
+        if foot_dynamics:
+            touching, forces_list = self._contacts_and_forces()
+            contacts = np.array(touching)
+            forces, speeds = tuple(forces_list), tuple(self._foot_speeds())
+        else:
+            contacts = self.foot_contacts()
         return BodyReading(
             float(data.time),
             data.subtree_com[self.root_id].copy(),
@@ -340,9 +370,11 @@ class Body:
             height,
             pitch,
             up[2],
-            self.foot_contacts(),
+            contacts,
             self.standing_com_height,
             self._fallen(height, pitch, up[2]),
+            forces,
+            speeds,
         )
 
 

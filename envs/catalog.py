@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
@@ -11,7 +9,6 @@ from gymnasium.envs.mujoco.humanoid_v5 import HumanoidEnv
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
 
 from envs.bodies import BodySpec
-from envs.clock import Gait, default_gaits
 
 #: The Ant's walk: no stride term (its swing timing is for two feet); speed paid only with a foot down; support paid
 #: more, in full for two feet down; force, action changes and vertical speed charged. Small random actions throw
@@ -95,31 +92,3 @@ BUILTIN_BODIES = (
 
 #: Every known body by name: the built-ins, then whatever :func:`envs.register_body` adds.
 BODIES: dict[str, BodySpec] = {spec.name: spec for spec in BUILTIN_BODIES}
-
-
-def _ant_gaits() -> dict[str, Gait]:
-    # Feet in BodySpec order: front_left, back_left, back_right, front_right.
-    pronk = Gait("pronk", period=0.6, offsets=(0.0, 0.0, 0.0, 0.0), swing_ratio=0.5)
-    return {
-        # The four-beat lateral sequence (back left, front left, back right, front right), three feet always down.
-        "walk": Gait("walk", period=0.8, offsets=(0.25, 0.0, 0.5, 0.75), swing_ratio=0.25),
-        "trot": Gait("trot", period=0.5, offsets=(0.0, 0.5, 0.0, 0.5), swing_ratio=0.4),
-        "pronk": pronk,
-        "jump": dataclasses.replace(pronk, name="jump"),
-    }
-
-
-#: Each built-in body's gaits by name. Periods and swing ratios are first guesses to tune (the Walker2d's walk
-#: period is its bundled walker's measured stride, about 0.5 s), not measured optima.
-GAITS: dict[str, dict[str, Gait]] = {
-    "Walker2d": default_gaits(2),
-    "Hopper": default_gaits(1),
-    "HalfCheetah": default_gaits(2),
-    "Ant": _ant_gaits(),
-    "Humanoid": {**default_gaits(2), "walk": Gait("walk", period=0.8, offsets=(0.0, 0.5), swing_ratio=0.4)},
-}
-
-
-def gaits_of(spec: BodySpec) -> dict[str, Gait]:
-    """A body's gaits: its own if it is built in, otherwise :func:`~envs.clock.default_gaits` for its feet."""
-    return GAITS.get(spec.name) or default_gaits(len(spec.feet))

@@ -26,12 +26,14 @@ class Gait:
         period: Seconds per cycle.
         offsets: Each foot's phase offset, a fraction of a cycle in ``[0, 1)``.
         swing_ratio: Fraction of each foot's cycle in swing, in ``(0, 1)``; the stance part comes first.
+        in_place: The gait stays on its spot (a jump, a pronk): it is commanded at speed 0 and takes no speed.
     """
 
     name: str
     period: float
     offsets: tuple[float, ...]
     swing_ratio: float
+    in_place: bool = False
 
     def __post_init__(self) -> None:
         if not is_number(self.period) or self.period <= 0:
@@ -55,6 +57,11 @@ def normal_cdf(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
+def _reach(width: float) -> int:
+    """How many cycles either side a blur of ``width`` reaches (beyond 6 widths a normal CDF is 0 or 1 in floats)."""
+    return math.ceil(6.0 * width) + 1
+
+
 def stance_indicator(phase: float, swing_ratio: float, width: float = 0.04) -> float:
     """How much a foot at ``phase`` should be in stance, in ``[0, 1]``; its swing indicator is ``1 -`` this.
 
@@ -69,8 +76,21 @@ def stance_indicator(phase: float, swing_ratio: float, width: float = 0.04) -> f
     # The stance arcs [k, k + stance) that a blur of a few widths can reach; the arcs are disjoint, so the sum of
     # their probabilities is the probability of their union and stays in [0, 1].
     total = 0.0
-    for k in range(-1 - int(4 * width), 2 + int(4 * width)):
+    for k in range(-_reach(width), _reach(width) + 1):
         total += normal_cdf((phase - k) / width) - normal_cdf((phase - k - stance) / width)
+    return min(max(total, 0.0), 1.0)
+
+
+def swing_indicator(phase: float, swing_ratio: float, width: float = 0.04) -> float:
+    """How much a foot at ``phase`` should be in swing, in ``[0, 1]``: the same blur over the swing arcs
+    ``[k + 1 - swing_ratio, k + 1)``, computed on its own (so with :func:`stance_indicator` it sums to 1)."""
+    if width <= 0:
+        raise ValueError(f"width must be > 0 (a fraction of a cycle), got {width!r}")
+    stance = 1.0 - swing_ratio
+    phase %= 1.0
+    total = 0.0
+    for k in range(-_reach(width), _reach(width) + 1):
+        total += normal_cdf((phase - k - stance) / width) - normal_cdf((phase - k - 1.0) / width)
     return min(max(total, 0.0), 1.0)
 
 
@@ -95,6 +115,10 @@ class Clock:
         if len(gait.offsets) != len(self.gait.offsets):
             raise ValueError(f"gait {gait.name!r} has {len(gait.offsets)} feet, the clock's {len(self.gait.offsets)}")
         self.pending = gait
+
+    def cancel(self) -> None:
+        """Drop a requested gait that has not taken effect yet."""
+        self.pending = None
 
     def advance(self, dt: float) -> bool:
         """Move the phase on by ``dt`` seconds; returns whether a requested gait took effect.
@@ -140,7 +164,7 @@ def default_gaits(n_feet: int) -> dict[str, Gait]:
     walk_swing = 0.3 if n_feet == 1 else min(0.4, 0.9 / n_feet)
     gaits = {
         "walk": Gait("walk", period=0.5, offsets=spread, swing_ratio=walk_swing),
-        "jump": Gait("jump", period=0.7, offsets=(0.0,) * n_feet, swing_ratio=0.55),
+        "jump": Gait("jump", period=0.7, offsets=(0.0,) * n_feet, swing_ratio=0.55, in_place=True),
     }
     if n_feet == 1:
         gaits["hop"] = Gait("hop", period=0.6, offsets=(0.0,), swing_ratio=0.5)

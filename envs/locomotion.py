@@ -156,6 +156,8 @@ class LocomotionEnv(gym.Env):
             not task_cls.uses_base_step and isinstance(self.base, MujocoEnv) and render_mode != "human"
         )
         self._needs_base_obs = self.senses.mode == "full"
+        self._foot_dynamics = task_cls.reads_foot_dynamics
+        self._task_info = task_cls.reports_info
         self._term_keys = {name: f"reward_{name}" for name in task_cls.terms}
         sensed = (
             self.base.observation_space.shape[0]
@@ -199,14 +201,17 @@ class LocomotionEnv(gym.Env):
         super().reset(seed=seed)
         base_seed = None if seed is None else int(self.np_random.integers(2**31))
         base_obs, _ = self.base.reset(seed=base_seed)
-        reading = self.body.read()
+        reading = self.body.read(self._foot_dynamics)
         if options is not None and not isinstance(options, Mapping):
             raise ValueError(f"reset options must be a dict of option names to values, got {options!r}")
         if options:
             self.task.episode_options(options)
         self.task.reset(reading, self.np_random)
         obs = self.senses.reset(self._sense(base_obs, reading.foot_contacts), self.task.command, self.np_random)
-        return obs, {**reading.signals(), "command": self.task.command}
+        info = {**reading.signals(), "command": self.task.command}
+        if self._task_info:
+            info.update(self.task.info())
+        return obs, info
 
     def _action_error(self, action: np.ndarray) -> ValueError:
         if action.shape != self._action_shape:
@@ -240,7 +245,7 @@ class LocomotionEnv(gym.Env):
             base_terminated = False
         else:
             base_obs, _, base_terminated, _, base_info = base.step(applied)
-        reading = self.body.read()
+        reading = self.body.read(self._foot_dynamics)
         terms = self.task.reward_terms(reading, action, base_info)
         terminated = bool(self.task.terminated(reading, bool(base_terminated)))
         command = self.task.command
@@ -253,6 +258,8 @@ class LocomotionEnv(gym.Env):
             info[keys.get(name) or f"reward_{name}"] = value
         info.update(reading.signals())
         info["command"] = command
+        if self._task_info:
+            info.update(self.task.info())
         return obs, float(sum(terms.values())), terminated, False, info
 
     def render(self):

@@ -81,7 +81,8 @@ def test_a_switch_needs_the_same_feet():
 
 
 def test_every_body_has_walk_and_jump_with_one_offset_per_foot():
-    from envs.catalog import BODIES, gaits_of
+    from envs.catalog import BODIES
+    from envs.gaits import gaits_of
 
     for spec in BODIES.values():
         gaits = gaits_of(spec)
@@ -96,7 +97,8 @@ def test_every_body_has_walk_and_jump_with_one_offset_per_foot():
 
 
 def test_a_trot_moves_diagonal_pairs_together():
-    from envs.catalog import BODIES, gaits_of
+    from envs.catalog import BODIES
+    from envs.gaits import gaits_of
 
     trot = gaits_of(BODIES["Ant"])["trot"]
     clock = Clock(trot)

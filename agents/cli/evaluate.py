@@ -24,6 +24,8 @@ from agents.evaluation import plots, video
 from agents.evaluation.rollout import env_dt, evaluate_brain, summarize
 from agents.runs import write_json
 from agents.sweeps.report import is_sweep_dir
+from envs.catalog import BODIES
+from envs.tasks.clock import parse_clock_schedule
 from envs.tasks.gait import parse_schedule
 
 
@@ -50,7 +52,7 @@ def evaluate_parser() -> OneLineParser:
     )
     parser.add_argument("--json", metavar="PATH", help='write {"summary": ..., "episodes": [...]} here')
     parser.add_argument("--commands", metavar="SCHEDULE",
-                        help="for a gait brain: scripted commands GAIT[:SPEED]@STEP, e.g. "
+                        help="for a clock or gait brain: scripted commands GAIT[:SPEED]@STEP, e.g. "
                              "'walk:1.0@0,jump@300,walk:0.5@600'; measures how it follows each switch")  # fmt: skip
     parser.add_argument("--record", metavar="PATH.npz",
                         help="save every step's LSTM states, observations, actions, contacts, COM, gait label and "
@@ -76,9 +78,17 @@ def _parse_env_kwargs(text: str | None) -> dict:
 
 def _check_commands(schedule: str, env_id: str) -> str:
     envs.resolve_env_id(env_id)
-    if gym.spec(env_id).kwargs.get("task") != "gait":
-        raise ValueError(f"--commands needs a brain of a gait env (neuromotor/<Body>-Gait-v2); this one runs {env_id}")
-    parse_schedule(schedule)
+    kwargs = gym.spec(env_id).kwargs
+    task = kwargs.get("task")
+    if task == "clock":
+        parse_clock_schedule(schedule, BODIES[kwargs["body"]])
+    elif task == "gait":
+        parse_schedule(schedule)
+    else:
+        raise ValueError(
+            f"--commands needs a brain of a clock or gait env (neuromotor/<Body>-Clock-v1, neuromotor/<Body>-Gait-v2); "
+            f"this one runs {env_id}"
+        )
     return schedule
 
 

@@ -53,6 +53,18 @@ def flight_phases(contacts: np.ndarray, min_flight_steps: int = MIN_FLIGHT_STEPS
     return [(a, b) for a, b in runs(airborne) if b - a >= min_flight_steps]
 
 
+def two_footed_landings(contacts: np.ndarray, flights: list[tuple[int, int]], together_steps: int) -> float:
+    """Fraction of the landings after ``flights`` on which every foot touches down within ``together_steps`` of the
+    first (both feet, for a biped: a two-footed landing). NaN for one foot or no landing inside the record."""
+    contacts = np.asarray(contacts, dtype=bool)
+    steps, n_feet = contacts.shape
+    landings = [stop for _, stop in flights if stop < steps]
+    if n_feet < 2 or not landings:
+        return math.nan
+    together = [bool(contacts[stop : stop + together_steps + 1].any(axis=0).all()) for stop in landings]
+    return float(np.mean(together))
+
+
 def alternation(touchdowns: list[np.ndarray], simultaneous_steps: int = 2) -> float:
     """Fraction of consecutive touchdown events landing on a different set of feet than the event before.
 
@@ -160,6 +172,7 @@ def episode_metrics(
     together = max(1, round(SIMULTANEOUS_TIME / dt))
     alternating = alternation(touchdowns, together) if n_feet > 1 else math.nan
     flights_per_1000 = 1000.0 * len(flights) / steps
+    landed_together = two_footed_landings(contacts, flights, together)
     return {
         "length": length,
         "forward_speed": forward_speed,
@@ -174,6 +187,7 @@ def episode_metrics(
         "flight_phases_per_1000": flights_per_1000,
         "apex_rises": rises,
         "mean_apex_rise": float(np.mean(rises)) if rises else math.nan,
+        "two_footed_landings": landed_together,
         "gait": gait_label(forward_speed, flights_per_1000, float(np.mean(touchdown_rates)), alternating),
     }
 

@@ -51,6 +51,9 @@ class Episode:
     foot_labels: tuple[str, ...]
     task: str = ""
     terminated: bool = False
+    #: The gait and speed commanded after each step, for tasks that report them in ``info`` (the clock task).
+    commanded_gaits_after: np.ndarray | None = None
+    commanded_speeds_after: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -75,7 +78,7 @@ class Episode:
             from_first_contact=True,
         )
         metrics = {"return": self.episode_return, "fell": self.fell, **measured}
-        if self.task == "gait":
+        if self.task == "gait" or self.commanded_gaits_after is not None:
             metrics.update(self.following_metrics())
         return metrics
 
@@ -84,14 +87,22 @@ class Episode:
         return np.vstack([self.commands[:1], self.commands[:-1]])
 
     def commanded_gaits(self) -> np.ndarray:
-        """The gait commanded during each step of a gait-task episode."""
+        """The gait commanded during each step of a gait-task or clock-task episode."""
+        if self.commanded_gaits_after is not None:
+            return _during(self.commanded_gaits_after)
         return np.array(GAITS)[self.commands_during()[:, : len(GAITS)].argmax(axis=1)]
+
+    def commanded_speeds(self) -> np.ndarray:
+        """The speed (m/s) commanded during each step of a gait-task or clock-task episode."""
+        if self.commanded_speeds_after is not None:
+            return _during(self.commanded_speeds_after)
+        return self.commands_during()[:, len(GAITS)]
 
     def following_metrics(self, within: float = 1.0) -> dict[str, Any]:
         """How a gait-task episode followed its commands: switches, the fraction followed within ``within`` s, the
         mean latency, and per commanded gait what its segments measured."""
         commanded = self.commanded_gaits()
-        speeds = self.commands_during()[:, len(GAITS)]
+        speeds = self.commanded_speeds()
         result = gait.command_following(
             commanded, self.foot_contacts, self.com_position, self.standing_com_height, self.dt, speeds=speeds
         )
@@ -117,6 +128,11 @@ class Episode:
             # An episode cut short (a fall, or the jump's stray limit) names the gait it was commanded at the end.
             "ended_early_in": [str(commanded[-1])] if self.terminated else [],
         }
+
+
+def _during(after: np.ndarray) -> np.ndarray:
+    """Per step, what was in force during it, from what each step's ``info`` says holds after it."""
+    return np.concatenate([after[:1], after[:-1]])
 
 
 def rollout(
@@ -145,7 +161,7 @@ def rollout(
     obs = venv.reset()
     state = None
     episode_start = np.ones(1, dtype=bool)
-    keys = ("obs", "action", "reward", "contacts", "com", "vel", "pitch", "command", "h", "c")
+    keys = ("obs", "action", "reward", "contacts", "com", "vel", "pitch", "command", "h", "c", "gait", "speed")
     rows: dict[str, list] = {k: [] for k in keys}
     terms: dict[str, list[float]] = {}
     frames: list[np.ndarray] = []
@@ -179,6 +195,9 @@ def rollout(
             rows["vel"].append(np.asarray(info["com_velocity"], dtype=np.float64))
             rows["pitch"].append(info["torso_pitch"])
             rows["command"].append(np.asarray(info["command"], dtype=np.float64))
+            if "commanded_gait" in info:
+                rows["gait"].append(str(info["commanded_gait"]))
+                rows["speed"].append(float(info["commanded_speed"]))
         for key, value in info.items():
             if key.startswith("reward_"):
                 terms.setdefault(key.removeprefix("reward_"), []).append(float(value))
@@ -206,6 +225,8 @@ def rollout(
         foot_labels=tuple(base.foot_labels) if ours else (),
         task=base.task.name if ours else "",
         terminated=not truncated,
+        commanded_gaits_after=np.array(rows["gait"]) if rows["gait"] else None,
+        commanded_speeds_after=np.array(rows["speed"]) if rows["speed"] else None,
     )
 
 

@@ -32,6 +32,11 @@ class Task:
     #: tasks get an empty ``base_info``: the env steps the physics and reads the base observation itself, skipping
     #: the base env's reward and bookkeeping.
     uses_base_step: ClassVar[bool] = False
+    #: True when the task reads per-foot floor forces and speeds (``BodyReading.foot_forces``, ``foot_speeds``): they
+    #: cost a contact scan and a velocity per foot, so other tasks' readings leave them out.
+    reads_foot_dynamics: ClassVar[bool] = False
+    #: True when the task adds entries of its own to ``info`` (:meth:`info`).
+    reports_info: ClassVar[bool] = False
 
     def setup(self, spec: BodySpec, dt: float) -> None:
         """Bind body-specific defaults once the body is known; ``dt`` is the env step (s)."""
@@ -44,6 +49,10 @@ class Task:
 
     def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
         """Start an episode from ``reading``."""
+
+    def info(self) -> dict[str, Any]:
+        """The task's own ``info`` entries after a reset or step (asked only when :attr:`reports_info`)."""
+        return {}
 
     def episode_options(self, options: Mapping[str, Any]) -> None:
         """Take ``env.reset(options=...)`` for the episode about to start; by default there are none."""

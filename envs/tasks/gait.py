@@ -33,10 +33,13 @@ class Command:
     speed: float | None = None
 
 
-def parse_schedule(text: str, gaits: tuple[str, ...] = GAITS) -> tuple[Command, ...]:
-    """Parse ``"walk:1.0@0,jump@300,walk:0.5@600"``: gait, optional walking speed, and the env step it starts at.
+def parse_schedule(
+    text: str, gaits: tuple[str, ...] = GAITS, in_place: tuple[str, ...] | None = None
+) -> tuple[Command, ...]:
+    """Parse ``"walk:1.0@0,jump@300,walk:0.5@600"``: gait, optional speed, and the env step it starts at.
 
-    The first command starts at step 0 and steps increase. Raises ``ValueError`` naming the bad part.
+    Gaits named in ``in_place`` take no speed (default: every gait but ``walk``). The first command starts at step 0
+    and steps increase. Raises ``ValueError`` naming the bad part.
     """
     commands = []
     for part in str(text).split(","):
@@ -51,8 +54,9 @@ def parse_schedule(text: str, gaits: tuple[str, ...] = GAITS) -> tuple[Command, 
             raise ValueError(f"bad command {part.strip()!r}: the step after @ must be a whole number >= 0")
         value = None
         if speed is not None:
-            if gait != "walk":
-                raise ValueError(f"bad command {part.strip()!r}: only walk takes a speed")
+            if (gait != "walk") if in_place is None else (gait in in_place):
+                moving = ", ".join(g for g in gaits if g not in in_place) if in_place is not None else "walk"
+                raise ValueError(f"bad command {part.strip()!r}: only {moving} takes a speed")
             try:
                 value = float(speed)
             except ValueError:

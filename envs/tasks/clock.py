@@ -1,0 +1,342 @@
+"""The clock task: gaits as footfall schedules, followed by periodic rewards, switching at cycle boundaries."""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from envs.arguments import is_number
+from envs.bodies import BodyReading, BodySpec
+from envs.clock import Clock, Gait
+from envs.gaits import gaits_of
+from envs.rewards import mean_square
+from envs.tasks.base import Task
+from envs.tasks.gait import Command, parse_schedule
+
+
+def parse_clock_schedule(text: str, spec: BodySpec) -> tuple[Command, ...]:
+    """A schedule over ``spec``'s gaits (``walk:1.0@0,jump@300``); gaits in place take no speed."""
+    catalogue = gaits_of(spec)
+    in_place = tuple(name for name, gait in catalogue.items() if gait.in_place)
+    return parse_schedule(text, tuple(catalogue), in_place)
+
+
+class ClockTask(Task):
+    """Step to a gait clock: each foot stands and swings when the body's gait schedule says, at a commanded speed.
+
+    A gait (:class:`~envs.clock.Gait`, the body's own from ``envs.catalog.GAITS``) is a period, a phase offset per
+    foot and a swing ratio. The :class:`~envs.clock.Clock` runs through the whole episode; a new gait takes effect
+    when its phase next passes 0, so the schedule of every foot stays continuous (the method of Siekmann et al.
+    2021, Walk These Ways and MuJoCo Playground's gait tracking). Walking and jumping differ only in their schedules:
+    a walk has its feet half a cycle apart and no flight, a jump its feet in phase and a flight every cycle.
+
+    ## Observation
+    The command appended to the observation is, per foot, ``sin`` and ``cos`` of its phase; then the gait's
+    ``swing_ratio``, its ``frequency`` (1 / period, Hz) and each foot's ``offset``; then the ``speed`` (m/s, 0 for a
+    gait in place). It shows the gait in force: a requested gait appears when it takes effect.
+
+    ## Commands
+    Without a ``schedule``, each command draws a gait from ``gaits`` and a speed from ``speed_range`` (times the body's
+    walk speed; 0 for gaits in place) and lasts a time drawn from ``switch_interval``. A schedule such as
+    ``"walk:1.0@0,jump@300"`` fixes them (see :func:`~envs.tasks.gait.parse_schedule`);
+    ``env.reset(options={"schedule": ...})`` sets the next episode's (``None``: random ones). A command due at step
+    ``N`` is requested after the ``N``-th step; a new gait (with its speed) takes effect at the clock's next cycle
+    boundary, a new speed for the gait in force at once. ``info`` carries the ``commanded_gait`` and
+    ``commanded_speed`` (the latest command), the ``active_gait`` and the ``clock_phase``.
+
+    ## Rewards
+    Every term is ``weight * exp(-scale * error)`` (or, for ``height``, ``weight`` times a fraction), so it lies in
+    ``[0, weight]`` and none can be farmed. ``S_i`` is foot ``i``'s smooth stance indicator
+    (:func:`~envs.clock.stance_indicator`, blur ``width``), ``1 - S_i`` its swing indicator.
+
+    | term           | error (or pay)                                                                            |
+    |----------------|-------------------------------------------------------------------------------------------|
+    | `swing_force`  | mean over feet of ``(1 - S_i) * F_i``, the floor force in body weights: no weight in swing |
+    | `stance_speed` | mean over feet of ``S_i * v_i``, the foot speed (m/s): no sliding in stance               |
+    | `speed`        | centre-of-mass velocity averaged over the last cycle, its distance from the command       |
+    |                | (forward, and 0 sideways) less ``speed_deadzone``                                         |
+    | `upright`      | ``1 - cos`` of the torso's tilt from vertical                                             |
+    | `height`       | pays, while the schedule has every foot in swing, the centre-of-mass rise above standing  |
+    |                | in units of ``target_rise`` (capped at 1): a flight must rise to be a jump                |
+    | `action_rate`  | mean squared change of the action since the last step                                     |
+    | `ctrl`         | mean squared action                                                                       |
+
+    ## Episode end
+    The episode ends when the body has fallen (see :class:`~envs.bodies.BodySpec`); the registration truncates it
+    after 1000 steps.
+
+    Args:
+        gaits: Names of the body's gaits drawn for random commands (see ``envs.catalog.gaits_of``).
+        switch_interval: Range (s) of the time between random command changes.
+        speed_range: Range of speeds drawn for moving gaits, as multiples of the body's walk speed.
+        schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``.
+        random_phase: Start each episode at a random phase (otherwise at 0).
+        width: Blur of the stance indicator's edges, a fraction of a cycle.
+        swing_force_weight: Weight of ``swing_force``.
+        swing_force_scale: Scale of ``swing_force``, per body weight.
+        stance_speed_weight: Weight of ``stance_speed``.
+        stance_speed_scale: Scale of ``stance_speed``, per m/s.
+        speed_weight: Weight of ``speed``.
+        speed_scale: Scale of ``speed``, per m/s.
+        speed_deadzone: Speed error (m/s) that costs nothing (a body's speed wavers within a cycle).
+        upright_weight: Weight of ``upright``.
+        upright_scale: Scale of ``upright``, per unit of ``1 - cos(tilt)``.
+        height_weight: Weight of ``height``.
+        target_rise: Centre-of-mass rise (m) in a scheduled flight that earns the full ``height``.
+        action_rate_weight: Weight of ``action_rate``.
+        action_rate_scale: Scale of ``action_rate``.
+        ctrl_weight: Weight of ``ctrl``.
+        ctrl_scale: Scale of ``ctrl``.
+
+    ## Version history
+    * v1: initial version.
+    """
+
+    name = "clock"
+    title = "Clock"
+    version = 1
+    terms = ("swing_force", "stance_speed", "speed", "upright", "height", "action_rate", "ctrl")
+    reads_foot_dynamics = True
+    reports_info = True
+
+    def __init__(
+        self,
+        gaits: tuple[str, ...] = ("walk", "jump"),
+        switch_interval: tuple[float, float] = (2.0, 5.0),
+        speed_range: tuple[float, float] = (0.5, 1.5),
+        schedule: str | None = None,
+        random_phase: bool = True,
+        width: float = 0.04,
+        swing_force_weight: float = 0.2,
+        swing_force_scale: float = 3.0,
+        stance_speed_weight: float = 0.2,
+        stance_speed_scale: float = 2.0,
+        speed_weight: float = 0.3,
+        speed_scale: float = 3.0,
+        speed_deadzone: float = 0.05,
+        upright_weight: float = 0.15,
+        upright_scale: float = 20.0,
+        height_weight: float = 0.3,
+        target_rise: float = 0.35,
+        action_rate_weight: float = 0.1,
+        action_rate_scale: float = 2.0,
+        ctrl_weight: float = 0.05,
+        ctrl_scale: float = 1.0,
+    ) -> None:
+        gaits = tuple(gaits)
+        if not gaits or not all(isinstance(g, str) for g in gaits):
+            raise ValueError(f"gaits must be a non-empty list of gait names, got {gaits!r}")
+        low, high = switch_interval
+        if not 0 < low <= high:
+            raise ValueError(f"switch_interval must be (low, high) seconds with 0 < low <= high, got {switch_interval}")
+        if not 0 < speed_range[0] <= speed_range[1]:
+            raise ValueError(f"speed_range must be (low, high) with 0 < low <= high, got {speed_range}")
+        if not (is_number(width) and 0 < width <= 0.25):
+            raise ValueError(f"width must be a fraction of a cycle in (0, 0.25], got {width!r}")
+        if not (is_number(target_rise) and target_rise > 0):
+            raise ValueError(f"target_rise must be a number > 0 (m), got {target_rise!r}")
+        for name, value in {
+            "swing_force_weight": swing_force_weight,
+            "stance_speed_weight": stance_speed_weight,
+            "speed_weight": speed_weight,
+            "upright_weight": upright_weight,
+            "height_weight": height_weight,
+            "action_rate_weight": action_rate_weight,
+            "ctrl_weight": ctrl_weight,
+            "swing_force_scale": swing_force_scale,
+            "stance_speed_scale": stance_speed_scale,
+            "speed_scale": speed_scale,
+            "speed_deadzone": speed_deadzone,
+            "upright_scale": upright_scale,
+            "action_rate_scale": action_rate_scale,
+            "ctrl_scale": ctrl_scale,
+        }.items():
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+        self.gaits = gaits
+        self.switch_interval = (float(low), float(high))
+        self.speed_range = (float(speed_range[0]), float(speed_range[1]))
+        self.schedule_text = schedule
+        self.random_phase = bool(random_phase)
+        self.width = float(width)
+        self.weights = {
+            "swing_force": swing_force_weight,
+            "stance_speed": stance_speed_weight,
+            "speed": speed_weight,
+            "upright": upright_weight,
+            "height": height_weight,
+            "action_rate": action_rate_weight,
+            "ctrl": ctrl_weight,
+        }
+        self.swing_force_scale = swing_force_scale
+        self.stance_speed_scale = stance_speed_scale
+        self.speed_scale = speed_scale
+        self.speed_deadzone = speed_deadzone
+        self.upright_scale = upright_scale
+        self.target_rise = target_rise
+        self.action_rate_scale = action_rate_scale
+        self.ctrl_scale = ctrl_scale
+        self.np_random = np.random.default_rng()
+        self.catalogue: dict[str, Gait] = {}
+        self.schedule: tuple[Command, ...] = ()
+        self.next_schedule: tuple[Command, ...] | None = None
+        self.episode_schedule: tuple[Command, ...] = ()
+        self._due: dict[int, Command] = {}
+        self.clock: Clock | None = None
+        self.speed = 0.0
+        self.pending_speed = 0.0
+        self.commanded_gait = gaits[0]
+        self.commanded_speed = 0.0
+        self.step_count = 0
+        self.next_switch = 0
+        self.last_action: np.ndarray | None = None
+        self._positions: collections.deque = collections.deque()
+        self._window = 1
+
+    def setup(self, spec: BodySpec, dt: float) -> None:
+        super().setup(spec, dt)
+        self.catalogue = gaits_of(spec)
+        unknown = [g for g in self.gaits if g not in self.catalogue]
+        if unknown:
+            names = ", ".join(map(repr, unknown))
+            raise ValueError(f"gaits {names} are not gaits of {spec.name}; valid: {', '.join(self.catalogue)}")
+        self.walk_speed = spec.walk_speed
+        self.spec = spec
+        self.schedule = self.parse(self.schedule_text) if self.schedule_text else ()
+        self.episode_schedule = self.schedule
+        self.clock = Clock(self.catalogue[self.gaits[0]])
+        feet = spec.foot_labels
+        self.command_labels = (
+            *(f"clock_{f}_{part}" for f in feet for part in ("sin", "cos")),
+            "swing_ratio",
+            "frequency",
+            *(f"offset_{f}" for f in feet),
+            "speed",
+        )
+
+    def parse(self, text: str) -> tuple[Command, ...]:
+        """A schedule over this body's gaits (see :func:`parse_clock_schedule`)."""
+        return parse_clock_schedule(text, self.spec)
+
+    @property
+    def command(self) -> np.ndarray:
+        gait = self.clock.gait
+        return np.array([*self.clock.features(), gait.swing_ratio, 1.0 / gait.period, *gait.offsets, self.speed])
+
+    def info(self) -> dict[str, Any]:
+        """The latest command, the gait in force and the clock's phase, for ``info``."""
+        return {
+            "commanded_gait": self.commanded_gait,
+            "commanded_speed": self.commanded_speed,
+            "active_gait": self.clock.gait.name,
+            "clock_phase": self.clock.phase,
+        }
+
+    def _command(self, name: str, speed: float | None, *, now: bool = False) -> None:
+        gait = self.catalogue[name]
+        value = 0.0 if gait.in_place else float(speed if speed is not None else self.walk_speed)
+        self.commanded_gait, self.commanded_speed = name, value
+        if now:
+            self.clock.reset(gait, self.clock.phase)
+            self._activate(value)
+        elif gait == self.clock.gait:
+            self.clock.cancel()
+            if value != self.speed:
+                self._activate(value)
+        else:
+            self.clock.request(gait)
+            self.pending_speed = value
+
+    def _activate(self, speed: float) -> None:
+        """Put ``speed`` in force; the speed average restarts over one cycle of the gait in force."""
+        self.speed = speed
+        self._window = max(1, round(self.clock.gait.period / self.dt))
+        positions = self._positions
+        last = positions[-1] if positions else None
+        positions.clear()
+        if last is not None:
+            positions.append(last)
+
+    def _draw(self, *, now: bool = False) -> None:
+        name = self.gaits[int(self.np_random.integers(len(self.gaits)))]
+        speed = self.walk_speed * float(self.np_random.uniform(*self.speed_range))
+        self._command(name, speed, now=now)
+        seconds = float(self.np_random.uniform(*self.switch_interval))
+        self.next_switch = self.step_count + max(1, round(seconds / self.dt))
+
+    def episode_options(self, options: Mapping[str, Any]) -> None:
+        """``{"schedule": "walk:1.0@0,jump@300"}``: the next episode's commands (``None``: random ones)."""
+        unknown = set(options) - {"schedule"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(unknown))} of the clock task; valid: schedule")
+        text = options.get("schedule")
+        self.next_schedule = self.parse(text) if text else ()
+
+    def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
+        self.np_random = np_random
+        self.step_count = 0
+        self.last_action = None
+        self.episode_schedule = self.schedule if self.next_schedule is None else self.next_schedule
+        self.next_schedule = None
+        self._due = {}
+        for command in self.episode_schedule:
+            self._due.setdefault(command.step, command)
+        self.clock.reset(self.clock.gait, float(np_random.uniform()) if self.random_phase else 0.0)
+        if self.episode_schedule:
+            first = self.episode_schedule[0]
+            self._command(first.gait, first.speed, now=True)
+        else:
+            self._draw(now=True)
+        self._positions.clear()
+        self._positions.append(tuple(reading.com_position[:2].tolist()))
+
+    def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
+        clock = self.clock
+        if clock.advance(self.dt):
+            self._activate(self.pending_speed)
+        stance = clock.stance(self.width)
+        forces, speeds = reading.foot_forces, reading.foot_speeds
+        n = len(stance)
+        swing_force = sum((1.0 - s) * f for s, f in zip(stance, forces, strict=True)) / n
+        stance_speed = sum(s * v for s, v in zip(stance, speeds, strict=True)) / n
+        # The speed over the last cycle: the centre of mass's displacement over up to one period.
+        positions = self._positions
+        x, y = reading.com_position[:2].tolist()
+        positions.append((x, y))
+        while len(positions) > self._window + 1:
+            positions.popleft()
+        span = (len(positions) - 1) * self.dt
+        x0, y0 = positions[0]
+        vx, vy = ((x - x0) / span, (y - y0) / span) if span > 0 else (0.0, 0.0)
+        speed_error = max(0.0, math.hypot(vx - self.speed, vy) - self.speed_deadzone)
+        flight = 1.0
+        for s in stance:
+            flight *= 1.0 - s
+        rise = min(max(reading.com_rise / self.target_rise, 0.0), 1.0)
+        change = 0.0
+        if self.last_action is not None:
+            change = mean_square(action - self.last_action)
+        self.last_action = np.array(action, dtype=np.float64)
+        w = self.weights
+        terms = {
+            "swing_force": w["swing_force"] * math.exp(-self.swing_force_scale * swing_force),
+            "stance_speed": w["stance_speed"] * math.exp(-self.stance_speed_scale * stance_speed),
+            "speed": w["speed"] * math.exp(-self.speed_scale * speed_error),
+            "upright": w["upright"] * math.exp(-self.upright_scale * (1.0 - reading.torso_upright)),
+            "height": w["height"] * flight * rise,
+            "action_rate": w["action_rate"] * math.exp(-self.action_rate_scale * change),
+            "ctrl": w["ctrl"] * math.exp(-self.ctrl_scale * mean_square(action)),
+        }
+        # The next command applies from the next step on.
+        self.step_count += 1
+        if self.episode_schedule:
+            due = self._due.get(self.step_count)
+            if due is not None:
+                self._command(due.gait, due.speed)
+        elif self.step_count >= self.next_switch:
+            self._draw()
+        return terms

@@ -1,0 +1,182 @@
+"""The clock task: periodic rewards that tell a walk from a jump by their footfalls, bounded terms, switches at
+cycle boundaries, schedules and evaluation of clock brains."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs
+from envs.bodies import BodyReading
+from envs.catalog import BODIES
+from envs.clock import stance_indicator, swing_indicator
+from envs.gaits import gaits_of
+from envs.tasks.clock import ClockTask
+
+DT = 0.008
+CLOCK_IDS = [envs.env_id(body, "clock") for body in envs.BODIES]
+
+
+@pytest.mark.parametrize("swing_ratio", [0.3, 0.5, 0.6])
+@pytest.mark.parametrize("width", [0.01, 0.04, 0.2])
+def test_stance_and_swing_indicators_are_probabilities_that_sum_to_one(swing_ratio, width):
+    for phase in np.linspace(-1.0, 2.0, 301):
+        stance = stance_indicator(phase, swing_ratio, width)
+        swing = swing_indicator(phase, swing_ratio, width)
+        assert 0.0 <= stance <= 1.0 and 0.0 <= swing <= 1.0
+        assert stance + swing == pytest.approx(1.0, abs=1e-9)
+
+
+def _task(schedule: str, **kwargs) -> ClockTask:
+    task = ClockTask(schedule=schedule, random_phase=False, **kwargs)
+    task.setup(BODIES["Walker2d"], DT)
+    return task
+
+
+def _reading(t: float, x: float, rise: float, forces: tuple, speeds: tuple) -> BodyReading:
+    contacts = np.array([f > 0 for f in forces])
+    standing = 1.0
+    return BodyReading(t, np.array([x, 0.0, standing + rise]), np.zeros(3), 1.2 + rise, 0.0, 1.0, contacts, standing,
+                       False, forces, speeds)  # fmt: skip
+
+
+def _hop(step: int) -> BodyReading:
+    """Both feet together: a 0.32 s stance carrying the body, then a 0.48 s flight rising 0.3 m, in place."""
+    jump = gaits_of(BODIES["Walker2d"])["jump"]
+    phase = (step * DT / jump.period) % 1.0
+    stance = 1.0 - jump.swing_ratio
+    if phase < stance:
+        return _reading(step * DT, 0.0, 0.0, (0.5, 0.5), (0.0, 0.0))
+    u = (phase - stance) / jump.swing_ratio
+    return _reading(step * DT, 0.0, 1.2 * u * (1.0 - u), (0.0, 0.0), (1.0, 1.0))
+
+
+def _walk(step: int) -> BodyReading:
+    """Feet half a cycle apart, each down 60% of a 0.5 s cycle (no flight), at 1 m/s."""
+    walk = gaits_of(BODIES["Walker2d"])["walk"]
+    phase = (step * DT / walk.period) % 1.0
+    down = [((phase + o) % 1.0) < 1.0 - walk.swing_ratio for o in walk.offsets]
+    forces = tuple(1.0 / sum(down) if d else 0.0 for d in down)
+    speeds = tuple(0.0 if d else 2.5 for d in down)
+    return _reading(step * DT, step * DT * 1.0, 0.0, forces, speeds)
+
+
+def _score(task: ClockTask, motion, steps: int = 500) -> float:
+    task.reset(motion(0), np.random.default_rng(0))
+    action = np.zeros(6)
+    return sum(sum(task.reward_terms(motion(t), action, {}).values()) for t in range(1, steps + 1))
+
+
+def test_a_two_footed_hop_earns_more_as_a_jump_and_an_alternating_walk_more_as_a_walk():
+    assert _score(_task("jump@0"), _hop) > 1.2 * _score(_task("walk:1.0@0"), _hop)
+    assert _score(_task("walk:1.0@0"), _walk) > 1.2 * _score(_task("jump@0"), _walk)
+    # Each gait's own motion earns most of what its terms can pay.
+    assert _score(_task("walk:1.0@0"), _walk) > 0.8 * 500 * (0.2 + 0.2 + 0.3 + 0.15 + 0.1 + 0.05)
+
+
+def test_a_low_hop_earns_less_than_a_high_one():
+    def low(step: int) -> BodyReading:
+        reading = _hop(step)
+        return reading._replace(com_position=reading.com_position * [1, 1, 0] + [0, 0, 1.0 + 0.2 * reading.com_rise])
+
+    assert _score(_task("jump@0"), _hop) > _score(_task("jump@0"), low)
+
+
+@pytest.mark.parametrize("env_id", CLOCK_IDS)
+def test_every_term_is_bounded_by_its_weight(env_id):
+    env = gym.make(env_id)
+    weights = env.unwrapped.task.weights
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    for _ in range(300):
+        _, reward, terminated, truncated, info = env.step(rng.uniform(env.action_space.low, env.action_space.high))
+        for name, weight in weights.items():
+            assert 0.0 <= info[f"reward_{name}"] <= weight, (name, info[f"reward_{name}"])
+        assert reward == pytest.approx(sum(info[f"reward_{name}"] for name in weights))
+        if terminated or truncated:
+            env.reset()
+
+
+def test_a_switch_waits_for_the_cycle_boundary_and_the_phase_runs_on():
+    env = gym.make("neuromotor/Walker2d-Clock-v1", schedule="walk:1.0@0,jump@10", random_phase=False)
+    env.reset(seed=0)
+    walk = gaits_of(BODIES["Walker2d"])["walk"]
+    rows = []
+    for _ in range(150):
+        _, _, _, _, info = env.step(np.zeros(6))
+        rows.append((info["commanded_gait"], info["active_gait"], info["clock_phase"], info["commanded_speed"]))
+    assert rows[9][0] == "jump" and rows[9][1] == "walk" and rows[9][3] == 0.0
+    switched = next(i for i, row in enumerate(rows) if row[1] == "jump")
+    # The walk runs its cycle out (62.5 steps of 0.008 s), then the jump starts at the phase the step leaves over.
+    assert switched == math.ceil(walk.period / DT) - 1
+    phases = [row[2] for row in rows]
+    steps = np.diff(phases) % 1.0
+    assert np.all(steps > 0) and np.all(steps < 2 * DT / walk.period)
+    command = env.unwrapped.task.command
+    assert command[-1] == 0.0 and command[-3:-1].tolist() == [0.0, 0.0]
+
+
+def test_a_new_speed_for_the_gait_in_force_applies_at_once():
+    env = gym.make("neuromotor/Walker2d-Clock-v1", schedule="walk:1.0@0,walk:0.6@5", random_phase=False)
+    env.reset(seed=0)
+    for _ in range(5):
+        env.step(np.zeros(6))
+    assert env.unwrapped.task.speed == pytest.approx(0.6)
+    assert env.unwrapped.task.command[-1] == pytest.approx(0.6)
+
+
+def test_random_commands_switch_gaits_within_an_episode():
+    env = gym.make("neuromotor/Walker2d-Clock-v1", switch_interval=(0.2, 0.4))
+    env.reset(seed=3)
+    seen = set()
+    for _ in range(400):
+        _, _, terminated, truncated, info = env.step(np.zeros(6))
+        seen.add(info["active_gait"])
+        if terminated or truncated:
+            env.reset()
+    assert seen == {"walk", "jump"}
+
+
+def test_the_observation_carries_the_clock_the_gait_and_the_speed():
+    env = gym.make("neuromotor/Walker2d-Clock-v1", schedule="walk:0.8@0", random_phase=False)
+    obs, _ = env.reset(seed=0)
+    labels = env.unwrapped.command_labels
+    command = dict(zip(labels, obs[-len(labels) :], strict=True))
+    assert command["clock_right_sin"] == pytest.approx(0.0) and command["clock_right_cos"] == pytest.approx(1.0)
+    assert command["clock_left_cos"] == pytest.approx(-1.0)
+    assert command["swing_ratio"] == pytest.approx(0.4) and command["frequency"] == pytest.approx(2.0)
+    assert command["offset_left"] == pytest.approx(0.5) and command["speed"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"gaits": ["gallop"]}, "not gaits of Walker2d; valid: walk, jump"),
+        ({"schedule": "jump:1.0@0"}, "only walk takes a speed"),
+        ({"schedule": "trot@0"}, "gait must be one of walk, jump"),
+        ({"width": 0.0}, "width must be a fraction of a cycle"),
+        ({"height_weight": -1.0}, "height_weight must be >= 0"),
+        ({"target_rise": 0.0}, "target_rise must be a number > 0"),
+    ],
+)
+def test_bad_clock_arguments_are_one_line_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make("neuromotor/Walker2d-Clock-v1", **kwargs)
+
+
+def test_the_ants_gaits_are_its_own():
+    env = gym.make("neuromotor/Ant-Clock-v1", gaits=["trot", "pronk"], schedule="trot:0.5@0,pronk@20")
+    env.reset(seed=0)
+    assert env.unwrapped.task.clock.gait.name == "trot"
+
+
+def test_only_the_clock_task_pays_for_foot_dynamics():
+    walk = gym.make("neuromotor/Walker2d-Walk-v1")
+    walk.reset(seed=0)
+    assert walk.unwrapped.body.read().foot_forces is None
+    clock = gym.make("neuromotor/Walker2d-Clock-v1")
+    clock.reset(seed=0)
+    reading = clock.unwrapped.body.read(True)
+    assert len(reading.foot_forces) == 2 and len(reading.foot_speeds) == 2
+    assert reading.foot_contacts.tolist() == clock.unwrapped.body.foot_contacts().tolist()
