@@ -180,3 +180,55 @@ def test_only_the_clock_task_pays_for_foot_dynamics():
     reading = clock.unwrapped.body.read(True)
     assert len(reading.foot_forces) == 2 and len(reading.foot_speeds) == 2
     assert reading.foot_contacts.tolist() == clock.unwrapped.body.foot_contacts().tolist()
+
+
+def test_two_footed_landings_count_landings_with_every_foot_down_together():
+    from agents.evaluation.metrics import flight_phases, two_footed_landings
+
+    # Three flights: landing on both feet at once, on both 3 steps apart, and on one foot for 10 steps.
+    contacts = np.ones((60, 2), dtype=bool)
+    contacts[5:10] = False
+    contacts[20:25] = False
+    contacts[25:28, 1] = False
+    contacts[40:45] = False
+    contacts[45:55, 1] = False
+    flights = flight_phases(contacts)
+    assert len(flights) == 3
+    assert two_footed_landings(contacts, flights, together_steps=6) == pytest.approx(2 / 3)
+    assert two_footed_landings(contacts, flights, together_steps=2) == pytest.approx(1 / 3)
+    assert math.isnan(two_footed_landings(contacts[:, :1], flight_phases(contacts[:, :1]), 6))
+
+
+def test_evaluate_follows_scripted_commands_of_a_clock_brain(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from agents.config import resolve_config
+    from agents.training.trainer import train
+
+    run = tmp_path / "clock"
+    settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
+                "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
+    train(resolve_config("neuromotor/Walker2d-Clock-v1", "rppo", settings), run)
+    root = Path(__file__).resolve().parents[1]
+
+    def evaluate(*args):
+        return subprocess.run(
+            [sys.executable, str(root / "evaluate.py"), str(run), "--episodes", "1", *args],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "MUJOCO_GL": "egl"},
+        )  # fmt: skip
+
+    done = evaluate("--steps", "60", "--commands", "walk:0.8@0,jump@20,walk@40", "--json", tmp_path / "m.json")
+    assert done.returncode == 0, done.stderr
+    episode = json.loads((tmp_path / "m.json").read_text())["episodes"][0]
+    assert "two_footed_landings" in episode
+    if episode["length"] > 40:  # an untrained walker may fall first; then fewer switches happened
+        assert episode["switches"] == 2
+    assert episode["switches"] == len(episode["switch_latencies"]) >= 1
+    bad = evaluate("--commands", "walk@0,trot@10")
+    assert bad.returncode == 2 and "gait must be one of walk, jump" in bad.stderr and "Traceback" not in bad.stderr
+    bad = evaluate("--commands", "walk@0,jump:1.0@10")
+    assert bad.returncode == 2 and "only walk takes a speed" in bad.stderr

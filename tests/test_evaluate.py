@@ -152,7 +152,7 @@ def test_bad_input_is_one_line_and_exit_code_2(run_dir, tmp_path):
 def test_commands_need_a_gait_brain(run_dir):
     done = run_evaluate(run_dir, "--commands", "walk@0,jump@10")
     assert done.returncode == 2
-    assert "--commands needs a brain of a gait env" in done.stderr and "Traceback" not in done.stderr
+    assert "--commands needs a brain of a clock or gait env" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_streamed_video_holds_no_frames_and_decodes_to_every_one(tmp_path):
