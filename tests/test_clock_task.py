@@ -105,8 +105,13 @@ def test_a_switch_waits_for_the_cycle_boundary_and_the_phase_runs_on():
     rows = []
     for _ in range(150):
         _, _, _, _, info = env.step(np.zeros(6))
-        rows.append((info["commanded_gait"], info["active_gait"], info["clock_phase"], info["commanded_speed"]))
+        task_speed = env.unwrapped.task.speed
+        rows.append(
+            (info["commanded_gait"], info["active_gait"], info["clock_phase"], info["commanded_speed"], task_speed)
+        )
     assert rows[9][0] == "jump" and rows[9][1] == "walk" and rows[9][3] == 0.0
+    # The speed applies at once (a walk told to jump slows to a stop); the gait waits for the boundary.
+    assert rows[8][4] == 1.0 and rows[9][4] == 0.0
     switched = next(i for i, row in enumerate(rows) if row[1] == "jump")
     # The walk runs its cycle out (62.5 steps of 0.008 s), then the jump starts at the phase the step leaves over.
     assert switched == math.ceil(walk.period / DT) - 1

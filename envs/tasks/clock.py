@@ -44,8 +44,8 @@ class ClockTask(Task):
     walk speed; 0 for gaits in place) and lasts a time drawn from ``switch_interval``. A schedule such as
     ``"walk:1.0@0,jump@300"`` fixes them (see :func:`~envs.tasks.gait.parse_schedule`);
     ``env.reset(options={"schedule": ...})`` sets the next episode's (``None``: random ones). A command due at step
-    ``N`` is requested after the ``N``-th step; a new gait (with its speed) takes effect at the clock's next cycle
-    boundary, a new speed for the gait in force at once. ``info`` carries the ``commanded_gait`` and
+    ``N`` is requested after the ``N``-th step. Its speed applies at once (a walk told to jump first slows to a
+    stop, a jump told to walk sets off); its gait takes effect at the clock's next cycle boundary. ``info`` carries the ``commanded_gait`` and
     ``commanded_speed`` (the latest command), the ``active_gait`` and the ``clock_phase``.
 
     ## Rewards
@@ -188,7 +188,6 @@ class ClockTask(Task):
         self._due: dict[int, Command] = {}
         self.clock: Clock | None = None
         self.speed = 0.0
-        self.pending_speed = 0.0
         self.commanded_gait = gaits[0]
         self.commanded_speed = 0.0
         self.step_count = 0
@@ -242,17 +241,15 @@ class ClockTask(Task):
         self.commanded_gait, self.commanded_speed = name, value
         if now:
             self.clock.reset(gait, self.clock.phase)
-            self._activate(value)
         elif gait == self.clock.gait:
             self.clock.cancel()
-            if value != self.speed:
-                self._activate(value)
         else:
             self.clock.request(gait)
-            self.pending_speed = value
+        if now or value != self.speed:
+            self._activate(value)
 
     def _activate(self, speed: float) -> None:
-        """Put ``speed`` in force; the speed average restarts over one cycle of the gait in force."""
+        """Put ``speed`` in force; the speed average restarts, over one cycle of the gait in force."""
         self.speed = speed
         self._window = max(1, round(self.clock.gait.period / self.dt))
         positions = self._positions
@@ -297,7 +294,7 @@ class ClockTask(Task):
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         clock = self.clock
         if clock.advance(self.dt):
-            self._activate(self.pending_speed)
+            self._activate(self.speed)
         stance = clock.stance(self.width)
         forces, speeds = reading.foot_forces, reading.foot_speeds
         n = len(stance)
