@@ -60,8 +60,8 @@ class ClockTask(Task):
     | `speed`        | centre-of-mass velocity averaged over the last cycle, its distance from the command       |
     |                | (forward, and 0 sideways) less ``speed_deadzone``                                         |
     | `upright`      | ``1 - cos`` of the torso's tilt from vertical                                             |
-    | `height`       | pays, while the schedule has every foot in swing, the centre-of-mass rise above standing  |
-    |                | in units of ``target_rise`` (capped at 1): a flight must rise to be a jump                |
+    | `height`       | pays, while the schedule has every foot in swing, the centre-of-mass rise, linearly from  |
+    |                | ``height_floor`` to ``target_rise`` (0 to 1): a flight must rise to be a jump             |
     | `action_rate`  | mean squared change of the action since the last step                                     |
     | `ctrl`         | mean squared action                                                                       |
 
@@ -86,7 +86,9 @@ class ClockTask(Task):
         upright_weight: Weight of ``upright``.
         upright_scale: Scale of ``upright``, per unit of ``1 - cos(tilt)``.
         height_weight: Weight of ``height``.
-        target_rise: Centre-of-mass rise (m) in a scheduled flight that earns the full ``height``.
+        target_rise: Centre-of-mass rise (m) above standing in a scheduled flight that earns the full ``height``.
+        height_floor: Rise (m) from which ``height`` pays, linearly up to ``target_rise``: below standing height (a
+            crouch), so that a low hop already earns a little more for rising a little higher.
         action_rate_weight: Weight of ``action_rate``.
         action_rate_scale: Scale of ``action_rate``.
         ctrl_weight: Weight of ``ctrl``.
@@ -122,6 +124,7 @@ class ClockTask(Task):
         upright_scale: float = 20.0,
         height_weight: float = 0.3,
         target_rise: float = 0.35,
+        height_floor: float = -0.2,
         action_rate_weight: float = 0.1,
         action_rate_scale: float = 2.0,
         ctrl_weight: float = 0.05,
@@ -139,6 +142,8 @@ class ClockTask(Task):
             raise ValueError(f"width must be a fraction of a cycle in (0, 0.25], got {width!r}")
         if not (is_number(target_rise) and target_rise > 0):
             raise ValueError(f"target_rise must be a number > 0 (m), got {target_rise!r}")
+        if not (is_number(height_floor) and height_floor < target_rise):
+            raise ValueError(f"height_floor must be a number below target_rise (m), got {height_floor!r}")
         for name, value in {
             "swing_force_weight": swing_force_weight,
             "stance_speed_weight": stance_speed_weight,
@@ -178,6 +183,7 @@ class ClockTask(Task):
         self.speed_deadzone = speed_deadzone
         self.upright_scale = upright_scale
         self.target_rise = target_rise
+        self.height_floor = height_floor
         self.action_rate_scale = action_rate_scale
         self.ctrl_scale = ctrl_scale
         self.np_random = np.random.default_rng()
@@ -313,7 +319,8 @@ class ClockTask(Task):
         flight = 1.0
         for s in stance:
             flight *= 1.0 - s
-        rise = min(max(reading.com_rise / self.target_rise, 0.0), 1.0)
+        floor = self.height_floor
+        rise = min(max((reading.com_rise - floor) / (self.target_rise - floor), 0.0), 1.0)
         change = 0.0
         if self.last_action is not None:
             change = mean_square(action - self.last_action)
