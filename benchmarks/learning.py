@@ -11,6 +11,10 @@ deterministic episodes with the walk criteria of ``agents/recipes/recipes.yaml``
     python benchmarks/learning.py                                   # 3 seeds x {full, proprio} x {rppo, ppo}
     python benchmarks/learning.py --steps 50000 --seeds 0 --episodes 2   # a quick smoke run
     python benchmarks/learning.py --env Walker2d-v5 --algos rppo --obs full --steps 1000000 --out runs/benchmark_native
+    python benchmarks/learning.py --clock-walk --algos rppo --obs full --out runs/benchmark_clock_walk
+
+``--clock-walk`` adds the clock walk as a contender: our LSTM on ``neuromotor/Walker2d-Clock-v1`` with only the walk
+schedule at 1 m/s, at the same steps and seeds, measured by the same walk criteria (rows ``rppo-clock``).
 
 For an env that is not ours (``Walker2d-v5``) the observation is the env's own, there are no gait criteria, and the
 table sets the final return beside published PPO figures.
@@ -47,17 +51,38 @@ PUBLISHED = {
 }
 
 
-def run_one(env_id: str, algo: str, obs: str, seed: int, steps: int, episodes: int, out: Path) -> dict:
-    run_dir = out / f"{algo}__{obs}__s{seed}"
+#: The clock walk contender: the clock task with only its walk schedule, at the walk task's 1 m/s.
+CLOCK_WALK_ENV = "neuromotor/Walker2d-Clock-v1"
+CLOCK_WALK_KWARGS = {"gaits": ["walk"], "speed_range": [1.0, 1.0]}
+CLOCK_WALK_EVAL = {"schedule": "walk:1.0@0"}
+
+
+def run_one(
+    env_id: str,
+    algo: str,
+    obs: str,
+    seed: int,
+    steps: int,
+    episodes: int,
+    out: Path,
+    *,
+    label: str | None = None,
+    env_kwargs: dict | None = None,
+    eval_env_kwargs: dict | None = None,
+) -> dict:
+    label = label or algo
+    run_dir = out / f"{label}__{obs}__s{seed}"
     if not (run_dir / "model.zip").is_file():
         settings = {"total_steps": steps, "seed": seed, "eval_freq": max(steps // 10, 1)}
         if env_id.startswith("neuromotor/"):
             settings["env_kwargs.obs"] = obs
+        for key, value in (env_kwargs or {}).items():
+            settings[f"env_kwargs.{key}"] = value
         train(resolve_config(env_id, algo, settings), run_dir)
-    result = evaluate_brain(run_dir, episodes=episodes, seed=TEST_SEED).summary()
+    result = evaluate_brain(run_dir, episodes=episodes, seed=TEST_SEED, env_kwargs=eval_env_kwargs).summary()
     curve = np.load(run_dir / "eval" / "evaluations.npz")
     return {
-        "algo": algo,
+        "algo": label,
         "obs": obs,
         "seed": seed,
         "summary": result["summary"],
@@ -76,21 +101,26 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10, help="final evaluation episodes per run")
     parser.add_argument("--criteria", default="walker2d-walk", help="brain recipe whose criteria define success")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark_learning"))
+    parser.add_argument("--clock-walk", action="store_true", help="add our LSTM on the clock task's walk (rppo-clock)")
     args = parser.parse_args()
 
     ours = args.env.startswith("neuromotor/")
     criteria = load_recipes()[args.criteria]["criteria"] if ours else {}
     args.out.mkdir(parents=True, exist_ok=True)
     runs = []
-    for algo in args.algos:
+    contenders = [(algo, args.env, algo, {}) for algo in args.algos]
+    if args.clock_walk:
+        contenders.append(("rppo-clock", CLOCK_WALK_ENV, "rppo", {"env_kwargs": CLOCK_WALK_KWARGS,
+                                                                  "eval_env_kwargs": CLOCK_WALK_EVAL}))  # fmt: skip
+    for label, env_id, algo, extra in contenders:
         for obs in args.obs:
             for seed in args.seeds:
-                run = run_one(args.env, algo, obs, seed, args.steps, args.episodes, args.out)
+                run = run_one(env_id, algo, obs, seed, args.steps, args.episodes, args.out, label=label, **extra)
                 checks = check_criteria(run["summary"], criteria)
                 run["criteria_met"] = sum(c["passed"] for c in checks) / len(checks) if checks else float("nan")
                 run["success"] = bool(checks) and all(c["passed"] for c in checks)
                 runs.append(run)
-                print(f"{algo} {obs} seed {seed}: return {run['summary']['return']['mean']:.1f}, "
+                print(f"{label} {obs} seed {seed}: return {run['summary']['return']['mean']:.1f}, "
                       f"criteria met {run['criteria_met']:.0%}", flush=True)  # fmt: skip
     (args.out / "results.json").write_text(json.dumps(runs, indent=2, default=float))
 
@@ -104,7 +134,7 @@ def main() -> None:
     ]
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
-    for algo in args.algos:
+    for algo, *_ in contenders:
         for obs in args.obs:
             group = [r for r in runs if r["algo"] == algo and r["obs"] == obs]
             returns = [r["summary"]["return"]["mean"] for r in group]

@@ -142,6 +142,7 @@ TABLE_COLUMNS = (
     ("alternation", "alternation"),
     ("flights/1000", "flight_phases_per_1000"),
     ("apex rise m", "mean_apex_rise"),
+    ("two-footed landings", "two_footed_landings"),
     ("gait", "gait"),
 )
 README_START, README_END = "<!-- brains:start -->", "<!-- brains:end -->"
