@@ -71,8 +71,19 @@ def _score(task: ClockTask, motion, steps: int = 500) -> float:
 def test_a_two_footed_hop_earns_more_as_a_jump_and_an_alternating_walk_more_as_a_walk():
     assert _score(_task("jump@0"), _hop) > 1.2 * _score(_task("walk:1.0@0"), _hop)
     assert _score(_task("walk:1.0@0"), _walk) > 1.2 * _score(_task("jump@0"), _walk)
-    # Each gait's own motion earns most of what its terms can pay.
-    assert _score(_task("walk:1.0@0"), _walk) > 0.8 * 500 * (0.2 + 0.2 + 0.3 + 0.15 + 0.1 + 0.05)
+    # A walk earns most of what every term but the flight's height can pay.
+    weights = _task("walk:1.0@0").weights
+    assert _score(_task("walk:1.0@0"), _walk) > 0.8 * 500 * (sum(weights.values()) - weights["height"])
+
+
+def test_standing_through_a_jump_schedule_earns_no_height_and_less_than_jumping():
+    def stand(step: int) -> BodyReading:
+        return _reading(step * DT, 0.0, 0.0, (0.5, 0.5), (0.0, 0.0))
+
+    task = _task("jump@0")
+    task.reset(stand(0), np.random.default_rng(0))
+    assert all(task.reward_terms(stand(t), np.zeros(6), {})["height"] == 0.0 for t in range(1, 300))
+    assert _score(_task("jump@0"), _hop) > 1.2 * _score(_task("jump@0"), stand)
 
 
 def test_a_low_hop_earns_less_than_a_high_one():

@@ -60,8 +60,9 @@ class ClockTask(Task):
     | `speed`        | centre-of-mass velocity averaged over the last cycle, its distance from the command       |
     |                | (forward, and 0 sideways) less ``speed_deadzone``                                         |
     | `upright`      | ``1 - cos`` of the torso's tilt from vertical                                             |
-    | `height`       | pays, while the schedule has every foot in swing, the centre-of-mass rise, linearly from  |
-    |                | ``height_floor`` to ``target_rise`` (0 to 1): a flight must rise to be a jump             |
+    | `height`       | pays, while airborne and the schedule has every foot in swing, the centre-of-mass rise,   |
+    |                | linearly from ``height_floor`` to ``target_rise`` (0 to 1): a flight must rise to be a    |
+    |                | jump, and standing earns none of it                                                      |
     | `action_rate`  | mean squared change of the action since the last step                                     |
     | `ctrl`         | mean squared action                                                                       |
 
@@ -113,8 +114,8 @@ class ClockTask(Task):
         schedule: str | None = None,
         random_phase: bool = True,
         width: float = 0.04,
-        swing_force_weight: float = 0.2,
-        swing_force_scale: float = 3.0,
+        swing_force_weight: float = 0.3,
+        swing_force_scale: float = 6.0,
         stance_speed_weight: float = 0.2,
         stance_speed_scale: float = 2.0,
         speed_weight: float = 0.3,
@@ -122,7 +123,7 @@ class ClockTask(Task):
         speed_deadzone: float = 0.05,
         upright_weight: float = 0.15,
         upright_scale: float = 20.0,
-        height_weight: float = 0.3,
+        height_weight: float = 0.5,
         target_rise: float = 0.35,
         height_floor: float = -0.2,
         action_rate_weight: float = 0.1,
@@ -316,7 +317,8 @@ class ClockTask(Task):
         x0, y0 = positions[0]
         vx, vy = ((x - x0) / span, (y - y0) / span) if span > 0 else (0.0, 0.0)
         speed_error = max(0.0, math.hypot(vx - self.speed, vy) - self.speed_deadzone)
-        flight = 1.0
+        # Paid only in a real flight (every foot off the floor) that the schedule asks for.
+        flight = 0.0 if reading.foot_contacts.any() else 1.0
         for s in stance:
             flight *= 1.0 - s
         floor = self.height_floor
