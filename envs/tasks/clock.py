@@ -45,8 +45,8 @@ class ClockTask(Task):
     ``"walk:1.0@0,jump@300"`` fixes them (see :func:`~envs.tasks.gait.parse_schedule`);
     ``env.reset(options={"schedule": ...})`` sets the next episode's (``None``: random ones). A command due at step
     ``N`` is requested after the ``N``-th step. Its speed applies at once (a walk told to jump first slows to a
-    stop, a jump told to walk sets off); its gait takes effect at the clock's next cycle boundary. ``info`` carries the ``commanded_gait`` and
-    ``commanded_speed`` (the latest command), the ``active_gait`` and the ``clock_phase``.
+    stop, a jump told to walk sets off); its gait takes effect at the clock's next cycle boundary. ``info`` carries
+    the ``commanded_gait`` and ``commanded_speed`` (the latest command), the ``active_gait`` and the ``clock_phase``.
 
     ## Rewards
     Every term is ``weight * exp(-scale * error)`` (or, for ``height``, ``weight`` times a fraction), so it lies in
