@@ -171,7 +171,7 @@ def test_the_observation_carries_the_clock_the_gait_and_the_speed():
         ({"gaits": ["gallop"]}, "not gaits of Walker2d; valid: walk, jump"),
         ({"schedule": "jump:1.0@0"}, "only walk takes a speed"),
         ({"schedule": "trot@0"}, "gait must be one of walk, jump"),
-        ({"width": 0.0}, "width must be a fraction of a cycle"),
+        ({"indicator_width": 0.0}, "indicator_width must be a fraction of a cycle"),
         ({"height_weight": -1.0}, "height_weight must be >= 0"),
         ({"target_rise": 0.0}, "target_rise must be a number > 0"),
     ],
@@ -179,6 +179,12 @@ def test_the_observation_carries_the_clock_the_gait_and_the_speed():
 def test_bad_clock_arguments_are_one_line_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         gym.make("neuromotor/Walker2d-Clock-v1", **kwargs)
+
+
+def test_a_clock_env_renders_at_the_size_asked():
+    env = gym.make("neuromotor/Walker2d-Clock-v1", render_mode="rgb_array", width=64, height=48)
+    env.reset(seed=0)
+    assert env.render().shape == (48, 64, 3)
 
 
 def test_the_ants_gaits_are_its_own():

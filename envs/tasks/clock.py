@@ -51,7 +51,7 @@ class ClockTask(Task):
     ## Rewards
     Every term is ``weight * exp(-scale * error)`` (or, for ``height``, ``weight`` times a fraction), so it lies in
     ``[0, weight]`` and none can be farmed. ``S_i`` is foot ``i``'s smooth stance indicator
-    (:func:`~envs.clock.stance_indicator`, blur ``width``), ``1 - S_i`` its swing indicator.
+    (:func:`~envs.clock.stance_indicator`, blur ``indicator_width``), ``1 - S_i`` its swing indicator.
 
     | term           | error (or pay)                                                                            |
     |----------------|-------------------------------------------------------------------------------------------|
@@ -76,7 +76,7 @@ class ClockTask(Task):
         speed_range: Range of speeds drawn for moving gaits, as multiples of the body's walk speed.
         schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``.
         random_phase: Start each episode at a random phase (otherwise at 0).
-        width: Blur of the stance indicator's edges, a fraction of a cycle.
+        indicator_width: Blur of the stance indicator's edges, a fraction of a cycle (``width`` is the renderer's).
         swing_force_weight: Weight of ``swing_force``.
         swing_force_scale: Scale of ``swing_force``, per body weight.
         stance_speed_weight: Weight of ``stance_speed``.
@@ -113,7 +113,7 @@ class ClockTask(Task):
         speed_range: tuple[float, float] = (0.5, 1.5),
         schedule: str | None = None,
         random_phase: bool = True,
-        width: float = 0.04,
+        indicator_width: float = 0.04,
         swing_force_weight: float = 0.3,
         swing_force_scale: float = 6.0,
         stance_speed_weight: float = 0.2,
@@ -139,8 +139,8 @@ class ClockTask(Task):
             raise ValueError(f"switch_interval must be (low, high) seconds with 0 < low <= high, got {switch_interval}")
         if not 0 < speed_range[0] <= speed_range[1]:
             raise ValueError(f"speed_range must be (low, high) with 0 < low <= high, got {speed_range}")
-        if not (is_number(width) and 0 < width <= 0.25):
-            raise ValueError(f"width must be a fraction of a cycle in (0, 0.25], got {width!r}")
+        if not (is_number(indicator_width) and 0 < indicator_width <= 0.25):
+            raise ValueError(f"indicator_width must be a fraction of a cycle in (0, 0.25], got {indicator_width!r}")
         if not (is_number(target_rise) and target_rise > 0):
             raise ValueError(f"target_rise must be a number > 0 (m), got {target_rise!r}")
         if not (is_number(height_floor) and height_floor < target_rise):
@@ -168,7 +168,7 @@ class ClockTask(Task):
         self.speed_range = (float(speed_range[0]), float(speed_range[1]))
         self.schedule_text = schedule
         self.random_phase = bool(random_phase)
-        self.width = float(width)
+        self.indicator_width = float(indicator_width)
         self.weights = {
             "swing_force": swing_force_weight,
             "stance_speed": stance_speed_weight,
@@ -302,7 +302,7 @@ class ClockTask(Task):
         clock = self.clock
         if clock.advance(self.dt):
             self._activate(self.speed)
-        stance = clock.stance(self.width)
+        stance = clock.stance(self.indicator_width)
         forces, speeds = reading.foot_forces, reading.foot_speeds
         n = len(stance)
         swing_force = sum((1.0 - s) * f for s, f in zip(stance, forces, strict=True)) / n
