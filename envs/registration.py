@@ -58,7 +58,7 @@ def register_body(
     frame_skip: int = 4,
     **base_kwargs: Any,
 ) -> list[str]:
-    """Add a body from an MJCF file and register its ``walk``, ``jump`` and ``native`` env ids.
+    """Add a body from an MJCF file and register an env id for every task (walk, jump, native, gait, clock).
 
     The MJCF needs a floor geom, a torso body and foot geoms; names are checked now, with an error that lists the
     valid ones. Fall thresholds and ``task_kwargs`` (this body's task defaults, by task name) are as in
