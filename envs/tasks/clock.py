@@ -25,6 +25,10 @@ def parse_clock_schedule(text: str, spec: BodySpec) -> tuple[Command, ...]:
     return parse_schedule(text, tuple(catalogue), in_place)
 
 
+#: Standard gravity (m/s^2), for the take-off speed of a jump.
+_GRAVITY = 9.81
+
+
 class ClockTask(Task):
     """Step to a gait clock: each foot stands and swings when the body's gait schedule says, at a commanded speed.
 
@@ -63,6 +67,8 @@ class ClockTask(Task):
     | `height`       | pays, while airborne and the schedule has every foot in swing, the centre-of-mass rise,   |
     |                | linearly from ``height_floor`` to ``target_rise`` (0 to 1): a flight must rise to be a    |
     |                | jump, and standing earns none of it                                                      |
+    | `launch`       | pays, while the schedule has every foot in swing, the upward centre-of-mass speed in      |
+    |                | units of the take-off speed that rises ``target_rise`` (capped at 1; nothing going down)  |
     | `action_rate`  | mean squared change of the action since the last step                                     |
     | `ctrl`         | mean squared action                                                                       |
 
@@ -90,6 +96,7 @@ class ClockTask(Task):
         target_rise: Centre-of-mass rise (m) above standing in a scheduled flight that earns the full ``height``.
         height_floor: Rise (m) from which ``height`` pays, linearly up to ``target_rise``: below standing height (a
             crouch), so that a low hop already earns a little more for rising a little higher.
+        launch_weight: Weight of ``launch``.
         action_rate_weight: Weight of ``action_rate``.
         action_rate_scale: Scale of ``action_rate``.
         ctrl_weight: Weight of ``ctrl``.
@@ -102,7 +109,7 @@ class ClockTask(Task):
     name = "clock"
     title = "Clock"
     version = 1
-    terms = ("swing_force", "stance_speed", "speed", "upright", "height", "action_rate", "ctrl")
+    terms = ("swing_force", "stance_speed", "speed", "upright", "height", "launch", "action_rate", "ctrl")
     reads_foot_dynamics = True
     reports_info = True
 
@@ -126,6 +133,7 @@ class ClockTask(Task):
         height_weight: float = 0.5,
         target_rise: float = 0.35,
         height_floor: float = -0.2,
+        launch_weight: float = 0.2,
         action_rate_weight: float = 0.1,
         action_rate_scale: float = 2.0,
         ctrl_weight: float = 0.05,
@@ -151,6 +159,7 @@ class ClockTask(Task):
             "speed_weight": speed_weight,
             "upright_weight": upright_weight,
             "height_weight": height_weight,
+            "launch_weight": launch_weight,
             "action_rate_weight": action_rate_weight,
             "ctrl_weight": ctrl_weight,
             "swing_force_scale": swing_force_scale,
@@ -175,6 +184,7 @@ class ClockTask(Task):
             "speed": speed_weight,
             "upright": upright_weight,
             "height": height_weight,
+            "launch": launch_weight,
             "action_rate": action_rate_weight,
             "ctrl": ctrl_weight,
         }
@@ -185,6 +195,8 @@ class ClockTask(Task):
         self.upright_scale = upright_scale
         self.target_rise = target_rise
         self.height_floor = height_floor
+        # The take-off speed that carries the centre of mass ``target_rise`` up: v = sqrt(2 g h).
+        self.takeoff_speed = math.sqrt(2.0 * _GRAVITY * target_rise)
         self.action_rate_scale = action_rate_scale
         self.ctrl_scale = ctrl_scale
         self.np_random = np.random.default_rng()
@@ -317,12 +329,17 @@ class ClockTask(Task):
         x0, y0 = positions[0]
         vx, vy = ((x - x0) / span, (y - y0) / span) if span > 0 else (0.0, 0.0)
         speed_error = max(0.0, math.hypot(vx - self.speed, vy) - self.speed_deadzone)
-        # Paid only in a real flight (every foot off the floor) that the schedule asks for.
-        flight = 0.0 if reading.foot_contacts.any() else 1.0
+        # How much the schedule has every foot in swing (a flight, for gaits that have one).
+        swing_all = 1.0
         for s in stance:
-            flight *= 1.0 - s
+            swing_all *= 1.0 - s
+        # The rise is paid only in a real flight (every foot off the floor) that the schedule asks for.
+        flight = 0.0 if reading.foot_contacts.any() else swing_all
         floor = self.height_floor
         rise = min(max((reading.com_rise - floor) / (self.target_rise - floor), 0.0), 1.0)
+        # Upward speed from the push-off on, in units of the take-off speed of ``target_rise``: a dense hint towards
+        # an explosive take-off, never paid on the way down.
+        launch = min(max(float(reading.com_velocity[2]) / self.takeoff_speed, 0.0), 1.0) * swing_all
         change = 0.0
         if self.last_action is not None:
             change = mean_square(action - self.last_action)
@@ -334,6 +351,7 @@ class ClockTask(Task):
             "speed": w["speed"] * math.exp(-self.speed_scale * speed_error),
             "upright": w["upright"] * math.exp(-self.upright_scale * (1.0 - reading.torso_upright)),
             "height": w["height"] * flight * rise,
+            "launch": w["launch"] * launch,
             "action_rate": w["action_rate"] * math.exp(-self.action_rate_scale * change),
             "ctrl": w["ctrl"] * math.exp(-self.ctrl_scale * mean_square(action)),
         }
