@@ -254,3 +254,21 @@ def test_evaluate_follows_scripted_commands_of_a_clock_brain(tmp_path):
     assert bad.returncode == 2 and "gait must be one of walk, jump" in bad.stderr and "Traceback" not in bad.stderr
     bad = evaluate("--commands", "walk@0,jump:1.0@10")
     assert bad.returncode == 2 and "only walk takes a speed" in bad.stderr
+
+
+def test_launch_pays_going_up_in_a_scheduled_flight_never_coming_down():
+    task = _task("jump@0")
+    up, down = _hop(60)._replace(com_velocity=np.array([0.0, 0.0, 2.0])), _hop(60)
+    down = down._replace(com_velocity=np.array([0.0, 0.0, -2.0]))
+    task.reset(_hop(0), np.random.default_rng(0))
+    for t in range(1, 60):
+        task.reward_terms(_hop(t), np.zeros(6), {})
+    assert task.reward_terms(up, np.zeros(6), {})["launch"] > 0.1
+    assert task.reward_terms(down, np.zeros(6), {})["launch"] == 0.0
+    standing = _task("jump@0")
+    standing.reset(_hop(0), np.random.default_rng(0))
+    for t in range(1, 20):
+        standing.reward_terms(_hop(t), np.zeros(6), {})
+    # In mid-stance (phase 0.25 of the schedule), rising pays nothing.
+    rising = _hop(20)._replace(com_velocity=np.array([0.0, 0.0, 2.0]))
+    assert standing.reward_terms(rising, np.zeros(6), {})["launch"] == pytest.approx(0.0, abs=1e-6)
