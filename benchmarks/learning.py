@@ -127,7 +127,12 @@ def main() -> None:
     lines = [
         f"{args.env}, {args.steps:,} env steps per run, seeds {args.seeds}, final evaluation over {args.episodes} "
         f"deterministic episodes; "
-        + (f"success = every `{args.criteria}` criterion met." if ours else "no gait criteria (not one of our envs)."),
+        + (f"success = every `{args.criteria}` criterion met." if ours else "no gait criteria (not one of our envs).")
+        + (
+            f" `rppo-clock`: {CLOCK_WALK_ENV} with {CLOCK_WALK_KWARGS}, tested on {CLOCK_WALK_EVAL}."
+            if args.clock_walk
+            else ""
+        ),
         "",
         "| algo | obs | return (mean +- std) | criteria met (mean +- std) | seeds with success |",
         "|---|---|---|---|---|",
