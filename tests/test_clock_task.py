@@ -202,6 +202,13 @@ def test_only_the_clock_task_pays_for_foot_dynamics():
     reading = clock.unwrapped.body.read(True)
     assert len(reading.foot_forces) == 2 and len(reading.foot_speeds) == 2
     assert reading.foot_contacts.tolist() == clock.unwrapped.body.foot_contacts().tolist()
+    for _ in range(40):
+        clock.step(np.zeros(6))
+    body = clock.unwrapped.body
+    reading = body.read(True)
+    np.testing.assert_allclose(reading.foot_forces, body.foot_forces())
+    np.testing.assert_allclose(reading.foot_speeds, body.foot_speeds())
+    assert sum(reading.foot_forces) > 0.5
 
 
 def test_two_footed_landings_count_landings_with_every_foot_down_together():
