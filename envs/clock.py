@@ -62,6 +62,19 @@ def _reach(width: float) -> int:
     return math.ceil(6.0 * width) + 1
 
 
+def _arc_probability(phase: float, start: float, length: float, width: float) -> float:
+    """Probability that ``phase - X`` (``X ~ N(0, width^2)``) falls in an arc ``[k + start, k + start + length)`` of
+    any cycle ``k``. The arcs that a blur of a few widths can reach are disjoint, so the sum of their probabilities
+    is the probability of their union and stays in ``[0, 1]``."""
+    if width <= 0:
+        raise ValueError(f"width must be > 0 (a fraction of a cycle), got {width!r}")
+    phase %= 1.0
+    total = 0.0
+    for k in range(-_reach(width), _reach(width) + 1):
+        total += normal_cdf((phase - k - start) / width) - normal_cdf((phase - k - start - length) / width)
+    return min(max(total, 0.0), 1.0)
+
+
 def stance_indicator(phase: float, swing_ratio: float, width: float = 0.04) -> float:
     """How much a foot at ``phase`` should be in stance, in ``[0, 1]``; its swing indicator is ``1 -`` this.
 
@@ -69,29 +82,13 @@ def stance_indicator(phase: float, swing_ratio: float, width: float = 0.04) -> f
     ``phase - X`` falls in a stance part of any cycle, for ``X ~ N(0, width^2)``, so the edges are smooth and the
     value is exactly a probability. ``width`` is a fraction of a cycle (> 0).
     """
-    if width <= 0:
-        raise ValueError(f"width must be > 0 (a fraction of a cycle), got {width!r}")
-    stance = 1.0 - swing_ratio
-    phase %= 1.0
-    # The stance arcs [k, k + stance) that a blur of a few widths can reach; the arcs are disjoint, so the sum of
-    # their probabilities is the probability of their union and stays in [0, 1].
-    total = 0.0
-    for k in range(-_reach(width), _reach(width) + 1):
-        total += normal_cdf((phase - k) / width) - normal_cdf((phase - k - stance) / width)
-    return min(max(total, 0.0), 1.0)
+    return _arc_probability(phase, 0.0, 1.0 - swing_ratio, width)
 
 
 def swing_indicator(phase: float, swing_ratio: float, width: float = 0.04) -> float:
     """How much a foot at ``phase`` should be in swing, in ``[0, 1]``: the same blur over the swing arcs
     ``[k + 1 - swing_ratio, k + 1)``, computed on its own (so with :func:`stance_indicator` it sums to 1)."""
-    if width <= 0:
-        raise ValueError(f"width must be > 0 (a fraction of a cycle), got {width!r}")
-    stance = 1.0 - swing_ratio
-    phase %= 1.0
-    total = 0.0
-    for k in range(-_reach(width), _reach(width) + 1):
-        total += normal_cdf((phase - k - stance) / width) - normal_cdf((phase - k - 1.0) / width)
-    return min(max(total, 0.0), 1.0)
+    return _arc_probability(phase, 1.0 - swing_ratio, swing_ratio, width)
 
 
 class Clock:

@@ -62,3 +62,26 @@ def move_root(env, dz: float = 0.0, pitch: float = 0.0) -> None:
 @pytest.fixture(params=ALL_IDS)
 def env_id(request):
     return request.param
+
+
+def tiny_run(env_id: str, run_dir: Path) -> Path:
+    """Train a few hundred steps of a tiny LSTM brain on ``env_id`` into ``run_dir`` (for command-line tests)."""
+    from agents.config import resolve_config
+    from agents.training.trainer import train
+
+    settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
+                "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
+    train(resolve_config(env_id, "rppo", settings), run_dir)
+    return run_dir
+
+
+def evaluate_cli(target: Path, *args):
+    """``evaluate.py TARGET --episodes 1 ARGS`` in a subprocess (headless), as a user runs it."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, str(root / "evaluate.py"), str(target), "--episodes", "1", *map(str, args)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "MUJOCO_GL": "egl"},
+    )  # fmt: skip

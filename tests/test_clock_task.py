@@ -230,25 +230,13 @@ def test_two_footed_landings_count_landings_with_every_foot_down_together():
 
 def test_evaluate_follows_scripted_commands_of_a_clock_brain(tmp_path):
     import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    from agents.config import resolve_config
-    from agents.training.trainer import train
+    from conftest import evaluate_cli, tiny_run
 
-    run = tmp_path / "clock"
-    settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
-                "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
-    train(resolve_config("neuromotor/Walker2d-Clock-v1", "rppo", settings), run)
-    root = Path(__file__).resolve().parents[1]
+    run = tiny_run("neuromotor/Walker2d-Clock-v1", tmp_path / "clock")
 
     def evaluate(*args):
-        return subprocess.run(
-            [sys.executable, str(root / "evaluate.py"), str(run), "--episodes", "1", *args],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "MUJOCO_GL": "egl"},
-        )  # fmt: skip
+        return evaluate_cli(run, *args)
 
     done = evaluate("--steps", "60", "--commands", "walk:0.8@0,jump@20,walk@40", "--json", tmp_path / "m.json")
     assert done.returncode == 0, done.stderr

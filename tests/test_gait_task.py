@@ -1,5 +1,7 @@
 """The gait task: commands in the observation, schedules, and a reward that follows the active command."""
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -149,26 +151,13 @@ def test_bad_gait_settings_are_clear():
 
 def test_evaluate_follows_scripted_commands(tmp_path):
     import json
-    import math
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    from agents.config import resolve_config
-    from agents.training.trainer import train
+    from conftest import evaluate_cli, tiny_run
 
-    run = tmp_path / "gait"
-    settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
-                "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
-    train(resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", settings), run)
-    root = Path(__file__).resolve().parents[1]
+    run = tiny_run("neuromotor/Walker2d-Gait-v2", tmp_path / "gait")
 
     def evaluate(*args):
-        return subprocess.run(
-            [sys.executable, str(root / "evaluate.py"), str(run), "--episodes", "1", *args],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "MUJOCO_GL": "egl"},
-        )  # fmt: skip
+        return evaluate_cli(run, *args)
 
     done = evaluate("--steps", "60", "--commands", "walk:0.8@0,jump@20,walk@40", "--json", tmp_path / "m.json")
     assert done.returncode == 0, done.stderr

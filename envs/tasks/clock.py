@@ -15,7 +15,7 @@ from envs.clock import Clock, Gait
 from envs.gaits import gaits_of
 from envs.rewards import mean_square
 from envs.tasks.base import Task
-from envs.tasks.gait import Command, parse_schedule
+from envs.tasks.gait import Command, check_command_ranges, parse_schedule
 
 
 def parse_clock_schedule(text: str, spec: BodySpec) -> tuple[Command, ...]:
@@ -142,11 +142,6 @@ class ClockTask(Task):
         gaits = tuple(gaits)
         if not gaits or not all(isinstance(g, str) for g in gaits):
             raise ValueError(f"gaits must be a non-empty list of gait names, got {gaits!r}")
-        low, high = switch_interval
-        if not 0 < low <= high:
-            raise ValueError(f"switch_interval must be (low, high) seconds with 0 < low <= high, got {switch_interval}")
-        if not 0 < speed_range[0] <= speed_range[1]:
-            raise ValueError(f"speed_range must be (low, high) with 0 < low <= high, got {speed_range}")
         if not (is_number(indicator_width) and 0 < indicator_width <= 0.25):
             raise ValueError(f"indicator_width must be a fraction of a cycle in (0, 0.25], got {indicator_width!r}")
         if not (is_number(target_rise) and target_rise > 0):
@@ -173,8 +168,7 @@ class ClockTask(Task):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
         self.gaits = gaits
-        self.switch_interval = (float(low), float(high))
-        self.speed_range = (float(speed_range[0]), float(speed_range[1]))
+        self.switch_interval, self.speed_range = check_command_ranges(switch_interval, speed_range)
         self.schedule_text = schedule
         self.random_phase = bool(random_phase)
         self.indicator_width = float(indicator_width)

@@ -73,6 +73,19 @@ def parse_schedule(
     return tuple(commands)
 
 
+def check_command_ranges(
+    switch_interval: tuple[float, float], speed_range: tuple[float, float]
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The random commands' ``switch_interval`` (s) and ``speed_range`` as floats; a one-line ``ValueError`` unless
+    each is ``(low, high)`` with ``0 < low <= high``."""
+    low, high = switch_interval
+    if not 0 < low <= high:
+        raise ValueError(f"switch_interval must be (low, high) seconds with 0 < low <= high, got {switch_interval}")
+    if not 0 < speed_range[0] <= speed_range[1]:
+        raise ValueError(f"speed_range must be (low, high) with 0 < low <= high, got {speed_range}")
+    return (float(low), float(high)), (float(speed_range[0]), float(speed_range[1]))
+
+
 def _check_subtask_kwargs(gait: str, kwargs: Any) -> None:
     """Check the gait task's ``walk`` or ``jump`` argument: names and numbers as ``gym.make`` checks them."""
     if not isinstance(kwargs, Mapping):
@@ -150,14 +163,8 @@ class GaitTask(Task):
         gaits = tuple(gaits)
         if not gaits or set(gaits) - set(GAITS):
             raise ValueError(f"gaits must be some of {', '.join(GAITS)}, got {gaits!r}")
-        low, high = switch_interval
-        if not 0 < low <= high:
-            raise ValueError(f"switch_interval must be (low, high) seconds with 0 < low <= high, got {switch_interval}")
-        if not 0 < speed_range[0] <= speed_range[1]:
-            raise ValueError(f"speed_range must be (low, high) with 0 < low <= high, got {speed_range}")
         self.gaits = gaits
-        self.switch_interval = (float(low), float(high))
-        self.speed_range = (float(speed_range[0]), float(speed_range[1]))
+        self.switch_interval, self.speed_range = check_command_ranges(switch_interval, speed_range)
         self.schedule = parse_schedule(schedule) if schedule else ()
         self.episode_schedule = self.schedule
         self.next_schedule: tuple[Command, ...] | None = None
