@@ -307,11 +307,7 @@ class Body:
 
     def foot_forces(self) -> np.ndarray:
         """Per foot, the normal force of its floor contacts in units of the body's weight (1.0: carrying it all)."""
-        forces = [0.0] * len(self.foot_ids)
-        for i, foot in self._floor_contacts():
-            mujoco.mj_contactForce(self.model, self.data, i, self._force)
-            forces[foot] += float(self._force[0])
-        return np.array(forces) / self.weight
+        return np.array(self._contacts_and_forces()[1])
 
     def foot_speeds(self) -> np.ndarray:
         """Per foot, the speed (m/s) of its geom's centre in the world frame."""

@@ -13,7 +13,7 @@ from envs.arguments import is_number
 from envs.bodies import BodyReading, BodySpec
 from envs.clock import Clock, Gait
 from envs.gaits import gaits_of
-from envs.rewards import mean_square
+from envs.rewards import check_non_negative, mean_square
 from envs.tasks.base import Task
 from envs.tasks.gait import Command, check_command_ranges, parse_schedule
 
@@ -148,25 +148,23 @@ class ClockTask(Task):
             raise ValueError(f"target_rise must be a number > 0 (m), got {target_rise!r}")
         if not (is_number(height_floor) and height_floor < target_rise):
             raise ValueError(f"height_floor must be a number below target_rise (m), got {height_floor!r}")
-        for name, value in {
-            "swing_force_weight": swing_force_weight,
-            "stance_speed_weight": stance_speed_weight,
-            "speed_weight": speed_weight,
-            "upright_weight": upright_weight,
-            "height_weight": height_weight,
-            "launch_weight": launch_weight,
-            "action_rate_weight": action_rate_weight,
-            "ctrl_weight": ctrl_weight,
-            "swing_force_scale": swing_force_scale,
-            "stance_speed_scale": stance_speed_scale,
-            "speed_scale": speed_scale,
-            "speed_deadzone": speed_deadzone,
-            "upright_scale": upright_scale,
-            "action_rate_scale": action_rate_scale,
-            "ctrl_scale": ctrl_scale,
-        }.items():
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value!r}")
+        check_non_negative(
+            swing_force_weight=swing_force_weight,
+            stance_speed_weight=stance_speed_weight,
+            speed_weight=speed_weight,
+            upright_weight=upright_weight,
+            height_weight=height_weight,
+            launch_weight=launch_weight,
+            action_rate_weight=action_rate_weight,
+            ctrl_weight=ctrl_weight,
+            swing_force_scale=swing_force_scale,
+            stance_speed_scale=stance_speed_scale,
+            speed_scale=speed_scale,
+            speed_deadzone=speed_deadzone,
+            upright_scale=upright_scale,
+            action_rate_scale=action_rate_scale,
+            ctrl_scale=ctrl_scale,
+        )
         self.gaits = gaits
         self.switch_interval, self.speed_range = check_command_ranges(switch_interval, speed_range)
         self.schedule_text = schedule
