@@ -12,6 +12,7 @@ cycle), that the foot's phase lies in its stance part.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 from envs.arguments import is_number
@@ -50,6 +51,66 @@ class Gait:
         stance = 1.0 - self.swing_ratio
         airborne = sum(all((i / samples + o) % 1.0 >= stance for o in self.offsets) for i in range(samples))
         return airborne / samples
+
+    def airborne(self, phase: float) -> bool:
+        """Whether the hard schedule has every foot in swing at clock ``phase``."""
+        stance = 1.0 - self.swing_ratio
+        return all((phase + o) % 1.0 >= stance for o in self.offsets)
+
+    @functools.cached_property
+    def segments(self) -> tuple[tuple[float, float, bool], ...]:
+        """The cycle cut into flights and ground phases of the hard schedule: ``(start, length, airborne)`` in clock
+        phase, in order from the first start, the lengths summing to 1 (one ground segment of length 1 for a walk).
+
+        Exact: a segment's ends are ends of the feet's swing arcs (a foot with offset ``o`` swings on clock phases
+        ``[1 - swing_ratio - o, 1 - o)``), so the state is tested once between each pair of neighbouring ends.
+        """
+        stance = 1.0 - self.swing_ratio
+        cuts = sorted({(stance - o) % 1.0 for o in self.offsets} | {(1.0 - o) % 1.0 for o in self.offsets})
+        pieces = []
+        for i, start in enumerate(cuts):
+            end = cuts[i + 1] if i + 1 < len(cuts) else cuts[0] + 1.0
+            pieces.append([start, end - start, self.airborne((start + end) / 2.0 % 1.0)])
+        # Merge neighbours in the same state, round the cycle included.
+        merged: list[list] = []
+        for piece in pieces:
+            if merged and merged[-1][2] == piece[2]:
+                merged[-1][1] += piece[1]
+            else:
+                merged.append(piece)
+        if len(merged) > 1 and merged[-1][2] == merged[0][2]:
+            merged[0] = [merged[-1][0], merged[-1][1] + merged[0][1], merged[0][2]]
+            merged.pop()
+        return tuple((start % 1.0, length, state) for start, length, state in merged)
+
+    def flight_time(self) -> float:
+        """Seconds of the longest scheduled flight in a cycle (0 for a gait without one)."""
+        return self.period * max((length for _, length, air in self.segments if air), default=0.0)
+
+
+#: Standard gravity (m/s^2), for ballistic flights.
+GRAVITY = 9.81
+
+
+def rise_reference(gait: Gait, phase: float, crouch: float = 0.15) -> float:
+    """The centre-of-mass rise above standing (m) that ``gait``'s schedule implies at clock ``phase``.
+
+    In a scheduled flight of ``T`` seconds, the ballistic arc that leaves and returns to standing height:
+    ``g t (T - t) / 2``, whose apex ``g T^2 / 8`` is the rise the flight's length allows (0.33 m for 0.52 s). On the
+    ground between two flights, a dip of ``crouch`` m (a half sine): land, absorb, crouch, push off. A gait without a
+    flight stays at standing height (0).
+    """
+    segments = gait.segments
+    if not any(air for _, _, air in segments):
+        return 0.0
+    for start, length, air in segments:
+        into = (phase - start) % 1.0
+        if into < length:
+            if air:
+                t, total = into * gait.period, length * gait.period
+                return 0.5 * GRAVITY * t * (total - t)
+            return -crouch * math.sin(math.pi * into / length)
+    return 0.0
 
 
 def normal_cdf(x: float) -> float:

@@ -10,7 +10,7 @@ import pytest
 import envs
 from envs.bodies import BodyReading
 from envs.catalog import BODIES
-from envs.clock import stance_indicator, swing_indicator
+from envs.clock import GRAVITY, Gait, rise_reference, stance_indicator, swing_indicator
 from envs.gaits import gaits_of
 from envs.tasks.clock import ClockTask
 
@@ -42,12 +42,12 @@ def _reading(t: float, x: float, rise: float, forces: tuple, speeds: tuple) -> B
 
 
 def _hop(step: int) -> BodyReading:
-    """Both feet together: a 0.32 s stance carrying the body, then a 0.48 s flight rising 0.3 m, in place."""
+    """Both feet together: a stance crouching 0.12 m and carrying the body, then a flight rising 0.3 m, in place."""
     jump = gaits_of(BODIES["Walker2d"])["jump"]
     phase = (step * DT / jump.period) % 1.0
     stance = 1.0 - jump.swing_ratio
     if phase < stance:
-        return _reading(step * DT, 0.0, 0.0, (0.5, 0.5), (0.0, 0.0))
+        return _reading(step * DT, 0.0, -0.12 * math.sin(math.pi * phase / stance), (0.5, 0.5), (0.0, 0.0))
     u = (phase - stance) / jump.swing_ratio
     return _reading(step * DT, 0.0, 1.2 * u * (1.0 - u), (0.0, 0.0), (1.0, 1.0))
 
@@ -71,18 +71,20 @@ def _score(task: ClockTask, motion, steps: int = 500) -> float:
 def test_a_two_footed_hop_earns_more_as_a_jump_and_an_alternating_walk_more_as_a_walk():
     assert _score(_task("jump@0"), _hop) > 1.2 * _score(_task("walk:1.0@0"), _hop)
     assert _score(_task("walk:1.0@0"), _walk) > 1.2 * _score(_task("jump@0"), _walk)
-    # A walk earns most of what every term but the flight's height can pay.
+    # A walk earns most of what every term but the take-off's launch can pay.
     weights = _task("walk:1.0@0").weights
-    assert _score(_task("walk:1.0@0"), _walk) > 0.8 * 500 * (sum(weights.values()) - weights["height"])
+    assert _score(_task("walk:1.0@0"), _walk) > 0.8 * 500 * (sum(weights.values()) - weights["launch"])
 
 
-def test_standing_through_a_jump_schedule_earns_no_height_and_less_than_jumping():
+def test_standing_through_a_jump_schedule_earns_little_height_and_less_than_jumping():
     def stand(step: int) -> BodyReading:
         return _reading(step * DT, 0.0, 0.0, (0.5, 0.5), (0.0, 0.0))
 
     task = _task("jump@0")
     task.reset(stand(0), np.random.default_rng(0))
-    assert all(task.reward_terms(stand(t), np.zeros(6), {})["height"] == 0.0 for t in range(1, 300))
+    height = [task.reward_terms(stand(t), np.zeros(6), {})["height"] for t in range(1, 101)]
+    # Over one 0.8 s cycle (100 steps), standing tall earns under half of what tracking the schedule would.
+    assert sum(height) < 0.5 * 100 * task.weights["height"]
     assert _score(_task("jump@0"), _hop) > 1.2 * _score(_task("jump@0"), stand)
 
 
@@ -110,7 +112,7 @@ def test_every_term_is_bounded_by_its_weight(env_id):
 
 
 def test_a_switch_waits_for_the_cycle_boundary_and_the_phase_runs_on():
-    env = gym.make("neuromotor/Walker2d-Clock-v1", schedule="walk:1.0@0,jump@10", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v2", schedule="walk:1.0@0,jump@10", random_phase=False)
     env.reset(seed=0)
     walk = gaits_of(BODIES["Walker2d"])["walk"]
     rows = []
@@ -134,7 +136,7 @@ def test_a_switch_waits_for_the_cycle_boundary_and_the_phase_runs_on():
 
 
 def test_a_new_speed_for_the_gait_in_force_applies_at_once():
-    env = gym.make("neuromotor/Walker2d-Clock-v1", schedule="walk:1.0@0,walk:0.6@5", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v2", schedule="walk:1.0@0,walk:0.6@5", random_phase=False)
     env.reset(seed=0)
     for _ in range(5):
         env.step(np.zeros(6))
@@ -143,7 +145,7 @@ def test_a_new_speed_for_the_gait_in_force_applies_at_once():
 
 
 def test_random_commands_switch_gaits_within_an_episode():
-    env = gym.make("neuromotor/Walker2d-Clock-v1", switch_interval=(0.2, 0.4))
+    env = gym.make("neuromotor/Walker2d-Clock-v2", switch_interval=(0.2, 0.4))
     env.reset(seed=3)
     seen = set()
     for _ in range(400):
@@ -155,7 +157,7 @@ def test_random_commands_switch_gaits_within_an_episode():
 
 
 def test_the_observation_carries_the_clock_the_gait_and_the_speed():
-    env = gym.make("neuromotor/Walker2d-Clock-v1", schedule="walk:0.8@0", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v2", schedule="walk:0.8@0", random_phase=False)
     obs, _ = env.reset(seed=0)
     labels = env.unwrapped.command_labels
     command = dict(zip(labels, obs[-len(labels) :], strict=True))
@@ -173,22 +175,23 @@ def test_the_observation_carries_the_clock_the_gait_and_the_speed():
         ({"schedule": "trot@0"}, "gait must be one of walk, jump"),
         ({"indicator_width": 0.0}, "indicator_width must be a fraction of a cycle"),
         ({"height_weight": -1.0}, "height_weight must be >= 0"),
-        ({"target_rise": 0.0}, "target_rise must be a number > 0"),
+        ({"crouch": -0.1}, "crouch must be >= 0"),
+        ({"stance_contact_weight": -1}, "stance_contact_weight must be >= 0"),
     ],
 )
 def test_bad_clock_arguments_are_one_line_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        gym.make("neuromotor/Walker2d-Clock-v1", **kwargs)
+        gym.make("neuromotor/Walker2d-Clock-v2", **kwargs)
 
 
 def test_a_clock_env_renders_at_the_size_asked():
-    env = gym.make("neuromotor/Walker2d-Clock-v1", render_mode="rgb_array", width=64, height=48)
+    env = gym.make("neuromotor/Walker2d-Clock-v2", render_mode="rgb_array", width=64, height=48)
     env.reset(seed=0)
     assert env.render().shape == (48, 64, 3)
 
 
 def test_the_ants_gaits_are_its_own():
-    env = gym.make("neuromotor/Ant-Clock-v1", gaits=["trot", "pronk"], schedule="trot:0.5@0,pronk@20")
+    env = gym.make("neuromotor/Ant-Clock-v2", gaits=["trot", "pronk"], schedule="trot:0.5@0,pronk@20")
     env.reset(seed=0)
     assert env.unwrapped.task.clock.gait.name == "trot"
 
@@ -197,7 +200,7 @@ def test_only_the_clock_task_pays_for_foot_dynamics():
     walk = gym.make("neuromotor/Walker2d-Walk-v1")
     walk.reset(seed=0)
     assert walk.unwrapped.body.read().foot_forces is None
-    clock = gym.make("neuromotor/Walker2d-Clock-v1")
+    clock = gym.make("neuromotor/Walker2d-Clock-v2")
     clock.reset(seed=0)
     reading = clock.unwrapped.body.read(True)
     assert len(reading.foot_forces) == 2 and len(reading.foot_speeds) == 2
@@ -233,7 +236,7 @@ def test_evaluate_follows_scripted_commands_of_a_clock_brain(tmp_path):
 
     from conftest import evaluate_cli, tiny_run
 
-    run = tiny_run("neuromotor/Walker2d-Clock-v1", tmp_path / "clock")
+    run = tiny_run("neuromotor/Walker2d-Clock-v2", tmp_path / "clock")
 
     def evaluate(*args):
         return evaluate_cli(run, *args)
@@ -267,3 +270,51 @@ def test_launch_pays_going_up_in_a_scheduled_flight_never_coming_down():
     # In mid-stance (phase 0.25 of the schedule), rising pays nothing.
     rising = _hop(20)._replace(com_velocity=np.array([0.0, 0.0, 2.0]))
     assert standing.reward_terms(rising, np.zeros(6), {})["launch"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_gaits_segments_are_its_flights_and_ground_phases():
+    gaits = gaits_of(BODIES["Walker2d"])
+    assert gaits["walk"].segments == ((0.0, 1.0, False),)
+    jump = gaits["jump"]
+    stance = 1.0 - jump.swing_ratio
+    assert [s[2] for s in jump.segments] == [False, True]
+    assert np.array([s[:2] for s in jump.segments]) == pytest.approx(np.array([[0.0, stance], [stance, 1 - stance]]))
+    assert jump.flight_time() == pytest.approx(jump.period * jump.swing_ratio)
+    # A run: feet half a cycle apart, each swinging 60% of it: two flights of a tenth of a cycle.
+    run = Gait("run", period=0.5, offsets=(0.0, 0.5), swing_ratio=0.6)
+    assert [s[2] for s in run.segments] == [False, True, False, True]
+    assert sum(s[1] for s in run.segments) == pytest.approx(1.0)
+    assert run.flight_time() == pytest.approx(0.05)
+    # Feet 0.3 of a cycle ahead swing on clock phases [0.2, 0.7) and stand on [0.7, 1.2), across the cycle's end.
+    wrapped = Gait("wrapped", period=1.0, offsets=(0.3, 0.3), swing_ratio=0.5)
+    assert [s[2] for s in wrapped.segments] == [True, False]
+    assert np.array([s[:2] for s in wrapped.segments]) == pytest.approx(np.array([[0.2, 0.5], [0.7, 0.5]]))
+
+
+def test_the_rise_reference_is_a_ballistic_flight_and_a_crouch_continuous_round_the_cycle():
+    jump = gaits_of(BODIES["Walker2d"])["jump"]
+    phases = np.linspace(0.0, 1.0, 2001)
+    rises = np.array([rise_reference(jump, p, crouch=0.15) for p in phases])
+    flight = jump.flight_time()
+    assert rises.max() == pytest.approx(GRAVITY * flight**2 / 8, rel=1e-3)
+    assert rises.min() == pytest.approx(-0.15, rel=1e-3)
+    assert np.abs(np.diff(rises)).max() < 0.01  # no jumps, the wrap at phase 1 included
+    assert rises[0] == pytest.approx(0.0) and rises[-1] == pytest.approx(0.0, abs=1e-9)
+    # The flight's arc is a free fall: constant acceleration -g.
+    stance = 1.0 - jump.swing_ratio
+    t = np.array([0.2, 0.5, 0.8]) * flight
+    arc = [rise_reference(jump, stance + ti / jump.period) for ti in t]
+    assert (arc[0] - 2 * arc[1] + arc[2]) / (0.3 * flight) ** 2 == pytest.approx(-GRAVITY, rel=1e-6)
+    walk = gaits_of(BODIES["Walker2d"])["walk"]
+    assert all(rise_reference(walk, p) == 0.0 for p in phases)
+
+
+def test_a_foot_due_in_stance_is_paid_for_being_down_not_for_hovering():
+    task = _task("walk:1.0@0")
+    task.reset(_walk(0), np.random.default_rng(0))
+    down = task.reward_terms(_walk(1), np.zeros(6), {})["stance_contact"]
+    hovering = _walk(2)._replace(foot_contacts=np.array([False, False]))
+    lifted = task.reward_terms(hovering, np.zeros(6), {})["stance_contact"]
+    assert down == pytest.approx(task.weights["stance_contact"], rel=0.05)
+    # Phase 0 of the walk has the first foot in stance and the second in late stance: hovering both loses most.
+    assert lifted < 0.5 * down

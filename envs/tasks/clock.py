@@ -11,7 +11,7 @@ import numpy as np
 
 from envs.arguments import is_number
 from envs.bodies import BodyReading, BodySpec
-from envs.clock import Clock, Gait
+from envs.clock import GRAVITY, Clock, Gait, rise_reference
 from envs.gaits import gaits_of
 from envs.rewards import check_non_negative, mean_square
 from envs.tasks.base import Task
@@ -23,10 +23,6 @@ def parse_clock_schedule(text: str, spec: BodySpec) -> tuple[Command, ...]:
     catalogue = gaits_of(spec)
     in_place = tuple(name for name, gait in catalogue.items() if gait.in_place)
     return parse_schedule(text, tuple(catalogue), in_place)
-
-
-#: Standard gravity (m/s^2), for the take-off speed of a jump.
-_GRAVITY = 9.81
 
 
 class ClockTask(Task):
@@ -53,22 +49,24 @@ class ClockTask(Task):
     the ``commanded_gait`` and ``commanded_speed`` (the latest command), the ``active_gait`` and the ``clock_phase``.
 
     ## Rewards
-    Every term is ``weight * exp(-scale * error)`` (or, for ``height``, ``weight`` times a fraction), so it lies in
-    ``[0, weight]`` and none can be farmed. ``S_i`` is foot ``i``'s smooth stance indicator
+    Every term is ``weight * exp(-scale * error)`` (or ``weight`` times a fraction), so it lies in ``[0, weight]``
+    and none can be farmed. ``S_i`` is foot ``i``'s smooth stance indicator
     (:func:`~envs.clock.stance_indicator`, blur ``indicator_width``), ``1 - S_i`` its swing indicator.
 
     | term           | error (or pay)                                                                            |
     |----------------|-------------------------------------------------------------------------------------------|
     | `swing_force`  | mean over feet of ``(1 - S_i) * F_i``, the floor force in body weights: no weight in swing |
+    | `stance_contact` | pays ``1 -`` the mean over feet of ``S_i * (1 - C_i)`` (``C_i``: the foot touches the   |
+    |                |  floor): a foot due in stance is down, not hovering                                       |
     | `stance_speed` | mean over feet of ``S_i * v_i``, the foot speed (m/s): no sliding in stance               |
     | `speed`        | centre-of-mass velocity averaged over the last cycle, its distance from the command       |
     |                | (forward, and 0 sideways) less ``speed_deadzone``                                         |
     | `upright`      | ``1 - cos`` of the torso's tilt from vertical                                             |
-    | `height`       | pays, while airborne and the schedule has every foot in swing, the centre-of-mass rise,   |
-    |                | linearly from ``height_floor`` to ``target_rise`` (0 to 1): a flight must rise to be a    |
-    |                | jump, and standing earns none of it                                                      |
+    | `height`       | distance of the centre-of-mass rise from the schedule's (:func:`~envs.clock.rise_reference`: |
+    |                | a ballistic arc through each scheduled flight, a ``crouch`` between them, standing height |
+    |                | for a gait without flight), less ``height_deadzone``                                      |
     | `launch`       | pays, while the schedule has every foot in swing, the upward centre-of-mass speed in      |
-    |                | units of the take-off speed that rises ``target_rise`` (capped at 1; nothing going down)  |
+    |                | units of the take-off speed of the scheduled flight (capped at 1; nothing going down)     |
     | `action_rate`  | mean squared change of the action since the last step                                     |
     | `ctrl`         | mean squared action                                                                       |
 
@@ -85,6 +83,7 @@ class ClockTask(Task):
         indicator_width: Blur of the stance indicator's edges, a fraction of a cycle (``width`` is the renderer's).
         swing_force_weight: Weight of ``swing_force``.
         swing_force_scale: Scale of ``swing_force``, per body weight.
+        stance_contact_weight: Weight of ``stance_contact``.
         stance_speed_weight: Weight of ``stance_speed``.
         stance_speed_scale: Scale of ``stance_speed``, per m/s.
         speed_weight: Weight of ``speed``.
@@ -93,9 +92,9 @@ class ClockTask(Task):
         upright_weight: Weight of ``upright``.
         upright_scale: Scale of ``upright``, per unit of ``1 - cos(tilt)``.
         height_weight: Weight of ``height``.
-        target_rise: Centre-of-mass rise (m) above standing in a scheduled flight that earns the full ``height``.
-        height_floor: Rise (m) from which ``height`` pays, linearly up to ``target_rise``: below standing height (a
-            crouch), so that a low hop already earns a little more for rising a little higher.
+        height_scale: Scale of ``height``, per m.
+        height_deadzone: Distance (m) from the scheduled rise that costs nothing.
+        crouch: Depth (m) below standing of the scheduled crouch between two flights.
         launch_weight: Weight of ``launch``.
         action_rate_weight: Weight of ``action_rate``.
         action_rate_scale: Scale of ``action_rate``.
@@ -104,12 +103,24 @@ class ClockTask(Task):
 
     ## Version history
     * v1: initial version.
+    * v2: ``height`` tracks the schedule's rise through the whole cycle (v1 paid the rise in flight only, and its
+      jumps stayed low); ``stance_contact`` added; ``launch`` in units of the scheduled flight's take-off speed.
     """
 
     name = "clock"
     title = "Clock"
-    version = 1
-    terms = ("swing_force", "stance_speed", "speed", "upright", "height", "launch", "action_rate", "ctrl")
+    version = 2
+    terms = (
+        "swing_force",
+        "stance_contact",
+        "stance_speed",
+        "speed",
+        "upright",
+        "height",
+        "launch",
+        "action_rate",
+        "ctrl",
+    )
     reads_foot_dynamics = True
     reports_info = True
 
@@ -123,6 +134,7 @@ class ClockTask(Task):
         indicator_width: float = 0.04,
         swing_force_weight: float = 0.3,
         swing_force_scale: float = 6.0,
+        stance_contact_weight: float = 0.2,
         stance_speed_weight: float = 0.2,
         stance_speed_scale: float = 2.0,
         speed_weight: float = 0.3,
@@ -131,8 +143,9 @@ class ClockTask(Task):
         upright_weight: float = 0.15,
         upright_scale: float = 20.0,
         height_weight: float = 0.5,
-        target_rise: float = 0.35,
-        height_floor: float = -0.2,
+        height_scale: float = 8.0,
+        height_deadzone: float = 0.03,
+        crouch: float = 0.15,
         launch_weight: float = 0.2,
         action_rate_weight: float = 0.1,
         action_rate_scale: float = 2.0,
@@ -144,12 +157,9 @@ class ClockTask(Task):
             raise ValueError(f"gaits must be a non-empty list of gait names, got {gaits!r}")
         if not (is_number(indicator_width) and 0 < indicator_width <= 0.25):
             raise ValueError(f"indicator_width must be a fraction of a cycle in (0, 0.25], got {indicator_width!r}")
-        if not (is_number(target_rise) and target_rise > 0):
-            raise ValueError(f"target_rise must be a number > 0 (m), got {target_rise!r}")
-        if not (is_number(height_floor) and height_floor < target_rise):
-            raise ValueError(f"height_floor must be a number below target_rise (m), got {height_floor!r}")
         check_non_negative(
             swing_force_weight=swing_force_weight,
+            stance_contact_weight=stance_contact_weight,
             stance_speed_weight=stance_speed_weight,
             speed_weight=speed_weight,
             upright_weight=upright_weight,
@@ -161,6 +171,9 @@ class ClockTask(Task):
             stance_speed_scale=stance_speed_scale,
             speed_scale=speed_scale,
             speed_deadzone=speed_deadzone,
+            height_scale=height_scale,
+            height_deadzone=height_deadzone,
+            crouch=crouch,
             upright_scale=upright_scale,
             action_rate_scale=action_rate_scale,
             ctrl_scale=ctrl_scale,
@@ -172,6 +185,7 @@ class ClockTask(Task):
         self.indicator_width = float(indicator_width)
         self.weights = {
             "swing_force": swing_force_weight,
+            "stance_contact": stance_contact_weight,
             "stance_speed": stance_speed_weight,
             "speed": speed_weight,
             "upright": upright_weight,
@@ -185,10 +199,9 @@ class ClockTask(Task):
         self.speed_scale = speed_scale
         self.speed_deadzone = speed_deadzone
         self.upright_scale = upright_scale
-        self.target_rise = target_rise
-        self.height_floor = height_floor
-        # The take-off speed that carries the centre of mass ``target_rise`` up: v = sqrt(2 g h).
-        self.takeoff_speed = math.sqrt(2.0 * _GRAVITY * target_rise)
+        self.height_scale = height_scale
+        self.height_deadzone = height_deadzone
+        self.crouch = crouch
         self.action_rate_scale = action_rate_scale
         self.ctrl_scale = ctrl_scale
         self.np_random = np.random.default_rng()
@@ -310,6 +323,7 @@ class ClockTask(Task):
         forces, speeds = reading.foot_forces, reading.foot_speeds
         n = len(stance)
         swing_force = sum((1.0 - s) * f for s, f in zip(stance, forces, strict=True)) / n
+        hovering = sum(s * (not c) for s, c in zip(stance, reading.foot_contacts, strict=True)) / n
         stance_speed = sum(s * v for s, v in zip(stance, speeds, strict=True)) / n
         # The speed over the last cycle: the centre of mass's displacement over up to one period.
         positions = self._positions
@@ -325,13 +339,15 @@ class ClockTask(Task):
         swing_all = 1.0
         for s in stance:
             swing_all *= 1.0 - s
-        # The rise is paid only in a real flight (every foot off the floor) that the schedule asks for.
-        flight = 0.0 if reading.foot_contacts.any() else swing_all
-        floor = self.height_floor
-        rise = min(max((reading.com_rise - floor) / (self.target_rise - floor), 0.0), 1.0)
-        # Upward speed from the push-off on, in units of the take-off speed of ``target_rise``: a dense hint towards
-        # an explosive take-off, never paid on the way down.
-        launch = min(max(float(reading.com_velocity[2]) / self.takeoff_speed, 0.0), 1.0) * swing_all
+        gait = clock.gait
+        height_gap = abs(reading.com_rise - rise_reference(gait, clock.phase, self.crouch))
+        height_error = max(0.0, height_gap - self.height_deadzone)
+        # Upward speed in a scheduled flight, in units of the take-off speed of that flight (g T / 2): a dense hint
+        # towards an explosive take-off, never paid on the way down.
+        takeoff_speed = 0.5 * GRAVITY * gait.flight_time()
+        launch = 0.0
+        if takeoff_speed > 0:
+            launch = min(max(float(reading.com_velocity[2]) / takeoff_speed, 0.0), 1.0) * swing_all
         change = 0.0
         if self.last_action is not None:
             change = mean_square(action - self.last_action)
@@ -339,10 +355,11 @@ class ClockTask(Task):
         w = self.weights
         terms = {
             "swing_force": w["swing_force"] * math.exp(-self.swing_force_scale * swing_force),
+            "stance_contact": w["stance_contact"] * (1.0 - hovering),
             "stance_speed": w["stance_speed"] * math.exp(-self.stance_speed_scale * stance_speed),
             "speed": w["speed"] * math.exp(-self.speed_scale * speed_error),
             "upright": w["upright"] * math.exp(-self.upright_scale * (1.0 - reading.torso_upright)),
-            "height": w["height"] * flight * rise,
+            "height": w["height"] * math.exp(-self.height_scale * height_error),
             "launch": w["launch"] * launch,
             "action_rate": w["action_rate"] * math.exp(-self.action_rate_scale * change),
             "ctrl": w["ctrl"] * math.exp(-self.ctrl_scale * mean_square(action)),
