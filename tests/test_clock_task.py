@@ -318,3 +318,24 @@ def test_a_foot_due_in_stance_is_paid_for_being_down_not_for_hovering():
     assert down == pytest.approx(task.weights["stance_contact"], rel=0.05)
     # Phase 0 of the walk has the first foot in stance and the second in late stance: hovering both loses most.
     assert lifted < 0.5 * down
+
+
+def test_footfalls_exactly_on_the_schedule_are_named_as_commanded_and_follow_every_switch():
+    from agents.evaluation.ideal import ideal_footfalls, ideal_switch_latencies
+    from agents.evaluation.metrics import command_following, episode_metrics
+
+    schedule = "walk:1.0@0,jump@250,walk:0.7@500,jump@750"
+    run = ideal_footfalls(BODIES["Walker2d"], DT, schedule, seed=3)
+    result = command_following(run["commanded"], run["contacts"], run["com_position"], 1.0, DT)
+    assert [(s["commanded"], s["gait"]) for s in result["segments"]] == [("walk", "walk"), ("jump", "jump")] * 2
+    # Jumping alone, every flight rises what its length allows.
+    jumping = ideal_footfalls(BODIES["Walker2d"], DT, "jump@0")
+    apexes = episode_metrics(jumping["contacts"], jumping["com_position"], np.zeros(1000), 1.0, DT)["apex_rises"]
+    flight = gaits_of(BODIES["Walker2d"])["jump"].flight_time()
+    # (the last flight may be cut short by the episode end)
+    assert len(apexes) >= 9 and np.allclose(apexes[:-1], GRAVITY * flight**2 / 8, atol=0.005)
+    best = ideal_switch_latencies(BODIES["Walker2d"], DT, schedule, episodes=8)
+    assert len(best["latencies"]) == 24 and not np.isnan(best["latencies"]).any()
+    # A switch waits for the cycle boundary, so no latency beats the wait plus the time to show the new gait.
+    assert min(best["latencies"]) > 0.1
+    assert best["by_kind"]["walk->jump"]["followed"] == 1.0
