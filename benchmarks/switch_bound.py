@@ -16,6 +16,7 @@ import argparse
 import numpy as np
 
 from agents.evaluation.ideal import ideal_switch_latencies
+from agents.evaluation.metrics import GAIT_LABELS
 from agents.evaluation.rollout import env_dt
 from envs import env_id
 from envs.catalog import BODIES
@@ -43,6 +44,9 @@ def main() -> None:
         p10, p50, p90 = np.nanpercentile(values, [10, 50, 90]) if np.isfinite(values).any() else [np.nan] * 3
         never = int(np.isnan(values).sum())
         print(f"{kind:<14}{values.size:>6}{followed:>10.3f}{p10:>8.2f}{p50:>8.2f}{p90:>8.2f}{never:>7}")
+    unnamed = sorted({g for kind in result["by_kind"] for g in kind.split("->")} - set(GAIT_LABELS))
+    if unnamed:
+        print(f"never followed by name: {', '.join(unnamed)} (the gait labels are {', '.join(GAIT_LABELS)})")
 
 
 if __name__ == "__main__":
