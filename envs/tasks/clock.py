@@ -56,8 +56,8 @@ class ClockTask(Task):
     | term           | error (or pay)                                                                            |
     |----------------|-------------------------------------------------------------------------------------------|
     | `swing_force`  | mean over feet of ``(1 - S_i) * F_i``, the floor force in body weights: no weight in swing |
-    | `stance_contact` | pays ``1 -`` the mean over feet of ``S_i * (1 - C_i)`` (``C_i``: the foot touches the   |
-    |                |  floor): a foot due in stance is down, not hovering                                       |
+    | `stance_contact` | pays ``1 -`` the mean over feet of ``S_i * (1 - C_i)``, ``C_i`` the foot touching the |
+    |                | floor: a foot due in stance is down, not hovering                                         |
     | `stance_speed` | mean over feet of ``S_i * v_i``, the foot speed (m/s): no sliding in stance               |
     | `speed`        | centre-of-mass velocity averaged over the last cycle, its distance from the command       |
     |                | (forward, and 0 sideways) less ``speed_deadzone``                                         |
