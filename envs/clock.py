@@ -46,11 +46,9 @@ class Gait:
         if not is_number(self.swing_ratio) or not 0 < self.swing_ratio < 1:
             raise ValueError(f"gait {self.name!r}: swing_ratio must be a number in (0, 1), got {self.swing_ratio!r}")
 
-    def flight_fraction(self, samples: int = 1000) -> float:
-        """Fraction of the cycle in which the hard schedule has every foot in swing (0 for a walk), on a grid."""
-        stance = 1.0 - self.swing_ratio
-        airborne = sum(all((i / samples + o) % 1.0 >= stance for o in self.offsets) for i in range(samples))
-        return airborne / samples
+    def flight_fraction(self) -> float:
+        """Fraction of the cycle in which the hard schedule has every foot in swing (0 for a walk)."""
+        return sum((length for _, length, air in self.segments if air), 0.0)
 
     def airborne(self, phase: float) -> bool:
         """Whether the hard schedule has every foot in swing at clock ``phase``."""
