@@ -112,7 +112,7 @@ def test_every_term_is_bounded_by_its_weight(env_id):
 
 
 def test_a_switch_waits_for_the_cycle_boundary_and_the_phase_runs_on():
-    env = gym.make("neuromotor/Walker2d-Clock-v2", schedule="walk:1.0@0,jump@10", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v3", schedule="walk:1.0@0,jump@10", random_phase=False)
     env.reset(seed=0)
     walk = gaits_of(BODIES["Walker2d"])["walk"]
     rows = []
@@ -136,7 +136,7 @@ def test_a_switch_waits_for_the_cycle_boundary_and_the_phase_runs_on():
 
 
 def test_a_new_speed_for_the_gait_in_force_applies_at_once():
-    env = gym.make("neuromotor/Walker2d-Clock-v2", schedule="walk:1.0@0,walk:0.6@5", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v3", schedule="walk:1.0@0,walk:0.6@5", random_phase=False)
     env.reset(seed=0)
     for _ in range(5):
         env.step(np.zeros(6))
@@ -145,7 +145,7 @@ def test_a_new_speed_for_the_gait_in_force_applies_at_once():
 
 
 def test_random_commands_switch_gaits_within_an_episode():
-    env = gym.make("neuromotor/Walker2d-Clock-v2", switch_interval=(0.2, 0.4))
+    env = gym.make("neuromotor/Walker2d-Clock-v3", switch_interval=(0.2, 0.4))
     env.reset(seed=3)
     seen = set()
     for _ in range(400):
@@ -157,7 +157,7 @@ def test_random_commands_switch_gaits_within_an_episode():
 
 
 def test_the_observation_carries_the_clock_the_gait_and_the_speed():
-    env = gym.make("neuromotor/Walker2d-Clock-v2", schedule="walk:0.8@0", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v3", schedule="walk:0.8@0", random_phase=False)
     obs, _ = env.reset(seed=0)
     labels = env.unwrapped.command_labels
     command = dict(zip(labels, obs[-len(labels) :], strict=True))
@@ -181,17 +181,17 @@ def test_the_observation_carries_the_clock_the_gait_and_the_speed():
 )
 def test_bad_clock_arguments_are_one_line_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        gym.make("neuromotor/Walker2d-Clock-v2", **kwargs)
+        gym.make("neuromotor/Walker2d-Clock-v3", **kwargs)
 
 
 def test_a_clock_env_renders_at_the_size_asked():
-    env = gym.make("neuromotor/Walker2d-Clock-v2", render_mode="rgb_array", width=64, height=48)
+    env = gym.make("neuromotor/Walker2d-Clock-v3", render_mode="rgb_array", width=64, height=48)
     env.reset(seed=0)
     assert env.render().shape == (48, 64, 3)
 
 
 def test_the_ants_gaits_are_its_own():
-    env = gym.make("neuromotor/Ant-Clock-v2", gaits=["trot", "pronk"], schedule="trot:0.5@0,pronk@20")
+    env = gym.make("neuromotor/Ant-Clock-v3", gaits=["trot", "pronk"], schedule="trot:0.5@0,pronk@20")
     env.reset(seed=0)
     assert env.unwrapped.task.clock.gait.name == "trot"
 
@@ -200,7 +200,7 @@ def test_only_the_clock_task_pays_for_foot_dynamics():
     walk = gym.make("neuromotor/Walker2d-Walk-v1")
     walk.reset(seed=0)
     assert walk.unwrapped.body.read().foot_forces is None
-    clock = gym.make("neuromotor/Walker2d-Clock-v2")
+    clock = gym.make("neuromotor/Walker2d-Clock-v3")
     clock.reset(seed=0)
     reading = clock.unwrapped.body.read(True)
     assert len(reading.foot_forces) == 2 and len(reading.foot_speeds) == 2
@@ -236,7 +236,7 @@ def test_evaluate_follows_scripted_commands_of_a_clock_brain(tmp_path):
 
     from conftest import evaluate_cli, tiny_run
 
-    run = tiny_run("neuromotor/Walker2d-Clock-v2", tmp_path / "clock")
+    run = tiny_run("neuromotor/Walker2d-Clock-v3", tmp_path / "clock")
 
     def evaluate(*args):
         return evaluate_cli(run, *args)
