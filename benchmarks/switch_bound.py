@@ -1,6 +1,7 @@
 """The best switch score any clock brain can get: an ideal follower, footfalls exactly on the clock's schedule.
 
-A new gait takes effect at the clock's next cycle boundary, and a switch counts as followed once the gait label of
+A new gait takes effect when the clock lets it take over (a jump in flight lands first; a walk becomes a jump at the
+start of its cycle), and a switch counts as followed once the gait label of
 the trailing 0.5 s names the new gait. This replays the clock task's own schedule (random start phases) through the
 same metrics as ``evaluate.py --commands`` and prints the fraction of switches followed within ``--within`` seconds,
 overall and per kind of switch, with the latency percentiles: an upper bound for a brain's ``switches_followed``.

@@ -3,8 +3,9 @@
 A :class:`Gait` says when each foot should stand and when it should swing: a cycle ``period`` (s), each foot's
 phase ``offsets`` (fractions of a cycle) and the ``swing_ratio`` (the fraction of each foot's cycle spent in the
 air, at the end of its cycle). A :class:`Clock` keeps one phase in ``[0, 1)``, advanced by ``dt / period`` and never
-reset within an episode; a requested gait (a new period, offsets or swing ratio) takes effect when the phase next
-passes 0, so the phase and every foot's schedule stay continuous. :func:`stance_indicator` is the smooth version
+reset within an episode; a requested gait (a new period, offsets or swing ratio) takes effect as soon as no foot in
+the air would be due on the floor and no flight would start, at the latest when the phase next passes 0, so the
+phase and every foot's schedule stay continuous. :func:`stance_indicator` is the smooth version
 of "this foot should be down": the probability, under a normal blur of the phase with ``width`` (a fraction of a
 cycle), that the foot's phase lies in its stance part.
 """
@@ -52,8 +53,21 @@ class Gait:
 
     def airborne(self, phase: float) -> bool:
         """Whether the hard schedule has every foot in swing at clock ``phase``."""
+        return all(self.swinging(phase))
+
+    def swinging(self, phase: float) -> tuple[bool, ...]:
+        """Per foot, whether the hard schedule has it in swing at clock ``phase``."""
         stance = 1.0 - self.swing_ratio
-        return all((phase + o) % 1.0 >= stance for o in self.offsets)
+        return tuple((phase + o) % 1.0 >= stance for o in self.offsets)
+
+    def can_take_over(self, old: Gait, phase: float) -> bool:
+        """Whether this gait can take over from ``old`` at clock ``phase`` with every foot's schedule continuous in
+        what a body can do at once: a foot may lift (stance to swing) but none in the air is due on the floor, and no
+        flight starts (leaving the floor with every foot takes a push that the old schedule did not prepare)."""
+        before, after = old.swinging(phase), self.swinging(phase)
+        if any(was and not now for was, now in zip(before, after, strict=True)):
+            return False
+        return not all(after) or all(before)
 
     @functools.cached_property
     def segments(self) -> tuple[tuple[float, float, bool], ...]:
@@ -167,7 +181,9 @@ class Clock:
         self.gait, self.phase, self.pending = gait, phase % 1.0, None
 
     def request(self, gait: Gait) -> None:
-        """Switch to ``gait`` when the phase next passes 0 (never mid-cycle); it must have the clock's feet."""
+        """Switch to ``gait`` at the first step at which it can take over (:meth:`Gait.can_take_over`: a jump in
+        stance can start walking at once), at the latest when the phase next passes 0; the phase runs on through the
+        switch. ``gait`` must have the clock's feet."""
         if len(gait.offsets) != len(self.gait.offsets):
             raise ValueError(f"gait {gait.name!r} has {len(gait.offsets)} feet, the clock's {len(self.gait.offsets)}")
         self.pending = gait
@@ -179,11 +195,17 @@ class Clock:
     def advance(self, dt: float) -> bool:
         """Move the phase on by ``dt`` seconds; returns whether a requested gait took effect.
 
-        At a cycle boundary the rest of the step runs at the new gait's period, so the phase never jumps.
+        A requested gait takes effect at the end of the first step at which it can take over (the phase unchanged,
+        the new period from the next step on), or at a cycle boundary, where the rest of the step runs at its
+        period. Either way the phase never jumps.
         """
         step = dt / self.gait.period
         if self.phase + step < 1.0:
             self.phase += step
+            pending = self.pending
+            if pending is not None and pending.can_take_over(self.gait, self.phase):
+                self.gait, self.pending = pending, None
+                return True
             return False
         # The part of dt that finishes this cycle, then the remainder in the (possibly new) gait.
         left = dt - (1.0 - self.phase) * self.gait.period

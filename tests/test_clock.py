@@ -19,6 +19,7 @@ def test_walk_has_no_flight_and_jump_has_one():
 def test_phase_stays_continuous_across_a_switch_and_a_period_change():
     clock = Clock(WALK)
     dt = 0.008
+    clock.reset(WALK, 0.2)  # the second foot in swing: the jump would put it down, so it waits
     seconds, switched_at = 0.0, None
     clock.request(JUMP)
     for step in range(300):
@@ -33,8 +34,36 @@ def test_phase_stays_continuous_across_a_switch_and_a_period_change():
         assert moved <= dt / min(period, clock.gait.period) + 1e-12
         assert moved >= dt / max(period, clock.gait.period) - 1e-12
     assert switched_at is not None and clock.gait is JUMP
-    # The switch waited for the end of the first 0.5 s cycle.
-    assert switched_at == math.ceil(0.5 / dt) - 1
+    # The switch waited for the end of the walk's cycle (0.8 of its 0.5 s).
+    assert switched_at == math.ceil(0.8 * 0.5 / dt) - 1
+
+
+def test_a_jump_in_stance_walks_at_once_and_one_in_flight_lands_first():
+    dt = 0.008
+    for start, immediate in ((0.05, True), (0.3, True), (0.6, False), (0.95, False)):
+        clock = Clock(JUMP)
+        clock.reset(JUMP, start)
+        clock.request(WALK)
+        assert clock.advance(dt) is immediate, start
+        if not immediate:
+            # In flight: the walk waits for the landing at the cycle boundary.
+            calls = 2
+            while not clock.advance(dt):
+                calls += 1
+            assert abs(calls - (1.0 - start) * JUMP.period / dt) < 1.0
+
+
+@pytest.mark.parametrize("old", [WALK, JUMP])
+@pytest.mark.parametrize("new", [WALK, JUMP])
+def test_a_take_over_never_puts_a_foot_in_the_air_down_nor_starts_a_flight(old, new):
+    for phase in np.linspace(0.0, 1.0, 401, endpoint=False):
+        if new.can_take_over(old, phase):
+            before, after = old.swinging(phase), new.swinging(phase)
+            assert not any(b and not a for b, a in zip(before, after, strict=True))
+            assert not all(after) or all(before)
+    # A walk can become a jump only where both its feet are down and the jump's stance has begun.
+    assert JUMP.can_take_over(WALK, 0.05) and not JUMP.can_take_over(WALK, 0.2)
+    assert not JUMP.can_take_over(WALK, 0.55)  # both feet down, but the jump would be in flight
 
 
 @pytest.mark.parametrize("swing", [0.1, 0.4, 0.55, 0.9])

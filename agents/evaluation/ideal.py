@@ -1,7 +1,8 @@
 """The ideal clock follower: footfalls exactly on a clock task's schedule, to find what any brain can best score.
 
-A brain of the clock task can follow a command no sooner than the clock lets it: a new gait takes effect at the
-next cycle boundary, and the gait label that judges a switch looks back over a trailing window. Feeding the
+A brain of the clock task can follow a command no sooner than the clock lets it: a new gait takes effect when it can
+take over with every foot's schedule continuous (:meth:`~envs.clock.Gait.can_take_over`), and the gait label that
+judges a switch looks back over a trailing window. Feeding the
 clock's own hard schedule (every foot down exactly when due, the centre of mass on
 :func:`~envs.clock.rise_reference` and moving at the commanded speed) through the same
 :func:`~agents.evaluation.metrics.command_following` as a real brain gives the switch latencies of a perfect brain:

@@ -1,4 +1,4 @@
-"""The clock task: gaits as footfall schedules, followed by periodic rewards, switching at cycle boundaries."""
+"""The clock task: gaits as footfall schedules, followed by periodic rewards, switching with every foot continuous."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ class ClockTask(Task):
 
     A gait (:class:`~envs.clock.Gait`, the body's own from ``envs.catalog.GAITS``) is a period, a phase offset per
     foot and a swing ratio. The :class:`~envs.clock.Clock` runs through the whole episode; a new gait takes effect
-    when its phase next passes 0, so the schedule of every foot stays continuous (the method of Siekmann et al.
+    as soon as no foot in the air would be due on the floor and no flight would start (a jump in stance walks at
+    once, a jump in flight lands first), at the latest when the phase next passes 0, so the phase and the schedule
+    of every foot stay continuous (the method of Siekmann et al.
     2021, Walk These Ways and MuJoCo Playground's gait tracking). Walking and jumping differ only in their schedules:
     a walk has its feet half a cycle apart and no flight, a jump its feet in phase and a flight every cycle.
 
@@ -45,7 +47,7 @@ class ClockTask(Task):
     ``"walk:1.0@0,jump@300"`` fixes them (see :func:`~envs.tasks.gait.parse_schedule`);
     ``env.reset(options={"schedule": ...})`` sets the next episode's (``None``: random ones). A command due at step
     ``N`` is requested after the ``N``-th step. Its speed applies at once (a walk told to jump first slows to a
-    stop, a jump told to walk sets off); its gait takes effect at the clock's next cycle boundary. ``info`` carries
+    stop, a jump told to walk sets off); its gait takes effect when the clock lets it take over. ``info`` carries
     the ``commanded_gait`` and ``commanded_speed`` (the latest command), the ``active_gait`` and the ``clock_phase``.
 
     ## Rewards
@@ -108,7 +110,9 @@ class ClockTask(Task):
       jumps stayed low); ``stance_contact`` added; ``launch`` in units of the scheduled flight's take-off speed.
     * v3: ``crouch`` is the body's own (:class:`~envs.bodies.BodySpec` ``task_kwargs``): 0.06 m for the Walker2d and
       0.08 m for the Hopper, within what their joints allow standing still (:func:`envs.reach.deepest_crouch`);
-      v2 asked every body for 0.15 m, and the Walker2d's jumps stayed at 0.21 m.
+      v2 asked every body for 0.15 m, and the Walker2d's jumps stayed at 0.21 m. A new gait takes over as soon as
+      every foot's schedule stays continuous (:meth:`~envs.clock.Gait.can_take_over`), not only at the cycle
+      boundary: a jump told to walk in its stance no longer jumps once more.
     """
 
     name = "clock"
