@@ -95,6 +95,19 @@ class Gait:
             merged.pop()
         return tuple((start % 1.0, length, state) for start, length, state in merged)
 
+    def ground_phase(self, u: float) -> float:
+        """The clock phase a fraction ``u`` in ``[0, 1)`` of the way through the cycle's ground phases (everything
+        but its flights): ``u`` uniform gives a uniform phase at which a body standing still can start the gait."""
+        ground = [(start, length) for start, length, air in self.segments if not air]
+        total = sum(length for _, length in ground)
+        left = u * total
+        for start, length in ground:
+            if left < length:
+                return (start + left) % 1.0
+            left -= length
+        start, length = ground[-1]
+        return (start + length * (1.0 - 1e-9)) % 1.0
+
     def flight_time(self) -> float:
         """Seconds of the longest scheduled flight in a cycle (0 for a gait without one)."""
         return self.period * max((length for _, length, air in self.segments if air), default=0.0)

@@ -153,3 +153,13 @@ def test_feet_at_rest_carry_the_body_weight_and_barely_move(env_id):
     # A foot that does not touch the floor carries nothing; a foot on it barely moves.
     assert np.all(forces[~down] == 0.0)
     assert np.all(body.foot_speeds()[down] < 0.05)
+
+
+def test_ground_phases_cover_the_cycle_but_its_flights_evenly():
+    us = np.linspace(0.0, 1.0, 2000, endpoint=False)
+    walk = [WALK.ground_phase(u) for u in us]
+    assert walk == pytest.approx(us)  # no flight: every phase
+    jump = np.array([JUMP.ground_phase(u) for u in us])
+    assert not any(JUMP.airborne(p) for p in jump)
+    # Evenly over the 0.45 of the cycle on the ground.
+    assert np.diff(jump) == pytest.approx(0.45 / 2000)

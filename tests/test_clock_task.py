@@ -291,6 +291,17 @@ def test_a_gaits_segments_are_its_flights_and_ground_phases():
     assert np.array([s[:2] for s in wrapped.segments]) == pytest.approx(np.array([[0.2, 0.5], [0.7, 0.5]]))
 
 
+def test_episodes_start_at_a_random_phase_on_the_ground_never_in_a_flight():
+    env = gym.make("neuromotor/Walker2d-Clock-v3", gaits=["jump"])
+    task = env.unwrapped.task
+    phases = []
+    for seed in range(60):
+        env.reset(seed=seed)
+        phases.append(task.clock.phase)
+        assert not task.clock.gait.airborne(task.clock.phase)
+    assert np.ptp(phases) > 0.25  # spread over the 0.35 of the cycle on the ground
+
+
 def test_the_rise_reference_is_a_ballistic_flight_and_a_crouch_continuous_round_the_cycle():
     jump = gaits_of(BODIES["Walker2d"])["jump"]
     phases = np.linspace(0.0, 1.0, 2001)

@@ -81,7 +81,8 @@ class ClockTask(Task):
         switch_interval: Range (s) of the time between random command changes.
         speed_range: Range of speeds drawn for moving gaits, as multiples of the body's walk speed.
         schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``.
-        random_phase: Start each episode at a random phase (otherwise at 0).
+        random_phase: Start each episode at a random phase on the ground (not in a scheduled flight, which a body
+            standing still cannot be in); otherwise at 0.
         indicator_width: Blur of the stance indicator's edges, a fraction of a cycle (``width`` is the renderer's).
         swing_force_weight: Weight of ``swing_force``.
         swing_force_scale: Scale of ``swing_force``, per body weight.
@@ -112,7 +113,8 @@ class ClockTask(Task):
       0.08 m for the Hopper, within what their joints allow standing still (:func:`envs.reach.deepest_crouch`);
       v2 asked every body for 0.15 m, and the Walker2d's jumps stayed at 0.21 m. A new gait takes over as soon as
       every foot's schedule stays continuous (:meth:`~envs.clock.Gait.can_take_over`), not only at the cycle
-      boundary: a jump told to walk in its stance no longer jumps once more.
+      boundary: a jump told to walk in its stance no longer jumps once more. A random start phase is on the ground,
+      never in a flight that a body standing still cannot be in.
     """
 
     name = "clock"
@@ -314,12 +316,15 @@ class ClockTask(Task):
         self._due = {}
         for command in self.episode_schedule:
             self._due.setdefault(command.step, command)
-        self.clock.reset(self.clock.gait, float(np_random.uniform()) if self.random_phase else 0.0)
+        self.clock.reset(self.clock.gait, 0.0)
         if self.episode_schedule:
             first = self.episode_schedule[0]
             self._command(first.gait, first.speed, now=True)
         else:
             self._draw(now=True)
+        if self.random_phase:
+            gait = self.clock.gait
+            self.clock.reset(gait, gait.ground_phase(float(np_random.uniform())))
         self._positions.clear()
         self._positions.append(tuple(reading.com_position[:2].tolist()))
 
