@@ -331,6 +331,28 @@ def test_a_foot_due_in_stance_is_paid_for_being_down_not_for_hovering():
     assert lifted < 0.5 * down
 
 
+def test_a_flight_the_schedule_does_not_have_costs_the_grounded_term_and_a_scheduled_one_does_not():
+    def running(step: int) -> BodyReading:
+        reading = _walk(step)
+        # Both feet up for the first 0.1 of each foot's stance: a run's flight between steps.
+        walk = gaits_of(BODIES["Walker2d"])["walk"]
+        phase = (step * DT / walk.period) % 1.0
+        if any(0.0 <= (phase + o) % 1.0 < 0.1 for o in walk.offsets):
+            return reading._replace(foot_contacts=np.array([False, False]))
+        return reading
+
+    def grounded(task: ClockTask, motion) -> float:
+        task.reset(motion(0), np.random.default_rng(0))
+        return sum(task.reward_terms(motion(t), np.zeros(6), {})["grounded"] for t in range(1, 201))
+
+    full = 200 * _task("walk:1.0@0").weights["grounded"]
+    assert grounded(_task("walk:1.0@0"), _walk) == pytest.approx(full)
+    # A fifth of the steps in the air costs about a fifth of the term.
+    assert grounded(_task("walk:1.0@0"), running) < 0.85 * full
+    # The jump's own flights cost nothing beyond the blur of the schedule's edges.
+    assert grounded(_task("jump@0"), _hop) > 0.9 * full
+
+
 def test_footfalls_exactly_on_the_schedule_are_named_as_commanded_and_follow_every_switch():
     from agents.evaluation.ideal import ideal_footfalls, ideal_switch_latencies
     from agents.evaluation.metrics import command_following, episode_metrics
