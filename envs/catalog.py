@@ -26,7 +26,7 @@ _ANT_WALK = {
 
 #: The clock jump's crouch between flights, within what the body's joints allow standing still on flat feet
 #: (``envs.reach.deepest_crouch``): the Walker2d reaches 0.04 m upright and 0.09 m leaning back 0.3 rad (its hips
-#: only extend, its ankles turn 45 degrees), the Hopper 0.08 m upright.
+#: only extend, its ankles turn 45 degrees), the Hopper 0.085 m upright.
 _WALKER2D_CLOCK = {"crouch": 0.06}
 _HOPPER_CLOCK = {"crouch": 0.08}
 

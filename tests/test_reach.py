@@ -61,4 +61,4 @@ def test_the_pose_found_stands_flat_footed_with_its_centre_of_mass_over_the_feet
 )
 def test_bodies_and_arguments_it_cannot_measure_are_named(name, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        deepest_crouch(_body(name), samples=kwargs.pop("samples", 10), **kwargs)
+        deepest_crouch(_body(name), **{"samples": 10, **kwargs})

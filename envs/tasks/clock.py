@@ -377,7 +377,7 @@ class ClockTask(Task):
         terms = {
             "swing_force": w["swing_force"] * math.exp(-self.swing_force_scale * swing_force),
             "stance_contact": w["stance_contact"] * (1.0 - hovering),
-            "grounded": w["grounded"] * (1.0 - (1.0 - swing_all) * (not reading.foot_contacts.any())),
+            "grounded": w["grounded"] * (1.0 - (1.0 - swing_all) * reading.airborne),
             "stance_speed": w["stance_speed"] * math.exp(-self.stance_speed_scale * stance_speed),
             "speed": w["speed"] * math.exp(-self.speed_scale * speed_error),
             "upright": w["upright"] * math.exp(-self.upright_scale * (1.0 - reading.torso_upright)),
