@@ -12,6 +12,7 @@ from agents.cli import distill as distill_cli
 from agents.config import ConfigError, resolve_config
 from agents.evaluation import rollout as evaluation
 from agents.training import distill
+from agents.vecenvs import EnvFactory
 
 GAIT = "neuromotor/Walker2d-Gait-v2"
 TEACHERS = {"walk": "walker2d-walk", "jump": "walker2d-jump"}
@@ -129,3 +130,25 @@ def test_cli_measures_fresh_teachers_switched_on_a_schedule(capsys, tmp_path):
     assert measured["switch_latency_distribution"]["switches"] == 1
     assert {"walk_speed_error", "segment_gaits", "switches_followed"} <= set(measured)
     assert not (tmp_path / "s").exists()
+
+
+def test_the_gait_in_force_is_read_from_a_gait_envs_names_and_a_clock_envs_gait_parameters():
+    clock = "neuromotor/Walker2d-Clock-v3"
+    kwargs = {"gaits": ["walk", "jump"], "random_phase": False}
+    reader = distill.GaitReader(clock, kwargs)
+    assert set(reader.names) >= {"walk", "jump"}
+    env = EnvFactory(clock, kwargs)()
+    # A jump told to walk in its stance (the first third of its cycle) walks at once.
+    obs, info = env.reset(seed=0, options={"schedule": "jump@0,walk:1.0@20"})
+    seen = []
+    for _ in range(60):
+        assert reader.names[reader(obs[None])[0]] == info.get("active_gait", "jump")
+        seen.append(reader.names[reader(obs[None])[0]])
+        obs, _, terminated, _, info = env.step(np.zeros(env.action_space.shape))
+        if terminated:
+            break
+    assert seen[0] == "jump" and seen[-1] == "walk"
+    env.close()
+    gait = distill.GaitReader(GAIT, {})
+    assert gait.names == ("walk", "jump")
+    assert gait.names[gait(gait_obs(np.random.default_rng(0), "jump", 0.0))[0]] == "jump"

@@ -92,7 +92,7 @@ def test_bad_lead_in_settings_are_one_line_errors(value, message):
 
 def test_a_lead_in_needs_a_gait_env_and_lead_brains_of_its_body():
     lead = {"brains": {"walk": "walker2d-walk"}, "gait": "jump", "steps": [0, 10]}
-    with pytest.raises(ConfigError, match="lead_in needs a gait env"):
+    with pytest.raises(ConfigError, match="lead_in needs a gait or clock env"):
         check_env_config(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", {"lead_in": lead}), warm_start=False)
     lead["brains"] = {"walk": "ant-walk"}
     with pytest.raises(ConfigError, match=re.escape("teacher walk=ant-walk senses")):
@@ -130,3 +130,15 @@ def test_stored_takeover_teachers_load_and_act(name):
     obs, _ = env.reset(seed=0)
     action = teachers.act(obs[None], np.ones(1, dtype=bool))[0]
     assert action.shape == (6,) and np.all(np.abs(action) <= 1.0) and np.any(action != 0.0)
+
+
+def test_a_clock_learner_takes_over_where_the_lead_brain_left_off():
+    clock = "neuromotor/Walker2d-Clock-v3"
+    kwargs = {"gaits": ["walk", "jump"], "switch_interval": [0.2, 0.4]}
+    env = env_factory(clock, kwargs, {"brains": {"walk": "walker2d-walk"}, "gait": "jump", "steps": [100, 100]})()
+    _, info = env.reset(seed=0)
+    task = env.unwrapped.task
+    assert info["lead_in_steps"] == 100 and task.step_count == 100 and not info["lead_in_fallback"]
+    assert info["com_x"] > 0.1  # the lead brain walked
+    assert [c.gait for c in task.episode_schedule] == ["walk"] * (len(task.episode_schedule) - 1) + ["jump"]
+    assert task.commanded_gait == "jump"

@@ -1,11 +1,12 @@
 """Distillation: teach one student brain what several teacher brains do, each teacher for its own gait.
 
-A gait env's command names the active gait; the teacher of that gait says what to do. The student (an LSTM brain
-of the usual shape) learns the teachers' deterministic actions by DAgger (Ross et al., 2011): the first rollouts
-follow the teachers, later ones more and more the student itself, always labelled by the teachers, so the student
-also learns to recover from states its own mistakes lead to. Every teacher runs on every step, seeing the
-observation as its own task would show it (its own gait commanded, the walking speed held while another gait is
-active), so the teacher taking over at a switch has followed the whole episode.
+The gait in force (named by a gait env's command, or shown by a clock env's gait parameters, see :class:`GaitReader`)
+chooses the teacher that says what to do. The student (an LSTM brain of the usual shape) learns the teachers'
+deterministic actions by DAgger (Ross et al., 2011): the first rollouts follow the teachers, later ones more and more
+the student itself, always labelled by the teachers, so the student also learns to recover from states its own
+mistakes lead to. Every teacher runs on every step, seeing the observation as its own task would show it (its own
+gait commanded, the walking speed held while another gait is active), so the teacher taking over at a switch has
+followed the whole episode.
 """
 
 from __future__ import annotations
@@ -126,8 +127,54 @@ def _gait_labels(labels: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(x for x in labels if x in GAITS)
 
 
+#: Command inputs of a clock env that say which gait is in force (then one offset per foot).
+CLOCK_GAIT_LABELS = ("swing_ratio", "frequency")
+
+
+class GaitReader:
+    """Which gait each observation's command has in force, read from its raw inputs.
+
+    A gait env's command names the gait (one input per gait, 1 for the commanded one); a clock env's shows the
+    parameters of the gait in force (swing ratio, frequency and per-foot offsets), matched here to the body's gaits.
+
+    Args:
+        env_id: The env.
+        env_kwargs: Its keyword arguments.
+    """
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any]) -> None:
+        env = EnvFactory(env_id, env_kwargs)()
+        try:
+            labels = tuple(getattr(env.unwrapped, "command_labels", ()))
+            senses = env.observation_space.shape[0] - len(labels)
+            catalogue = getattr(getattr(env.unwrapped, "task", None), "catalogue", None) or {}
+        finally:
+            env.close()
+        self.table: np.ndarray | None = None
+        one_hot = _gait_labels(labels)
+        if one_hot:
+            self.names = one_hot
+            self.columns = np.array([senses + labels.index(g) for g in one_hot])
+        elif catalogue and all(x in labels for x in CLOCK_GAIT_LABELS):
+            self.names = tuple(catalogue)
+            first = senses + labels.index(CLOCK_GAIT_LABELS[0])
+            gaits = list(catalogue.values())
+            self.columns = np.arange(first, first + 2 + len(gaits[0].offsets))
+            self.table = np.array([[g.swing_ratio, 1.0 / g.period, *g.offsets] for g in gaits])
+        else:
+            raise ConfigError(f"{env_id} has no gait command (its commands: {labels}): no teacher could be chosen")
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Index into ``names`` of the gait in force in each of a batch of raw observations."""
+        values = obs[:, self.columns]
+        if self.table is None:
+            return values.argmax(axis=1)
+        return np.abs(values[:, None, :] - self.table[None]).sum(axis=2).argmin(axis=1)
+
+
 class Teachers:
-    """One teacher per gait, switched by the gait env's command: each env's action is its active teacher's.
+    """One teacher per gait, switched by the gait in force (:class:`GaitReader`): each env's action is its active
+    teacher's.
 
     Also a stand-in for a model (``predict``), so the teachers can be rolled out and measured as one brain.
     With ``fresh``, a teacher's LSTM starts from zero each time its gait is commanded (as it does in training when
@@ -144,12 +191,10 @@ class Teachers:
         fresh: bool = False,
     ) -> None:
         senses, labels = input_layout(env_id, env_kwargs)
-        gaits = _gait_labels(labels)
-        if not gaits:
-            raise ConfigError(f"{env_id} has no gait command (its commands: {labels}): no teacher could be chosen")
+        self.reader = GaitReader(env_id, env_kwargs)
+        gaits = self.reader.names
         if not teachers or set(teachers) - set(gaits):
             raise ConfigError(f"teachers must be given for gaits of {', '.join(gaits)}; got {', '.join(teachers)}")
-        self.gait_index = {g: senses + labels.index(g) for g in teachers}
         self.teachers = [Teacher(g, s, labels, senses, n_envs) for g, s in teachers.items()]
         self.n_envs = n_envs
         self.fresh = fresh
@@ -159,8 +204,9 @@ class Teachers:
         """Each env's active teacher's action, clipped to [-1, 1] (every teacher steps, active or not)."""
         actions = np.zeros((len(obs), *self.teachers[0].model.action_space.shape))
         starts = np.asarray(starts, dtype=bool)
+        in_force = self.reader(obs)
         for teacher in self.teachers:
-            active = obs[:, self.gait_index[teacher.gait]] > 0.5
+            active = in_force == self.reader.names.index(teacher.gait)
             own_starts = starts | (active & ~self.was_active[teacher.gait]) if self.fresh else starts
             self.was_active[teacher.gait] = active
             actions[active] = teacher.act(obs, active, own_starts)[active]

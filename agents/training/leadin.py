@@ -19,6 +19,7 @@ import numpy as np
 from agents.config import ConfigError, check_lead_in
 from agents.training.distill import Teachers
 from agents.vecenvs import EnvFactory
+from envs.tasks.clock import ClockTask
 from envs.tasks.gait import GaitTask
 
 
@@ -26,7 +27,7 @@ class LeadIn(gym.Wrapper):
     """A gait env whose episodes start after a random lead-in by other brains.
 
     Args:
-        env: A gait env (``neuromotor/<Body>-Gait-v*``).
+        env: A gait or clock env (``neuromotor/<Body>-Gait-v*`` or ``-Clock-v*``).
         env_id: Its id, and
         env_kwargs: its keyword arguments (the lead brains read its observations as their own tasks show them).
         brains: Lead brain of each gait, e.g. ``{"walk": "walker2d-walk-speeds"}``.
@@ -53,8 +54,10 @@ class LeadIn(gym.Wrapper):
         super().__init__(env)
         check_lead_in({"brains": dict(brains), "gait": gait, "steps": list(steps), "learner_steps": learner_steps})
         task = getattr(env.unwrapped, "task", None)
-        if not isinstance(task, GaitTask):
-            raise ConfigError(f"lead_in needs a gait env (neuromotor/<Body>-Gait-v*), not {env_id}")
+        if not isinstance(task, GaitTask | ClockTask):
+            raise ConfigError(
+                f"lead_in needs a gait or clock env (neuromotor/<Body>-Gait-v* or -Clock-v*), not {env_id}"
+            )
         self.task = task
         self.gait = gait
         self.steps = (int(steps[0]), int(steps[1]))
