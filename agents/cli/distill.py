@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="neuromotor distill", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("run_dir", type=Path, help="where the student brain is written (a run directory)")
-    parser.add_argument("--env", required=True, help="the gait env of the student, e.g. neuromotor/Walker2d-Gait-v2")
+    parser.add_argument(
+        "--env", required=True, help="the gait or clock env of the student, e.g. neuromotor/Walker2d-Clock-v3"
+    )
     parser.add_argument("--teacher", action="append", default=[], metavar="GAIT=BRAIN", help="teacher of a gait")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a student setting")
     parser.add_argument("--iterations", type=int, default=5)
