@@ -292,3 +292,15 @@ def test_a_recipe_whose_distill_names_no_teachers_is_refused_when_read(tmp_path)
     path.write_text("x: {env_id: E, algo: rppo, criteria: {}, distill: {teachers: {walk: w}, epoch: 2}}\n")
     with pytest.raises(ConfigError, match="unknown distill keys epoch; valid: teachers, iterations, steps_per_iter"):
         load_recipes(path)
+
+
+def test_a_missing_model_path_is_named_as_missing_with_the_newest_zips_beside_it(tmp_path):
+    from agents.runs import RunError
+
+    (tmp_path / "ckpt_1501472_steps.zip").write_bytes(b"")
+    with pytest.raises(
+        RunError, match=r"ckpt_1500000_steps.zip' does not exist \(newest .zip files there: ckpt_1501472"
+    ):
+        find_brain(tmp_path / "ckpt_1500000_steps.zip")
+    with pytest.raises(RunError, match=r"does not exist$"):
+        find_brain(tmp_path / "gone" / "model.zip")

@@ -138,7 +138,8 @@ def test_bad_input_is_one_line_and_exit_code_2(run_dir, tmp_path):
         ([run_dir, "--video", "/proc/forbidden/walk.mp4"], "cannot write '/proc/forbidden/walk.mp4'"),
         ([run_dir, "--env-kwargs", "{obs: 1}"], "--env-kwargs is not valid JSON"),
         ([run_dir, "--env-kwargs", '{"obs": "smell"}'], "unknown obs mode 'smell'; valid: full, proprio"),
-        ([tmp_path / "nothing_here"], "is not a run directory, a model .zip or a bundled brain"),
+        ([tmp_path / "nothing_here"], "nothing_here' does not exist"),
+        (["no-such-brain"], "is not a run directory, a model .zip or a bundled brain"),
         ([run_dir, "--episodes", 0], "--episodes must be >= 1"),
     ]
     for args, message in cases:

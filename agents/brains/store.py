@@ -59,6 +59,10 @@ def find_brain(target: str | Path) -> Brain:
             if match
             else path.with_name("vecnormalize.pkl")
         )
+    elif path.suffix == ".zip" or len(path.parts) > 1:
+        newest = sorted(path.parent.glob("*.zip"), key=lambda p: p.stat().st_mtime)[-3:] if path.parent.is_dir() else []
+        hint = f" (newest .zip files there: {', '.join(p.name for p in newest)})" if newest else ""
+        raise RunError(f"{str(target)!r} does not exist{hint}")
     else:
         names = ", ".join(bundled) or "none yet"
         raise RunError(f"{str(target)!r} is not a run directory, a model .zip or a bundled brain (bundled: {names})")
