@@ -145,11 +145,12 @@ class GaitReader:
     def __init__(self, env_id: str, env_kwargs: dict[str, Any]) -> None:
         env = EnvFactory(env_id, env_kwargs)()
         try:
-            labels = tuple(getattr(env.unwrapped, "command_labels", ()))
-            senses = env.observation_space.shape[0] - len(labels)
+            self.labels: tuple[str, ...] = tuple(getattr(env.unwrapped, "command_labels", ()))
+            self.senses = env.observation_space.shape[0] - len(self.labels)
             catalogue = getattr(getattr(env.unwrapped, "task", None), "catalogue", None) or {}
         finally:
             env.close()
+        labels, senses = self.labels, self.senses
         self.table: np.ndarray | None = None
         one_hot = _gait_labels(labels)
         if one_hot:
@@ -157,10 +158,9 @@ class GaitReader:
             self.columns = np.array([senses + labels.index(g) for g in one_hot])
         elif catalogue and all(x in labels for x in CLOCK_GAIT_LABELS):
             self.names = tuple(catalogue)
-            first = senses + labels.index(CLOCK_GAIT_LABELS[0])
-            gaits = list(catalogue.values())
-            self.columns = np.arange(first, first + 2 + len(gaits[0].offsets))
-            self.table = np.array([[g.swing_ratio, 1.0 / g.period, *g.offsets] for g in gaits])
+            shown = [x for x in labels if x in CLOCK_GAIT_LABELS or x.startswith("offset_")]
+            self.columns = np.array([senses + labels.index(x) for x in shown])
+            self.table = np.array([[g.swing_ratio, 1.0 / g.period, *g.offsets] for g in catalogue.values()])
         else:
             raise ConfigError(f"{env_id} has no gait command (its commands: {labels}): no teacher could be chosen")
 
@@ -190,12 +190,12 @@ class Teachers:
         n_envs: int,
         fresh: bool = False,
     ) -> None:
-        senses, labels = input_layout(env_id, env_kwargs)
         self.reader = GaitReader(env_id, env_kwargs)
-        gaits = self.reader.names
+        senses, labels, gaits = self.reader.senses, self.reader.labels, self.reader.names
         if not teachers or set(teachers) - set(gaits):
             raise ConfigError(f"teachers must be given for gaits of {', '.join(gaits)}; got {', '.join(teachers)}")
         self.teachers = [Teacher(g, s, labels, senses, n_envs) for g, s in teachers.items()]
+        self.number = {g: gaits.index(g) for g in teachers}
         self.n_envs = n_envs
         self.fresh = fresh
         self.was_active = {t.gait: np.zeros(n_envs, dtype=bool) for t in self.teachers}
@@ -206,7 +206,7 @@ class Teachers:
         starts = np.asarray(starts, dtype=bool)
         in_force = self.reader(obs)
         for teacher in self.teachers:
-            active = in_force == self.reader.names.index(teacher.gait)
+            active = in_force == self.number[teacher.gait]
             own_starts = starts | (active & ~self.was_active[teacher.gait]) if self.fresh else starts
             self.was_active[teacher.gait] = active
             actions[active] = teacher.act(obs, active, own_starts)[active]
