@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import fnmatch
 import inspect
+import math
 import re
 import types
 import typing
@@ -27,6 +28,8 @@ ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu")
 MAX_TOTAL_STEPS = 10**10
 #: Keys of a lead-in setting (``TrainConfig.lead_in``, see :mod:`agents.training.leadin`).
 LEAD_IN_KEYS = ("brains", "gait", "steps", "learner_steps")
+#: What a curriculum stage may set.
+STAGE_KEYS = {"until", "env_kwargs", "learning_rate"}
 
 #: Policy keyword arguments each algorithm accepts, with their types.
 POLICY_KEYS: dict[str, dict[str, Any]] = {
@@ -129,7 +132,8 @@ class TrainConfig:
     """Start training episodes after other brains: ``{brains: {GAIT: BRAIN}, gait: GAIT, steps: [LOW, HIGH],
     learner_steps: N}`` (gait envs; see agents.training.leadin). Evaluations during training use the same episodes."""
     curriculum: list = dataclasses.field(default_factory=list)
-    """Earlier stages: ``[{until: STEPS, env_kwargs: {...}}, ...]``; each's keys replace ``env_kwargs``' until then."""
+    """Earlier stages: ``[{until: STEPS, env_kwargs: {...}, learning_rate: RATE}, ...]``; each's keys replace
+    ``env_kwargs``' until then, and its ``learning_rate`` (optional) the run's."""
 
     def validate(self) -> TrainConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one."""
@@ -189,8 +193,13 @@ class TrainConfig:
         last = 0
         for i, stage in enumerate(self.curriculum):
             where = f"curriculum[{i}]"
-            if not isinstance(stage, dict) or set(stage) != {"until", "env_kwargs"}:
-                raise ConfigError(f"{where} must be a mapping with exactly until and env_kwargs, got {stage!r}")
+            if not isinstance(stage, dict) or not {"until", "env_kwargs"} <= set(stage) <= STAGE_KEYS:
+                raise ConfigError(
+                    f"{where} must be a mapping with until and env_kwargs (and optionally learning_rate), got {stage!r}"
+                )
+            rate = stage.get("learning_rate", self.learning_rate)
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
+                raise ConfigError(f"{where}.learning_rate must be a number > 0, got {rate!r}")
             until, kwargs = stage["until"], stage["env_kwargs"]
             if isinstance(until, bool) or not isinstance(until, int) or not last < until < self.total_steps:
                 raise ConfigError(
@@ -214,6 +223,13 @@ class TrainConfig:
         """``(end step, env kwargs)`` of each stage of training still to run from step ``start``."""
         ends = [(s["until"], {**self.env_kwargs, **s["env_kwargs"]}) for s in self.curriculum]
         return [(end, kwargs) for end, kwargs in [*ends, (self.total_steps, dict(self.env_kwargs))] if end > start]
+
+    def stage_learning_rate(self, end: int) -> float:
+        """The learning rate of the stage that ends at step ``end`` (the run's own unless the stage sets one)."""
+        for stage in self.curriculum:
+            if stage["until"] == end:
+                return float(stage.get("learning_rate", self.learning_rate))
+        return self.learning_rate
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -13,7 +13,7 @@ deterministic episodes with the walk criteria of ``agents/recipes/recipes.yaml``
     python benchmarks/learning.py --env Walker2d-v5 --algos rppo --obs full --steps 1000000 --out runs/benchmark_native
     python benchmarks/learning.py --clock-walk --algos rppo --obs full --out runs/benchmark_clock_walk
 
-``--clock-walk`` adds the clock walk as a contender: our LSTM on ``neuromotor/Walker2d-Clock-v3`` with only the walk
+``--clock-walk`` adds the clock walk as a contender: our LSTM on ``neuromotor/Walker2d-Clock-v4`` with only the walk
 schedule at 1 m/s, at the same steps and seeds, measured by the same walk criteria (rows ``rppo-clock``).
 
 For an env that is not ours (``Walker2d-v5``) the observation is the env's own, there are no gait criteria, and the
@@ -53,7 +53,7 @@ PUBLISHED = {
 
 #: The clock walk contender: the clock task with only its walk schedule, at the walk task's 1 m/s, with speed
 #: tracking weighted as in the walker2d-clock-walk recipe.
-CLOCK_WALK_ENV = "neuromotor/Walker2d-Clock-v3"
+CLOCK_WALK_ENV = "neuromotor/Walker2d-Clock-v4"
 CLOCK_WALK_KWARGS = {"gaits": ["walk"], "speed_range": [1.0, 1.0], "speed_weight": 1.0, "speed_scale": 2.0}
 CLOCK_WALK_EVAL = {"schedule": "walk:1.0@0"}
 

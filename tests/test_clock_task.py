@@ -112,7 +112,7 @@ def test_every_term_is_bounded_by_its_weight(env_id):
 
 
 def test_a_switch_waits_for_the_cycle_boundary_and_the_phase_runs_on():
-    env = gym.make("neuromotor/Walker2d-Clock-v3", schedule="walk:1.0@0,jump@10", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v4", schedule="walk:1.0@0,jump@10", random_phase=False)
     env.reset(seed=0)
     walk = gaits_of(BODIES["Walker2d"])["walk"]
     rows = []
@@ -136,7 +136,7 @@ def test_a_switch_waits_for_the_cycle_boundary_and_the_phase_runs_on():
 
 
 def test_a_new_speed_for_the_gait_in_force_applies_at_once():
-    env = gym.make("neuromotor/Walker2d-Clock-v3", schedule="walk:1.0@0,walk:0.6@5", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v4", schedule="walk:1.0@0,walk:0.6@5", random_phase=False)
     env.reset(seed=0)
     for _ in range(5):
         env.step(np.zeros(6))
@@ -145,7 +145,7 @@ def test_a_new_speed_for_the_gait_in_force_applies_at_once():
 
 
 def test_random_commands_switch_gaits_within_an_episode():
-    env = gym.make("neuromotor/Walker2d-Clock-v3", switch_interval=(0.2, 0.4))
+    env = gym.make("neuromotor/Walker2d-Clock-v4", switch_interval=(0.2, 0.4))
     env.reset(seed=3)
     seen = set()
     for _ in range(400):
@@ -157,7 +157,7 @@ def test_random_commands_switch_gaits_within_an_episode():
 
 
 def test_the_observation_carries_the_clock_the_gait_and_the_speed():
-    env = gym.make("neuromotor/Walker2d-Clock-v3", schedule="walk:0.8@0", random_phase=False)
+    env = gym.make("neuromotor/Walker2d-Clock-v4", schedule="walk:0.8@0", random_phase=False)
     obs, _ = env.reset(seed=0)
     labels = env.unwrapped.command_labels
     command = dict(zip(labels, obs[-len(labels) :], strict=True))
@@ -181,17 +181,17 @@ def test_the_observation_carries_the_clock_the_gait_and_the_speed():
 )
 def test_bad_clock_arguments_are_one_line_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        gym.make("neuromotor/Walker2d-Clock-v3", **kwargs)
+        gym.make("neuromotor/Walker2d-Clock-v4", **kwargs)
 
 
 def test_a_clock_env_renders_at_the_size_asked():
-    env = gym.make("neuromotor/Walker2d-Clock-v3", render_mode="rgb_array", width=64, height=48)
+    env = gym.make("neuromotor/Walker2d-Clock-v4", render_mode="rgb_array", width=64, height=48)
     env.reset(seed=0)
     assert env.render().shape == (48, 64, 3)
 
 
 def test_the_ants_gaits_are_its_own():
-    env = gym.make("neuromotor/Ant-Clock-v3", gaits=["trot", "pronk"], schedule="trot:0.5@0,pronk@20")
+    env = gym.make("neuromotor/Ant-Clock-v4", gaits=["trot", "pronk"], schedule="trot:0.5@0,pronk@20")
     env.reset(seed=0)
     assert env.unwrapped.task.clock.gait.name == "trot"
 
@@ -200,7 +200,7 @@ def test_only_the_clock_task_pays_for_foot_dynamics():
     walk = gym.make("neuromotor/Walker2d-Walk-v1")
     walk.reset(seed=0)
     assert walk.unwrapped.body.read().foot_forces is None
-    clock = gym.make("neuromotor/Walker2d-Clock-v3")
+    clock = gym.make("neuromotor/Walker2d-Clock-v4")
     clock.reset(seed=0)
     reading = clock.unwrapped.body.read(True)
     assert len(reading.foot_forces) == 2 and len(reading.foot_speeds) == 2
@@ -236,7 +236,7 @@ def test_evaluate_follows_scripted_commands_of_a_clock_brain(tmp_path):
 
     from conftest import evaluate_cli, tiny_run
 
-    run = tiny_run("neuromotor/Walker2d-Clock-v3", tmp_path / "clock")
+    run = tiny_run("neuromotor/Walker2d-Clock-v4", tmp_path / "clock")
 
     def evaluate(*args):
         return evaluate_cli(run, *args)
@@ -292,7 +292,7 @@ def test_a_gaits_segments_are_its_flights_and_ground_phases():
 
 
 def test_episodes_start_at_a_random_phase_on_the_ground_never_in_a_flight():
-    env = gym.make("neuromotor/Walker2d-Clock-v3", gaits=["jump"])
+    env = gym.make("neuromotor/Walker2d-Clock-v4", gaits=["jump"])
     task = env.unwrapped.task
     phases = []
     for seed in range(60):
@@ -372,3 +372,58 @@ def test_footfalls_exactly_on_the_schedule_are_named_as_commanded_and_follow_eve
     # A switch waits for the cycle boundary, so no latency beats the wait plus the time to show the new gait.
     assert min(best["latencies"]) > 0.1
     assert best["by_kind"]["walk->jump"]["followed"] == 1.0
+
+
+def test_stand_first_schedules_every_foot_in_stance_until_the_clock_passes_zero():
+    env = gym.make("neuromotor/Walker2d-Clock-v4", gaits=["jump"], stand_first=True, grounded_weight=1.0)
+    task = env.unwrapped.task
+    env.reset(seed=3)
+    start = task.clock.phase
+    standing_steps, first_cycle = 0, []
+    for _ in range(300):
+        _, _, terminated, truncated, info = env.step(np.zeros(env.action_space.shape))
+        first_cycle.append(info["standing_first"])
+        if info["standing_first"]:
+            standing_steps += 1
+            # No flight is due: the launch term pays nothing and standing height is the reference.
+            assert info["reward_launch"] == 0.0
+        if terminated or truncated:
+            break
+    # Standing lasts exactly the rest of the first cycle, then the jump's own schedule takes over for good.
+    assert standing_steps == pytest.approx((1.0 - start) * task.clock.gait.period / task.dt, abs=1)
+    assert first_cycle[:standing_steps] == [True] * standing_steps and not any(first_cycle[standing_steps:])
+    # Off by default: the schedule starts at once.
+    plain = gym.make("neuromotor/Walker2d-Clock-v4", gaits=["jump"])
+    plain.reset(seed=3)
+    assert not plain.step(np.zeros(plain.action_space.shape))[4]["standing_first"]
+
+
+def test_under_stand_first_a_flight_before_the_first_cycle_ends_costs_grounded():
+    flying = _reading(0.0, 0.0, 0.2, (0.0, 0.0), (1.0, 1.0))
+    costs = {}
+    for stand_first in (False, True):
+        task = _task("jump@0", stand_first=stand_first, grounded_weight=1.0)
+        task.reset(flying, np.random.default_rng(0))
+        task.clock.reset(task.clock.gait, 0.6)  # mid-flight of the jump's own schedule
+        costs[stand_first] = 1.0 - task.reward_terms(flying, np.zeros(6), {})["grounded"]
+    assert costs[False] == pytest.approx(0.0, abs=1e-6) and costs[True] == 1.0
+
+
+def test_a_rebound_after_landing_costs_grounded_even_inside_the_scheduled_flight():
+    flying = _reading(0.0, 0.0, 0.2, (0.0, 0.0), (1.0, 1.0))
+    landed = _reading(0.0, 0.0, 0.0, (0.5, 0.5), (0.0, 0.0))
+    task = _task("jump@0", grounded_weight=1.0)
+    task.reset(landed, np.random.default_rng(0))
+    jump = task.clock.gait
+    flight_start = next(start for start, _, air in jump.segments if air)
+    task.clock.reset(jump, flight_start + 0.1)  # well inside the scheduled flight
+    steps = [flying] * 20 + [landed] * 3 + [flying] * 3
+    paid = [task.reward_terms(r, np.zeros(6), {})["grounded"] for r in steps]
+    assert task.clock.gait.airborne(task.clock.phase)  # still the scheduled flight's time
+    assert min(paid[:23]) == pytest.approx(1.0, abs=0.01)  # the flight and the landing cost nothing
+    assert paid[23:] == [0.0, 0.0, 0.0]  # leaving the floor again is a second flight
+    # The next scheduled flight is free again, once the stance between has passed.
+    task.clock.reset(jump, 0.1)
+    task.reward_terms(landed, np.zeros(6), {})
+    task.clock.reset(jump, flight_start + 0.1)
+    assert task.reward_terms(flying, np.zeros(6), {})["grounded"] == pytest.approx(1.0, abs=0.01)

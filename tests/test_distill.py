@@ -133,7 +133,7 @@ def test_cli_measures_fresh_teachers_switched_on_a_schedule(capsys, tmp_path):
 
 
 def test_the_gait_in_force_is_read_from_a_gait_envs_names_and_a_clock_envs_gait_parameters():
-    clock = "neuromotor/Walker2d-Clock-v3"
+    clock = "neuromotor/Walker2d-Clock-v4"
     kwargs = {"gaits": ["walk", "jump"], "random_phase": False}
     reader = distill.GaitReader(clock, kwargs)
     assert set(reader.names) >= {"walk", "jump"}

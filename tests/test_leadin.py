@@ -133,7 +133,7 @@ def test_stored_takeover_teachers_load_and_act(name):
 
 
 def test_a_clock_learner_takes_over_where_the_lead_brain_left_off():
-    clock = "neuromotor/Walker2d-Clock-v3"
+    clock = "neuromotor/Walker2d-Clock-v4"
     kwargs = {"gaits": ["walk", "jump"], "switch_interval": [0.2, 0.4]}
     env = env_factory(clock, kwargs, {"brains": {"walk": "walker2d-walk"}, "gait": "jump", "steps": [100, 100]})()
     _, info = env.reset(seed=0)

@@ -14,7 +14,7 @@ import envs
 
 def test_plugin_body_registers_every_task():
     ids = register_test_body()
-    assert ids == [f"neuromotor/{TEST_BODY}-{t}" for t in ("Walk-v1", "Jump-v3", "Native-v0", "Gait-v2", "Clock-v3")]
+    assert ids == [f"neuromotor/{TEST_BODY}-{t}" for t in ("Walk-v1", "Jump-v3", "Native-v0", "Gait-v2", "Clock-v4")]
     for env_id in ids:
         env = gym.make(env_id, obs="proprio")
         check_env(env.unwrapped, skip_render_check=True)

@@ -10,7 +10,7 @@ from envs.reach import deepest_crouch
 
 
 def _body(name: str):
-    return gym.make(f"neuromotor/{name}-Clock-v3").unwrapped.body
+    return gym.make(f"neuromotor/{name}-Clock-v4").unwrapped.body
 
 
 def test_the_walker_cannot_crouch_deep_on_flat_feet_and_leaning_back_lets_it_crouch_deeper():

@@ -250,7 +250,8 @@ def test_curriculum_trains_each_stage_in_its_own_env(tmp_path):
         "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "policy.lstm_hidden_size": 16,
         "total_steps": 512, "eval_freq": 0, "checkpoint_freq": 0,
         "env_kwargs": {"switch_interval": [0.05, 0.1]},
-        "curriculum": [{"until": 256, "env_kwargs": {"gaits": ["walk"]}}],
+        "curriculum": [{"until": 256, "env_kwargs": {"gaits": ["walk"]}, "learning_rate": 1e-3}],
+        "learning_rate": 2e-4,
     }  # fmt: skip
     config = resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", overrides)
     assert config.stages() == [
@@ -270,13 +271,18 @@ def test_curriculum_trains_each_stage_in_its_own_env(tmp_path):
     assert sorted(jump_paid) == [128, 256, 384, 512]
     assert jump_paid[128] == jump_paid[256] == 0 and walk_paid[256] > 0
     assert jump_paid[384] > 0 and jump_paid[512] > 0
+    # The first stage trained at its own learning rate, the last at the run's.
+    rates = {e.step: e.value for e in events.Scalars("train/learning_rate")}
+    assert rates[256] == pytest.approx(1e-3) and rates[512] == pytest.approx(2e-4)
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["curriculum"] == overrides["curriculum"]
 
 
 @pytest.mark.parametrize(
     ("curriculum", "message"),
     [
-        ([{"until": 100}], "curriculum[0] must be a mapping with exactly until and env_kwargs"),
+        ([{"until": 100}], "curriculum[0] must be a mapping with until and env_kwargs (and optionally learning_rate)"),
+        ([{"until": 500, "env_kwargs": {}, "lr": 1e-4}], "curriculum[0] must be a mapping with until and env_kwargs"),
+        ([{"until": 500, "env_kwargs": {}, "learning_rate": 0}], "curriculum[0].learning_rate must be a number > 0"),
         ([{"until": 2000, "env_kwargs": {}}], "curriculum[0].until must be a whole number of steps above the stage"),
         (
             [{"until": 500, "env_kwargs": {}}, {"until": 400, "env_kwargs": {}}],

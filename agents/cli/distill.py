@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("run_dir", type=Path, help="where the student brain is written (a run directory)")
     parser.add_argument(
-        "--env", required=True, help="the gait or clock env of the student, e.g. neuromotor/Walker2d-Clock-v3"
+        "--env", required=True, help="the gait or clock env of the student, e.g. neuromotor/Walker2d-Clock-v4"
     )
     parser.add_argument("--teacher", action="append", default=[], metavar="GAIT=BRAIN", help="teacher of a gait")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a student setting")

@@ -86,7 +86,7 @@ def _check_commands(schedule: str, env_id: str) -> str:
         parse_schedule(schedule)
     else:
         raise ValueError(
-            f"--commands needs a brain of a clock or gait env (neuromotor/<Body>-Clock-v3, neuromotor/<Body>-Gait-v2); "
+            f"--commands needs a brain of a clock or gait env (neuromotor/<Body>-Clock-v4, neuromotor/<Body>-Gait-v2); "
             f"this one runs {env_id}"
         )
     return schedule

@@ -198,6 +198,10 @@ def _train(
         except BaseException:
             close(env, eval_env)
             raise
+        rate = config.stage_learning_rate(end)
+        if model.learning_rate != rate:
+            model.learning_rate = rate
+            model._setup_lr_schedule()
         if not config_saved:
             # Written once the model stands: a warm start that cannot load leaves nothing behind.
             save_run_config(config, run_dir)

@@ -60,8 +60,10 @@ class ClockTask(Task):
     | `swing_force`  | mean over feet of ``(1 - S_i) * F_i``, the floor force in body weights: no weight in swing |
     | `stance_contact` | pays ``1 -`` the mean over feet of ``S_i * (1 - C_i)``, ``C_i`` the foot touching the |
     |                | floor: a foot due in stance is down, not hovering                                         |
-    | `grounded`     | pays ``1 -`` (every foot off the floor) ``* (1 - prod_i (1 - S_i))``: a flight the schedule |
-    |                | does not have (a walk that runs, a second hop in a jump's stance) costs the whole term     |
+    | `grounded`     | pays ``1 -`` (every foot off the floor) ``* (1 - F)``, ``F = prod_i (1 - S_i)`` while the |
+    |                | body has not yet landed from the scheduled flight and 0 once it has: a flight the schedule |
+    |                | does not have (a walk that runs, a second hop in a jump's stance, a rebound after landing, |
+    |                | even inside the scheduled flight's time) costs the whole term                            |
     | `stance_speed` | mean over feet of ``S_i * v_i``, the foot speed (m/s): no sliding in stance               |
     | `speed`        | centre-of-mass velocity averaged over the last cycle, its distance from the command       |
     |                | (forward, and 0 sideways) less ``speed_deadzone``                                         |
@@ -85,6 +87,10 @@ class ClockTask(Task):
         schedule: Fixed commands instead of random ones, e.g. ``"walk:1.0@0,jump@300,walk:0.5@600"``.
         random_phase: Start each episode at a random phase on the ground (not in a scheduled flight, which a body
             standing still cannot be in); otherwise at 0.
+        stand_first: Each episode begins standing: every foot in stance and no flight scheduled until the clock
+            first passes 0, so the first flight comes after a full stance. A body dropped at the spawn cannot meet
+            a flight due a few steps after it lands; the observation is unchanged (a recurrent brain knows it has
+            just started).
         indicator_width: Blur of the stance indicator's edges, a fraction of a cycle (``width`` is the renderer's).
         swing_force_weight: Weight of ``swing_force``.
         swing_force_scale: Scale of ``swing_force``, per body weight.
@@ -119,11 +125,16 @@ class ClockTask(Task):
       boundary: a jump told to walk in its stance no longer jumps once more. A random start phase is on the ground,
       never in a flight that a body standing still cannot be in. ``grounded`` charges flights the schedule does not
       have: the clock walks ran (a foot down on 93% of steps).
+    * v4: ``grounded`` charges a second flight in one scheduled flight's time: once the body has flown and landed,
+      it is charged for leaving the floor again until the next scheduled flight begins. v3 forgave the rebounds
+      that follow a landing near the schedule's blurred edges (1-3 cm, 3-5 steps, about one landing in seven of
+      the best v3 jump), and they pulled its mean apex rise to 0.26 m while its jumps rose 0.30-0.34 m.
+      ``stand_first`` added.
     """
 
     name = "clock"
     title = "Clock"
-    version = 3
+    version = 4
     terms = (
         "swing_force",
         "stance_contact",
@@ -146,6 +157,7 @@ class ClockTask(Task):
         speed_range: tuple[float, float] = (0.5, 1.5),
         schedule: str | None = None,
         random_phase: bool = True,
+        stand_first: bool = False,
         indicator_width: float = 0.04,
         swing_force_weight: float = 0.3,
         swing_force_scale: float = 6.0,
@@ -199,6 +211,11 @@ class ClockTask(Task):
         self.switch_interval, self.speed_range = check_command_ranges(switch_interval, speed_range)
         self.schedule_text = schedule
         self.random_phase = bool(random_phase)
+        self.stand_first = bool(stand_first)
+        self.standing = False
+        self._in_flight = False  # the hard schedule has every foot in swing
+        self._flown = False  # the body was airborne in the current scheduled flight
+        self._landed = False  # ... and has touched the floor since
         self.indicator_width = float(indicator_width)
         self.weights = {
             "swing_force": swing_force_weight,
@@ -275,6 +292,7 @@ class ClockTask(Task):
             "commanded_speed": self.commanded_speed,
             "active_gait": self.clock.gait.name,
             "clock_phase": self.clock.phase,
+            "standing_first": self.standing,
         }
 
     def _command(self, name: str, speed: float | None, *, now: bool = False) -> None:
@@ -333,14 +351,19 @@ class ClockTask(Task):
         if self.random_phase:
             gait = self.clock.gait
             self.clock.reset(gait, gait.ground_phase(float(np_random.uniform())))
+        self.standing = self.stand_first
+        self._in_flight = self._flown = self._landed = False
         self._positions.clear()
         self._positions.append(tuple(reading.com_position[:2].tolist()))
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
         clock = self.clock
+        before = clock.phase
         if clock.advance(self.dt):
             self._activate(self.speed)
-        stance = clock.stance(self.indicator_width)
+        if self.standing and clock.phase < before:
+            self.standing = False  # the clock passed 0: the schedule starts
+        stance = (1.0,) * len(clock.gait.offsets) if self.standing else clock.stance(self.indicator_width)
         forces, speeds = reading.foot_forces, reading.foot_speeds
         n = len(stance)
         swing_force = sum((1.0 - s) * f for s, f in zip(stance, forces, strict=True)) / n
@@ -361,13 +384,25 @@ class ClockTask(Task):
         for s in stance:
             swing_all *= 1.0 - s
         gait = clock.gait
-        height_gap = abs(reading.com_rise - rise_reference(gait, clock.phase, self.crouch))
+        # One flight per scheduled flight: after the body has flown and landed, leaving the floor again is a rebound.
+        in_flight = not self.standing and gait.airborne(clock.phase)
+        if in_flight and not self._in_flight:
+            self._flown = self._landed = False
+        self._in_flight = in_flight
+        airborne = reading.airborne
+        if airborne and (in_flight or swing_all > 0.5):
+            self._flown = True
+        elif self._flown and not airborne:
+            self._landed = True
+        free = 0.0 if self._landed else swing_all
+        reference = 0.0 if self.standing else rise_reference(gait, clock.phase, self.crouch)
+        height_gap = abs(reading.com_rise - reference)
         height_error = max(0.0, height_gap - self.height_deadzone)
         # Upward speed in a scheduled flight, in units of the take-off speed of that flight (g T / 2): a dense hint
         # towards an explosive take-off, never paid on the way down.
         takeoff_speed = 0.5 * GRAVITY * gait.flight_time()
         launch = 0.0
-        if takeoff_speed > 0:
+        if takeoff_speed > 0 and not self.standing:
             launch = min(max(float(reading.com_velocity[2]) / takeoff_speed, 0.0), 1.0) * swing_all
         change = 0.0
         if self.last_action is not None:
@@ -377,7 +412,7 @@ class ClockTask(Task):
         terms = {
             "swing_force": w["swing_force"] * math.exp(-self.swing_force_scale * swing_force),
             "stance_contact": w["stance_contact"] * (1.0 - hovering),
-            "grounded": w["grounded"] * (1.0 - (1.0 - swing_all) * reading.airborne),
+            "grounded": w["grounded"] * (1.0 - (1.0 - free) * airborne),
             "stance_speed": w["stance_speed"] * math.exp(-self.stance_speed_scale * stance_speed),
             "speed": w["speed"] * math.exp(-self.speed_scale * speed_error),
             "upright": w["upright"] * math.exp(-self.upright_scale * (1.0 - reading.torso_upright)),
