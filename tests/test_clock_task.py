@@ -427,3 +427,8 @@ def test_a_rebound_after_landing_costs_grounded_even_inside_the_scheduled_flight
     task.reward_terms(landed, np.zeros(6), {})
     task.clock.reset(jump, flight_start + 0.1)
     assert task.reward_terms(flying, np.zeros(6), {})["grounded"] == pytest.approx(1.0, abs=0.01)
+    # one_flight=False keeps v3's rule: the same rebound costs nothing inside the scheduled flight.
+    v3 = _task("jump@0", grounded_weight=1.0, one_flight=False)
+    v3.reset(landed, np.random.default_rng(0))
+    v3.clock.reset(jump, flight_start + 0.1)
+    assert min(v3.reward_terms(r, np.zeros(6), {})["grounded"] for r in steps) == pytest.approx(1.0, abs=0.01)

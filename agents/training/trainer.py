@@ -199,7 +199,7 @@ def _train(
             close(env, eval_env)
             raise
         rate = config.stage_learning_rate(end)
-        if model.learning_rate != rate:
+        if model.learning_rate != rate:  # a stage's own rate; SB3 reads the schedule at every update
             model.learning_rate = rate
             model._setup_lr_schedule()
         if not config_saved:

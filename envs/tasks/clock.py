@@ -91,6 +91,9 @@ class ClockTask(Task):
             first passes 0, so the first flight comes after a full stance. A body dropped at the spawn cannot meet
             a flight due a few steps after it lands; the observation is unchanged (a recurrent brain knows it has
             just started).
+        one_flight: A scheduled flight allows one flight: once the body has flown and landed, ``grounded`` charges
+            leaving the floor again until the next scheduled flight (False: v3's rule, every step of a scheduled
+            flight free, which lets a jump learned from scratch find its height through a second hop).
         indicator_width: Blur of the stance indicator's edges, a fraction of a cycle (``width`` is the renderer's).
         swing_force_weight: Weight of ``swing_force``.
         swing_force_scale: Scale of ``swing_force``, per body weight.
@@ -129,7 +132,7 @@ class ClockTask(Task):
       it is charged for leaving the floor again until the next scheduled flight begins. v3 forgave the rebounds
       that follow a landing near the schedule's blurred edges (1-3 cm, 3-5 steps, about one landing in seven of
       the best v3 jump), and they pulled its mean apex rise to 0.26 m while its jumps rose 0.30-0.34 m.
-      ``stand_first`` added.
+      ``stand_first`` added; ``one_flight=False`` keeps v3's rule.
     """
 
     name = "clock"
@@ -158,6 +161,7 @@ class ClockTask(Task):
         schedule: str | None = None,
         random_phase: bool = True,
         stand_first: bool = False,
+        one_flight: bool = True,
         indicator_width: float = 0.04,
         swing_force_weight: float = 0.3,
         swing_force_scale: float = 6.0,
@@ -212,6 +216,7 @@ class ClockTask(Task):
         self.schedule_text = schedule
         self.random_phase = bool(random_phase)
         self.stand_first = bool(stand_first)
+        self.one_flight = bool(one_flight)
         self.standing = False
         self._in_flight = False  # the hard schedule has every foot in swing
         self._flown = False  # the body was airborne in the current scheduled flight
@@ -392,7 +397,7 @@ class ClockTask(Task):
         airborne = reading.airborne
         if airborne and (in_flight or swing_all > 0.5):
             self._flown = True
-        elif self._flown and not airborne:
+        elif self._flown and not airborne and self.one_flight:
             self._landed = True
         free = 0.0 if self._landed else swing_all
         reference = 0.0 if self.standing else rise_reference(gait, clock.phase, self.crouch)
