@@ -18,10 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# One filmed episode per bundled brain, two brains at a time: one core each (one torch and one renderer thread).
+# One filmed episode (500 steps) per bundled brain, two brains at a time: one core each (one torch and one renderer
+# thread).
 demo: setup
 	@$(PY) evaluate.py --list | cut -f1 | OMP_NUM_THREADS=1 LP_NUM_THREADS=1 xargs -P 2 -I{} \
-		$(PY) evaluate.py {} --episodes 1 --video videos/{}.mp4
+		$(PY) evaluate.py {} --episodes 1 --steps 500 --video videos/{}.mp4
 
 lint: setup
 	$(PY) -m ruff check .

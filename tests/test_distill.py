@@ -51,6 +51,22 @@ def test_teacher_of_another_body_is_refused_in_one_line():
         distill.Teacher("walk", "nope", LABELS, 19, 1)
 
 
+def test_teacher_whose_env_is_gone_is_named_in_the_error(tmp_path):
+    """A brain trained on a retired task version (its env id no longer registered) is refused as the teacher it is,
+    not as an ``init_from``."""
+    brain = store.find_brain("walker2d-walk")
+    old = tmp_path / "old-walk"
+    old.mkdir()
+    for path in (brain.model_path, brain.vecnormalize_path):
+        (old / path.name).write_bytes(path.read_bytes())
+    config = (brain.model_path.parent / "config.yaml").read_text()
+    (old / "config.yaml").write_text(config.replace("neuromotor/Walker2d-Walk-v1", "neuromotor/Walker2d-Walk-v0"))
+    with pytest.raises(
+        ConfigError, match=re.escape(f"teacher walk={old}: cannot build the env 'neuromotor/Walker2d-Walk-v0'")
+    ):
+        distill.Teacher("walk", str(old), LABELS, 19, 1)
+
+
 def test_action_loss_ignores_means_past_the_bound_the_teacher_is_at():
     target = th.tensor([[1.0, -1.0, 0.5, 1.0]])
     assert float(distill.action_loss(th.tensor([[3.0, -2.0, 0.5, 1.0]]), target)) == 0.0

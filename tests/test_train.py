@@ -19,6 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import envs
 from agents.config import ConfigError, TrainConfig, load_presets, parse_override, preset_settings, resolve_config
 from agents.runs import latest_checkpoint
+from agents.training.callbacks import Timer
 from agents.training.trainer import check_env_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -275,6 +276,23 @@ def test_curriculum_trains_each_stage_in_its_own_env(tmp_path):
     rates = {e.step: e.value for e in events.Scalars("train/learning_rate")}
     assert rates[256] == pytest.approx(1e-3) and rates[512] == pytest.approx(2e-4)
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["curriculum"] == overrides["curriculum"]
+
+
+def test_timer_stops_at_the_end_of_training():
+    """A curriculum runs one ``learn`` per stage with its own timer; a stage's time must stop at its end, or the
+    run's total counts the earlier stages once more for every later one."""
+    timer = Timer()
+    timer.model = type("Model", (), {"num_timesteps": 100})()
+    assert timer.rate() == (0.0, 0.0)
+    timer.on_training_start({}, {})
+    time.sleep(0.05)
+    timer.model.num_timesteps = 300
+    timer.on_training_end()
+    seconds, rate = timer.rate()
+    time.sleep(0.05)
+    timer.model.num_timesteps = 900  # the next stage's model steps on; this timer's stage is over
+    assert timer.rate() == (seconds, rate)
+    assert 0.05 <= seconds < 0.1 + 0.05 and rate == pytest.approx(200 / seconds)
 
 
 @pytest.mark.parametrize(

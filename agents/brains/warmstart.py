@@ -27,12 +27,13 @@ from agents.vecenvs import EnvFactory
 MIN_VARIANCE = 1e-6
 
 
-def input_layout(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
-    """``(sensory inputs, command labels)`` of an env's observation; an env without named commands is all senses."""
+def input_layout(env_id: str, env_kwargs: dict[str, Any], role: str = "init_from") -> tuple[int, tuple[str, ...]]:
+    """``(sensory inputs, command labels)`` of an env's observation; an env without named commands is all senses.
+    ``role`` names the brain whose env this is in the one-line error if it cannot be built."""
     try:
         env = EnvFactory(env_id, env_kwargs)()
     except (TypeError, ValueError, gym.error.Error) as exc:
-        raise ConfigError(f"init_from: cannot build the env {env_id!r} with {env_kwargs}: {exc}") from None
+        raise ConfigError(f"{role}: cannot build the env {env_id!r} with {env_kwargs}: {exc}") from None
     try:
         labels = tuple(getattr(env.unwrapped, "command_labels", ()))
         return env.observation_space.shape[0] - len(labels), labels
@@ -68,8 +69,8 @@ def check_source(config: TrainConfig, source: str) -> tuple[Brain, np.ndarray]:
             "use the same policy settings"
         )
     layouts = (
-        input_layout(brain.config.env_id, brain.config.env_kwargs),
-        input_layout(config.env_id, config.env_kwargs),
+        input_layout(brain.config.env_id, brain.config.env_kwargs, f"init_from {source!r}"),
+        input_layout(config.env_id, config.env_kwargs, "this run"),
     )
     return brain, input_map(*layouts)
 

@@ -152,18 +152,28 @@ class Timer(BaseCallback):
     def __init__(self) -> None:
         super().__init__()
         self.start = 0.0
+        self.stop = 0.0
         self.start_steps = 0
+        self.stop_steps = 0
 
     def _on_training_start(self) -> None:
         self.start = time.perf_counter()
+        self.stop = 0.0
         self.start_steps = self.model.num_timesteps
 
     def _on_step(self) -> bool:
         return True
 
+    def _on_training_end(self) -> None:
+        # Frozen here: a curriculum runs one ``learn`` per stage, and each stage's time is counted once.
+        self.stop = time.perf_counter()
+        self.stop_steps = self.model.num_timesteps
+
     def rate(self) -> tuple[float, float]:
-        """Seconds elapsed and env steps per second since training started (zeros before it started)."""
+        """Seconds and env steps per second from the start of training to its end, or to now while it runs
+        (zeros before it started)."""
         if not self.start:
             return 0.0, 0.0
-        elapsed = time.perf_counter() - self.start
-        return elapsed, (self.model.num_timesteps - self.start_steps) / max(elapsed, 1e-9)
+        elapsed = (self.stop or time.perf_counter()) - self.start
+        steps = (self.stop_steps if self.stop else self.model.num_timesteps) - self.start_steps
+        return elapsed, steps / max(elapsed, 1e-9)

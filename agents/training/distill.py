@@ -75,7 +75,9 @@ class Teacher:
             raise ConfigError(f"teacher {gait}={source}: {exc}") from None
         if self.brain.config.algo != "rppo":
             raise ConfigError(f"teacher {gait}={source} is a {self.brain.config.algo} brain; teachers are rppo")
-        own_senses, own_labels = input_layout(self.brain.config.env_id, self.brain.config.env_kwargs)
+        own_senses, own_labels = input_layout(
+            self.brain.config.env_id, self.brain.config.env_kwargs, f"teacher {gait}={source}"
+        )
         if own_senses != senses:
             raise ConfigError(
                 f"teacher {gait}={source} senses {own_senses} inputs and the student's env {senses}: "
