@@ -66,7 +66,7 @@ def test_unknown_metric_is_an_error():
 
 def test_every_recipe_resolves():
     recipes = load_recipes()
-    assert {"walker2d-walk", "walker2d-jump", "hopper-jump", "ant-walk"} <= set(recipes)
+    assert {"walker2d-walk", "walker2d-jump", "walker2d-split-leap", "hopper-jump", "ant-walk"} <= set(recipes)
     for name, recipe in recipes.items():
         settings = {**recipe.get("settings", {}), "seed": recipe.get("seed", 0)}
         config = resolve_config(recipe["env_id"], recipe["algo"], settings)
@@ -235,9 +235,9 @@ def test_select_command_line_errors(tmp_path, capsys):
     from agents.cli import brains
 
     for argv, message in [
-        (["select", "walker2d-jump"], "select needs a run directory: neuromotor brains select NAME RUN"),
-        (["bundle", "walker2d-jump"], "bundle needs a run directory or model .zip"),
-        (["select", "walker2d-jump", str(tmp_path)], "is not a run directory (no config.yaml)"),
+        (["select", "walker2d-split-leap"], "select needs a run directory: neuromotor brains select NAME RUN"),
+        (["bundle", "walker2d-split-leap"], "bundle needs a run directory or model .zip"),
+        (["select", "walker2d-split-leap", str(tmp_path)], "is not a run directory (no config.yaml)"),
     ]:
         with pytest.raises(SystemExit) as exit_:
             brains.main(argv)
@@ -266,7 +266,7 @@ def test_a_distill_recipe_trains_from_the_student_of_its_teachers(tmp_path, monk
         "env_id": "neuromotor/Walker2d-Gait-v2",
         "algo": "rppo",
         "distill": {
-            "teachers": {"walk": "walker2d-walk", "jump": "walker2d-jump"},
+            "teachers": {"walk": "walker2d-walk", "jump": "walker2d-split-leap"},
             "iterations": 1,
             "steps_per_iteration": 16,
             "epochs": 1,

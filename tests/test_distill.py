@@ -15,7 +15,7 @@ from agents.training import distill
 from agents.vecenvs import EnvFactory
 
 GAIT = "neuromotor/Walker2d-Gait-v2"
-TEACHERS = {"walk": "walker2d-walk", "jump": "walker2d-jump"}
+TEACHERS = {"walk": "walker2d-walk", "jump": "walker2d-split-leap"}
 LABELS = ("walk", "jump", "speed", "spot_x", "spot_y")
 
 
@@ -27,7 +27,7 @@ def gait_obs(rng, gait: str, speed: float, spot=(0.0, 0.0)) -> np.ndarray:
 def test_teacher_sees_its_own_task_view_with_the_speed_held_while_another_gait_is_active():
     rng = np.random.default_rng(0)
     walk = distill.Teacher("walk", "walker2d-walk", LABELS, 19, 1)
-    jump = distill.Teacher("jump", "walker2d-jump", LABELS, 19, 1)
+    jump = distill.Teacher("jump", "walker2d-split-leap", LABELS, 19, 1)
     stats = walk.stats
     first = gait_obs(rng, "jump", 0.0, (0.1, -0.2))
     # The walk brain's only command is the speed: before any walking it sees its training mean, not the zero.
@@ -139,7 +139,7 @@ def test_an_env_without_a_gait_command_has_no_teacher_to_choose():
 
 def test_cli_measures_fresh_teachers_switched_on_a_schedule(capsys, tmp_path):
     code = distill_cli.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk=walker2d-walk", "--teacher",
-                         "jump=walker2d-jump", "--measure-teachers", "walk:1.0@0,jump@100", "--episodes", "1",
+                         "jump=walker2d-split-leap", "--measure-teachers", "walk:1.0@0,jump@100", "--episodes", "1",
                          "--fresh-teachers", "--set", "env_kwargs.walk={}"])  # fmt: skip
     assert code == 0
     measured = json.loads(capsys.readouterr().out)

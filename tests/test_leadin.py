@@ -43,7 +43,7 @@ def test_the_learners_episode_starts_after_the_lead_brains_walked():
 
 
 def test_a_walking_learner_takes_over_from_a_jump_and_walks_to_the_end():
-    env = lead_in_env([50, 50], gait="walk", brains={"walk": "walker2d-walk", "jump": "walker2d-jump"})
+    env = lead_in_env([50, 50], gait="walk", brains={"walk": "walker2d-walk", "jump": "walker2d-split-leap"})
     obs, _ = env.reset(seed=0)
     commands = env.unwrapped.task.episode_schedule
     # The lead-in ends with the gait the learner does not do; from step 50 on every command is a walk.
@@ -104,7 +104,7 @@ def test_a_lead_in_needs_a_gait_env_and_lead_brains_of_its_body():
 
 def test_fresh_teachers_start_their_memory_when_their_gait_is_commanded():
     rng = np.random.default_rng(0)
-    teachers = {"walk": "walker2d-walk", "jump": "walker2d-jump"}
+    teachers = {"walk": "walker2d-walk", "jump": "walker2d-split-leap"}
     carried = distill.Teachers(GAIT, {}, teachers, 1)
     fresh = distill.Teachers(GAIT, {}, teachers, 1, fresh=True)
     alone = distill.Teachers(GAIT, {}, teachers, 1)

@@ -30,14 +30,14 @@ def test_input_map_matches_commands_by_name():
 
 
 def test_warm_started_brain_acts_as_its_source_whatever_the_new_command():
-    brain = store.find_brain("walker2d-jump")
+    brain = store.find_brain("walker2d-split-leap")
     source = store.load_model(brain)
-    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-jump"})
+    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-split-leap"})
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
-    line = warm_start(model, config, "walker2d-jump")
+    line = warm_start(model, config, "walker2d-split-leap")
     # Walker2d is planar: the sideways distance to the jump's spot was always 0, and starts anew.
-    assert line == "warm start from walker2d-jump: 20 inputs carried over, 4 new or never varied (zero weight)"
+    assert line == "warm start from walker2d-split-leap: 20 inputs carried over, 4 new or never varied (zero weight)"
     # A jump observation, and the gait observation with the same senses and spot under random gait and speed inputs.
     rng = np.random.default_rng(0)
     source_stats = evaluation.make_env(brain)
@@ -72,8 +72,11 @@ def test_warm_started_brain_acts_as_its_source_whatever_the_new_command():
             "init_from: 'no-such-brain' is not a run directory, a model .zip or a bundled",
         ),
         ({"init_from": "ant-walk"}, "init_from: the brain senses 109 inputs and this env 19"),
-        ({"init_from": "walker2d-jump", "algo": "ppo"}, "init_from 'walker2d-jump' is a rppo brain; this run is ppo"),
-        ({"init_from": "walker2d-jump", "normalize": False}, "one of the two normalises observations"),
+        (
+            {"init_from": "walker2d-split-leap", "algo": "ppo"},
+            "init_from 'walker2d-split-leap' is a rppo brain; this run is ppo",
+        ),
+        ({"init_from": "walker2d-split-leap", "normalize": False}, "one of the two normalises observations"),
     ],
 )
 def test_bad_init_from_is_caught_before_training(overrides, message):
@@ -97,13 +100,13 @@ def test_an_input_that_never_varied_starts_at_zero_weight():
 
 
 def test_init_min_log_std_raises_only_the_low_ones():
-    source = store.load_model(store.find_brain("walker2d-jump")).policy.log_std.detach()
+    source = store.load_model(store.find_brain("walker2d-split-leap")).policy.log_std.detach()
     config = resolve_config(
-        GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-jump", "init_min_log_std": -1.5}
+        GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-split-leap", "init_min_log_std": -1.5}
     )
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
-    assert warm_start(model, config, "walker2d-jump").endswith("action log std raised to at least -1.5")
+    assert warm_start(model, config, "walker2d-split-leap").endswith("action log std raised to at least -1.5")
     th.testing.assert_close(model.policy.log_std.detach(), th.clamp(source, min=-1.5))
     assert (source < -1.5).any() and (source > -1.5).any()
     env.close()
@@ -113,7 +116,7 @@ def test_a_different_network_is_refused():
     config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "policy.lstm_hidden_size": 16})
     env = build_vec_env(config, 1, 0)
     with pytest.raises(ConfigError, match=r"its network differs \(policy .*use the same policy settings"):
-        warm_start(build_model(config, env, None), config, "walker2d-jump")
+        warm_start(build_model(config, env, None), config, "walker2d-split-leap")
     env.close()
 
 
