@@ -27,7 +27,7 @@ from agents.vecenvs import EnvFactory
 MIN_VARIANCE = 1e-6
 
 
-def input_layout(env_id: str, env_kwargs: dict[str, Any], role: str = "init_from") -> tuple[int, tuple[str, ...]]:
+def input_layout(env_id: str, env_kwargs: dict[str, Any], role: str = "brain") -> tuple[int, tuple[str, ...]]:
     """``(sensory inputs, command labels)`` of an env's observation; an env without named commands is all senses.
     ``role`` names the brain whose env this is in the one-line error if it cannot be built."""
     try:
