@@ -295,6 +295,26 @@ def test_timer_stops_at_the_end_of_training():
     assert 0.05 <= seconds < 1.0 and rate == pytest.approx(200 / seconds)
 
 
+def test_ctrl_c_between_stages_keeps_the_finished_stages_time(tmp_path, monkeypatch):
+    """A Ctrl-C while the stage-end checkpoint is written (between two ``learn`` calls) still adds the first stage's
+    training time to ``time.json``."""
+    import agents.training.trainer as trainer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "save_checkpoint", interrupted)
+    overrides = {
+        "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "policy.lstm_hidden_size": 16,
+        "total_steps": 256, "eval_freq": 0, "checkpoint_freq": 0,
+        "curriculum": [{"until": 128, "env_kwargs": {"gaits": ["walk"]}}],
+    }  # fmt: skip
+    config = resolve_config("neuromotor/Walker2d-Gait-v2", "rppo", overrides)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "run", progress=False)
+    assert json.loads((tmp_path / "run" / "time.json").read_text())["training_seconds"] > 0
+
+
 @pytest.mark.parametrize(
     ("curriculum", "message"),
     [

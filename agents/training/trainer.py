@@ -191,53 +191,57 @@ def _train(
     timers: list[Timer] = []
     start = checkpoint.steps if checkpoint is not None else 0
     config_saved = False
-    for end, env_kwargs in config.stages(start):
-        env = training_env(config, config.n_envs, config.seed, env_kwargs=env_kwargs)
-        try:
-            model = _open_model(config, run_dir, env, checkpoint)
-        except BaseException:
-            close(env, eval_env)
-            raise
-        rate = config.stage_learning_rate(end)
-        if model.learning_rate != rate:  # a stage's own rate; SB3 reads the schedule at every update
-            model.learning_rate = rate
-            model._setup_lr_schedule()
-        if not config_saved:
-            # Written once the model stands: a warm start that cannot load leaves nothing behind.
-            save_run_config(config, run_dir)
-            if command is not None:
-                append_command(run_dir, command)
-            config_saved = True
-        env = model.get_env()
-        timers.append(Timer())
-        callbacks = CallbackList([timers[-1], *_callbacks(config, run_dir, config.total_steps, eval_env, progress)])
-        learning[0] = True
-        try:
-            model.learn(
-                end - model.num_timesteps,
-                callback=callbacks,
-                tb_log_name=config.algo,
-                reset_num_timesteps=checkpoint is None,
-            )
-        except KeyboardInterrupt:
-            add_seconds(run_dir, sum(t.rate()[0] for t in timers))
-            for callback in callbacks.callbacks:
-                if isinstance(callback, ProgressBar) and callback.bar is not None:
-                    callback.bar.close()
-            saved = save_checkpoint(model, run_dir / "checkpoints")
-            close(env, eval_env)
-            print(
-                f"interrupted at step {saved.steps}: saved {saved.model}; resume with: python train.py --resume "
-                f"{run_dir}"
-            )
-            raise
-        except BaseException:
-            close(env, eval_env)
-            raise
-        if end < config.total_steps:
-            # The next stage starts from this checkpoint in its own envs, as a resumed run would.
-            checkpoint = save_checkpoint(model, run_dir / "checkpoints")
-            close(env)
+    # A Ctrl-C anywhere in the loop, within a stage or between two, still counts the time of every stage run.
+    try:
+        for end, env_kwargs in config.stages(start):
+            env = training_env(config, config.n_envs, config.seed, env_kwargs=env_kwargs)
+            try:
+                model = _open_model(config, run_dir, env, checkpoint)
+            except BaseException:
+                close(env, eval_env)
+                raise
+            rate = config.stage_learning_rate(end)
+            if model.learning_rate != rate:  # a stage's own rate; SB3 reads the schedule at every update
+                model.learning_rate = rate
+                model._setup_lr_schedule()
+            if not config_saved:
+                # Written once the model stands: a warm start that cannot load leaves nothing behind.
+                save_run_config(config, run_dir)
+                if command is not None:
+                    append_command(run_dir, command)
+                config_saved = True
+            env = model.get_env()
+            timers.append(Timer())
+            callbacks = CallbackList([timers[-1], *_callbacks(config, run_dir, config.total_steps, eval_env, progress)])
+            learning[0] = True
+            try:
+                model.learn(
+                    end - model.num_timesteps,
+                    callback=callbacks,
+                    tb_log_name=config.algo,
+                    reset_num_timesteps=checkpoint is None,
+                )
+            except KeyboardInterrupt:
+                for callback in callbacks.callbacks:
+                    if isinstance(callback, ProgressBar) and callback.bar is not None:
+                        callback.bar.close()
+                saved = save_checkpoint(model, run_dir / "checkpoints")
+                close(env, eval_env)
+                print(
+                    f"interrupted at step {saved.steps}: saved {saved.model}; resume with: python train.py --resume "
+                    f"{run_dir}"
+                )
+                raise
+            except BaseException:
+                close(env, eval_env)
+                raise
+            if end < config.total_steps:
+                # The next stage starts from this checkpoint in its own envs, as a resumed run would.
+                checkpoint = save_checkpoint(model, run_dir / "checkpoints")
+                close(env)
+    except KeyboardInterrupt:
+        add_seconds(run_dir, sum(t.rate()[0] for t in timers))
+        raise
     if isinstance(env, VecNormalize):
         save_vecnormalize(env, run_dir / "vecnormalize.pkl")
     save_model(model, run_dir / "model.zip")
