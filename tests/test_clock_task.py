@@ -156,6 +156,53 @@ def test_random_commands_switch_gaits_within_an_episode():
     assert seen == {"walk", "jump"}
 
 
+def test_jitter_randomises_random_commands_within_its_ranges_and_leaves_schedules_alone():
+    walk, jump = gaits_of(BODIES["Walker2d"])["walk"], gaits_of(BODIES["Walker2d"])["jump"]
+    env = gym.make("neuromotor/Walker2d-Clock-v4", switch_interval=(0.2, 0.4), period_jitter=0.2, swing_jitter=0.05)
+    env.reset(seed=3)
+    task = env.unwrapped.task
+    seen = set()
+    for _ in range(600):
+        phase = task.clock.phase
+        _, _, terminated, truncated, _ = env.step(np.zeros(6))
+        gait = task.clock.gait
+        nominal = walk if gait.name == "walk" else jump
+        assert 0.8 * nominal.period <= gait.period <= 1.2 * nominal.period
+        assert abs(gait.swing_ratio - nominal.swing_ratio) <= 0.05 and gait.offsets == nominal.offsets
+        if terminated or truncated:
+            env.reset()
+        else:
+            advance = (task.clock.phase - phase) % 1.0  # between the slowest and the fastest gait's step: no jump
+            assert DT / 0.96 - 1e-9 <= advance <= DT / 0.4 + 1e-9
+        seen.add((gait.period, gait.swing_ratio))
+    assert len(seen) > 4  # the parameters change from command to command
+    scripted = gym.make("neuromotor/Walker2d-Clock-v4", schedule="walk:1.0@0,jump@50", period_jitter=0.2)
+    scripted.reset(seed=0)
+    for _ in range(200):
+        scripted.step(np.zeros(6))
+        assert scripted.unwrapped.task.clock.gait in (walk, jump)
+
+
+@pytest.mark.parametrize("moving", [0.0, 0.5])
+def test_in_place_moving_gives_a_share_of_random_jumps_a_speed_and_schedules_none(moving):
+    env = gym.make("neuromotor/Walker2d-Clock-v4", switch_interval=(0.1, 0.2), in_place_moving=moving)
+    env.reset(seed=1)
+    jump_speeds = []
+    for _ in range(1500):
+        _, _, terminated, truncated, info = env.step(np.zeros(6))
+        if info["commanded_gait"] == "jump":
+            jump_speeds.append(info["commanded_speed"])
+        if terminated or truncated:
+            env.reset()
+    share = np.mean(np.array(jump_speeds) > 0)
+    assert (share == 0) if moving == 0 else (0.3 < share < 0.7)
+    assert all(s == 0 or 0.5 <= s <= 1.5 for s in jump_speeds)  # the default speed_range, times 1 m/s
+    scripted = gym.make("neuromotor/Walker2d-Clock-v4", schedule="jump@0", in_place_moving=1.0)
+    scripted.reset(seed=0)
+    _, _, _, _, info = scripted.step(np.zeros(6))
+    assert info["commanded_speed"] == 0.0
+
+
 def test_the_observation_carries_the_clock_the_gait_and_the_speed():
     env = gym.make("neuromotor/Walker2d-Clock-v4", schedule="walk:0.8@0", random_phase=False)
     obs, _ = env.reset(seed=0)
@@ -177,6 +224,9 @@ def test_the_observation_carries_the_clock_the_gait_and_the_speed():
         ({"height_weight": -1.0}, "height_weight must be >= 0"),
         ({"crouch": -0.1}, "crouch must be >= 0"),
         ({"stance_contact_weight": -1}, "stance_contact_weight must be >= 0"),
+        ({"period_jitter": 0.5}, "period_jitter must be a fraction in"),
+        ({"swing_jitter": -0.1}, "swing_jitter must be a fraction of a cycle"),
+        ({"in_place_moving": 2}, "in_place_moving must be a fraction in"),
     ],
 )
 def test_bad_clock_arguments_are_one_line_errors(kwargs, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -94,6 +95,15 @@ class ClockTask(Task):
         one_flight: A scheduled flight allows one flight: once the body has flown and landed, ``grounded`` charges
             leaving the floor again until the next scheduled flight (False: v3's rule, every step of a scheduled
             flight free, which lets a jump learned from scratch find its height through a second hop).
+        period_jitter: Gait randomisation (Siekmann et al. 2021): each random command's period is its gait's times a
+            factor drawn from ``[1 - period_jitter, 1 + period_jitter]``, so a brain learns to follow the clock, not
+            two fixed rhythms. Fixed schedules keep the named gaits.
+        swing_jitter: Likewise, each random command's swing ratio is its gait's plus a number drawn from
+            ``[-swing_jitter, swing_jitter]``.
+        in_place_moving: Fraction of the random commands of in-place gaits (the jump, the pronk) that take a speed
+            drawn from ``speed_range`` instead of 0, as the field trains every gait at every speed: with the jump
+            always in place, standing still is the compromise between a walk and a jump that a brain learning both
+            settles on. Fixed schedules keep in-place gaits in place.
         indicator_width: Blur of the stance indicator's edges, a fraction of a cycle (``width`` is the renderer's).
         swing_force_weight: Weight of ``swing_force``.
         swing_force_scale: Scale of ``swing_force``, per body weight.
@@ -162,6 +172,9 @@ class ClockTask(Task):
         random_phase: bool = True,
         stand_first: bool = False,
         one_flight: bool = True,
+        period_jitter: float = 0.0,
+        swing_jitter: float = 0.0,
+        in_place_moving: float = 0.0,
         indicator_width: float = 0.04,
         swing_force_weight: float = 0.3,
         swing_force_scale: float = 6.0,
@@ -187,6 +200,12 @@ class ClockTask(Task):
         gaits = tuple(gaits)
         if not gaits or not all(isinstance(g, str) for g in gaits):
             raise ValueError(f"gaits must be a non-empty list of gait names, got {gaits!r}")
+        if not (is_number(period_jitter) and 0 <= period_jitter < 0.5):
+            raise ValueError(f"period_jitter must be a fraction in [0, 0.5), got {period_jitter!r}")
+        if not (is_number(swing_jitter) and 0 <= swing_jitter < 0.25):
+            raise ValueError(f"swing_jitter must be a fraction of a cycle in [0, 0.25), got {swing_jitter!r}")
+        if not (is_number(in_place_moving) and 0 <= in_place_moving <= 1):
+            raise ValueError(f"in_place_moving must be a fraction in [0, 1], got {in_place_moving!r}")
         if not (is_number(indicator_width) and 0 < indicator_width <= 0.25):
             raise ValueError(f"indicator_width must be a fraction of a cycle in (0, 0.25], got {indicator_width!r}")
         check_non_negative(
@@ -217,6 +236,8 @@ class ClockTask(Task):
         self.random_phase = bool(random_phase)
         self.stand_first = bool(stand_first)
         self.one_flight = bool(one_flight)
+        self.period_jitter, self.swing_jitter = float(period_jitter), float(swing_jitter)
+        self.in_place_moving = float(in_place_moving)
         self.standing = False
         self._in_flight = False  # the hard schedule has every foot in swing
         self._flown = False  # the body was airborne in the current scheduled flight
@@ -300,9 +321,11 @@ class ClockTask(Task):
             "standing_first": self.standing,
         }
 
-    def _command(self, name: str, speed: float | None, *, now: bool = False) -> None:
-        gait = self.catalogue[name]
-        value = 0.0 if gait.in_place else float(speed if speed is not None else self.walk_speed)
+    def _command(
+        self, name: str, speed: float | None, *, now: bool = False, gait: Gait | None = None, moving: bool = False
+    ) -> None:
+        gait = gait or self.catalogue[name]
+        value = 0.0 if gait.in_place and not moving else float(speed if speed is not None else self.walk_speed)
         self.commanded_gait, self.commanded_speed = name, value
         if now:
             self.clock.reset(gait, self.clock.phase)
@@ -326,9 +349,20 @@ class ClockTask(Task):
     def _draw(self, *, now: bool = False) -> None:
         name = self.gaits[int(self.np_random.integers(len(self.gaits)))]
         speed = self.walk_speed * float(self.np_random.uniform(*self.speed_range))
-        self._command(name, speed, now=now)
+        gait = self._jittered(self.catalogue[name])
+        # Draws only when it can matter, so runs without it see the random stream they always did.
+        moving = gait.in_place and self.in_place_moving > 0 and float(self.np_random.uniform()) < self.in_place_moving
+        self._command(name, speed, now=now, gait=gait, moving=moving)
         seconds = float(self.np_random.uniform(*self.switch_interval))
         self.next_switch = self.step_count + max(1, round(seconds / self.dt))
+
+    def _jittered(self, gait: Gait) -> Gait:
+        """``gait`` with its period and swing ratio randomised by ``period_jitter`` and ``swing_jitter``."""
+        if not (self.period_jitter or self.swing_jitter):
+            return gait  # draws nothing, so runs without jitter see the random stream they always did
+        period = gait.period * float(self.np_random.uniform(1.0 - self.period_jitter, 1.0 + self.period_jitter))
+        swing = gait.swing_ratio + float(self.np_random.uniform(-self.swing_jitter, self.swing_jitter))
+        return dataclasses.replace(gait, period=period, swing_ratio=min(max(swing, 0.05), 0.95))
 
     def episode_options(self, options: Mapping[str, Any]) -> None:
         """``{"schedule": "walk:1.0@0,jump@300"}``: the next episode's commands (``None``: random ones)."""
