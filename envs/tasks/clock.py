@@ -321,12 +321,10 @@ class ClockTask(Task):
             "standing_first": self.standing,
         }
 
-    def _command(
-        self, name: str, speed: float | None, *, now: bool = False, gait: Gait | None = None, moving: bool = False
-    ) -> None:
-        gait = gait or self.catalogue[name]
-        value = 0.0 if gait.in_place and not moving else float(speed if speed is not None else self.walk_speed)
-        self.commanded_gait, self.commanded_speed = name, value
+    def _command(self, gait: Gait, speed: float | None, *, now: bool = False) -> None:
+        """Command ``gait`` at ``speed`` (``None``: in place for an in-place gait, else the body's walk speed)."""
+        value = float(speed) if speed is not None else 0.0 if gait.in_place else float(self.walk_speed)
+        self.commanded_gait, self.commanded_speed = gait.name, value
         if now:
             self.clock.reset(gait, self.clock.phase)
         elif gait == self.clock.gait:
@@ -351,8 +349,9 @@ class ClockTask(Task):
         speed = self.walk_speed * float(self.np_random.uniform(*self.speed_range))
         gait = self._jittered(self.catalogue[name])
         # Draws only when it can matter, so runs without it see the random stream they always did.
-        moving = gait.in_place and self.in_place_moving > 0 and float(self.np_random.uniform()) < self.in_place_moving
-        self._command(name, speed, now=now, gait=gait, moving=moving)
+        if gait.in_place and not (self.in_place_moving > 0 and float(self.np_random.uniform()) < self.in_place_moving):
+            speed = 0.0
+        self._command(gait, speed, now=now)
         seconds = float(self.np_random.uniform(*self.switch_interval))
         self.next_switch = self.step_count + max(1, round(seconds / self.dt))
 
@@ -384,7 +383,7 @@ class ClockTask(Task):
         self.clock.reset(self.clock.gait, 0.0)
         if self.episode_schedule:
             first = self.episode_schedule[0]
-            self._command(first.gait, first.speed, now=True)
+            self._command(self.catalogue[first.gait], first.speed, now=True)
         else:
             self._draw(now=True)
         if self.random_phase:
@@ -465,7 +464,7 @@ class ClockTask(Task):
         if self.episode_schedule:
             due = self._due.get(self.step_count)
             if due is not None:
-                self._command(due.gait, due.speed)
+                self._command(self.catalogue[due.gait], due.speed)
         elif self.step_count >= self.next_switch:
             self._draw()
         return terms
