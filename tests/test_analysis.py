@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch as th
@@ -172,6 +173,8 @@ def test_analysis_writes_every_figure_and_the_report(run_dir, tmp_path):
     for name in ("population.png", "tuning.png", "decoding.png", "lesions.png", "push.png", "senses.png",
                  "brain_and_body.mp4", "report.json", "recording.npz"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
+    film = imageio.get_reader(out / "brain_and_body.mp4")  # 12 steps at 125 Hz, every 3rd filmed: 0, 3, 6, 9
+    assert film.count_frames() == 4 and film.get_meta_data()["fps"] == pytest.approx(125 / 3, abs=0.1)
     assert sum(report["pca"]["explained_variance_ratio"]) == pytest.approx(1.0)
     assert [row["fraction"] for row in report["lesions"]] == [0.0, 0.5, 0.0, 0.5]
     assert [row["impulse"] for row in report["perturbations"]["push"]] == [0.0, 5.0]

@@ -88,9 +88,11 @@ def test_evaluate_writes_metrics_video_gif_and_diagram(run_dir, tmp_path):
     lengths = [ep["length"] for ep in data["episodes"]]
     reader = imageio.get_reader(video)
     frame = reader.get_data(0)
-    assert reader.count_frames() == lengths[0]  # the reset frame, then one per step but the last
+    # The 125 Hz Walker2d filmed every 3rd step (about 40 fps): the reset frame, then every 3rd step but the last.
+    assert reader.count_frames() == (lengths[0] - 1) // 3 + 1
     assert frame.shape[0] % 16 == 0 and frame.shape[1] % 16 == 0
-    assert reader.get_meta_data()["fps"] == pytest.approx(125, abs=1)
+    assert reader.get_meta_data()["fps"] == pytest.approx(125 / 3, abs=0.1)
+    assert "every 3 steps" in result.stdout
     assert frame.std() > 10, "a blank frame"
     assert video.with_suffix(".gif").stat().st_size > 1000
     assert (tmp_path / "out" / "walk_gait.png").stat().st_size > 10_000
@@ -99,11 +101,36 @@ def test_evaluate_writes_metrics_video_gif_and_diagram(run_dir, tmp_path):
 
 def test_evaluate_checkpoint_and_default_video_name(run_dir, tmp_path):
     checkpoint = run_dir / "checkpoints" / "ckpt_128_steps.zip"
-    result = run_evaluate(checkpoint, "--episodes", 1, "--steps", 20, "--video", "--no-timeline", cwd=tmp_path)
+    result = run_evaluate(
+        checkpoint, "--episodes", 1, "--steps", 20, "--video", "--no-timeline", "--video-fps", 125, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     videos = list((tmp_path / "videos").glob("*.mp4"))
     assert [v.name for v in videos] == ["ckpt_128_steps.zip__neuromotor-Walker2d-Walk-v1.mp4"]
     assert imageio.get_reader(videos[0]).get_data(0).shape == (480, 640, 3)
+    assert "at 125 fps, every 1 steps" in result.stdout  # asked for the env's own rate: every step filmed
+
+
+def test_composed_frames_show_the_footfalls_up_to_their_own_step():
+    from agents.evaluation.video import STRIP_ROW, compose
+
+    contacts = np.zeros((9, 1), dtype=bool)
+    contacts[3:6] = True  # the foot down in steps 3-5
+    frames = compose([np.zeros((16, 20, 3), dtype=np.uint8)] * 4, contacts, every=3)  # filmed after 0, 3, 6, 9 steps
+    strips = [frame[16 + STRIP_ROW // 2, :, 0] for frame in frames]  # the foot's row, newest step at the right
+    down = [int((row < 100).sum()) for row in strips]
+    assert down == [0, 0, 3, 3]  # after 3 steps none was down yet; after 6 and 9, steps 3-5
+
+
+def test_frame_stride_aims_at_the_frame_rate_and_films_slow_envs_every_step():
+    from agents.evaluation.video import frame_stride
+
+    assert frame_stride(125.0) == 3  # Walker2d, Hopper: 41.7 fps
+    assert frame_stride(1 / 0.015) == 2  # Humanoid: 33 fps
+    assert frame_stride(20.0) == 1  # Ant, HalfCheetah: every step
+    assert frame_stride(125.0, 125.0) == 1
+    with pytest.raises(ValueError, match="above 0"):
+        frame_stride(125.0, 0.0)
 
 
 def test_list_bundled_brains():
@@ -141,6 +168,8 @@ def test_bad_input_is_one_line_and_exit_code_2(run_dir, tmp_path):
         ([tmp_path / "nothing_here"], "nothing_here' does not exist"),
         (["no-such-brain"], "is not a run directory, a model .zip or a bundled brain"),
         ([run_dir, "--episodes", 0], "--episodes must be >= 1"),
+        ([run_dir, "--video", "--video-fps", 0], "--video-fps must be a number of frames per second above 0, got 0"),
+        ([run_dir, "--video-fps", "nan"], "--video-fps must be a number of frames per second above 0, got nan"),
     ]
     for args, message in cases:
         result = run_evaluate(*args)

@@ -16,7 +16,7 @@ from sklearn.decomposition import PCA
 from agents.analysis.population import PHASE_BINS, phase_bins
 from agents.brains.store import Brain
 from agents.evaluation import video
-from agents.evaluation.rollout import evaluate_brain
+from agents.evaluation.rollout import env_dt, evaluate_brain
 from agents.runs import atomic_path
 from envs.tasks.gait import GAITS
 
@@ -132,7 +132,9 @@ def side_by_side_video(
 ):
     """Film the body beside a live trace of the top three principal components of the hidden state, with the
     footfalls under it."""
-    ep = evaluate_brain(brain, model=model, episodes=1, seed=seed, render=True, max_episode_steps=steps).episodes[0]
+    every = video.frame_stride(1.0 / env_dt(brain.config.env_id, brain.config.env_kwargs))
+    ep = evaluate_brain(brain, model=model, episodes=1, seed=seed, render=True, max_episode_steps=steps,
+                        frame_every=every).episodes[0]  # fmt: skip
     proj = pca_model.transform(ep.lstm_hidden[:, -1, :])[:, :3]
     span = max(2, round(trace_seconds / ep.dt))
     dpi = 80
@@ -151,7 +153,8 @@ def side_by_side_video(
     fig.tight_layout()
     canvas = FigureCanvasAgg(fig)
     frames = []
-    for t, frame in enumerate(ep.frames):
+    for i, frame in enumerate(ep.frames):
+        t = i * every  # the frame shows the state after t steps
         lo = max(0, t - span)
         times = (np.arange(lo, t) - t) * ep.dt
         for i, line in enumerate(lines):
@@ -163,4 +166,4 @@ def side_by_side_video(
         canvas.draw()
         panel = np.asarray(canvas.buffer_rgba())[..., :3]
         frames.append(np.hstack([frame, panel[: frame.shape[0], : frame.shape[1]]]))
-    return video.write_mp4(path, frames, 1.0 / ep.dt)
+    return video.write_mp4(path, frames, 1.0 / (ep.dt * every))

@@ -45,6 +45,10 @@ def evaluate_parser() -> OneLineParser:
     parser.add_argument(
         "--video", nargs="?", const="auto", metavar="PATH", help="MP4 of the first episode (default videos/<run>.mp4)"
     )
+    parser.add_argument("--video-fps", type=float, default=video.VIDEO_FPS, metavar="FPS",
+                        help=f"about this many frames per simulated second: every round(env rate / FPS)-th step is "
+                             f"filmed, at least every step (default {video.VIDEO_FPS:g}; the Walker2d's 125 Hz "
+                             f"gives 41.7 fps)")  # fmt: skip
     parser.add_argument("--gif", action="store_true", help="also write a small GIF beside the MP4")
     parser.add_argument("--no-timeline", action="store_true", help="no footfall strip under the video")
     parser.add_argument(
@@ -117,17 +121,20 @@ def _evaluate(args: argparse.Namespace, parser: OneLineParser) -> int:
     if video_path is None:
         evaluation = evaluate_brain(brain, **run)
     else:
-        fps = 1.0 / env_dt(brain.config.env_id, {**brain.config.env_kwargs, **env_kwargs})
-        expected = args.steps or gym.spec(envs.resolve_env_id(brain.config.env_id)).max_episode_steps
+        rate = 1.0 / env_dt(brain.config.env_id, {**brain.config.env_kwargs, **env_kwargs})
+        every = video.frame_stride(rate, args.video_fps)
+        fps = rate / every
+        steps = args.steps or gym.spec(envs.resolve_env_id(brain.config.env_id)).max_episode_steps
+        expected = steps and (steps - 1) // every + 1  # the reset frame, then every `every` steps but the last
         stream = video.VideoStream(video_path, fps, timeline=not args.no_timeline, gif=args.gif, expected=expected)
         with stream:
-            evaluation = evaluate_brain(brain, frame_sink=stream, **run)
+            evaluation = evaluate_brain(brain, frame_sink=stream, frame_every=every, **run)
     episodes = evaluation.episodes
     result = summarize(episodes)
     print_summary(brain, result["summary"], args)
     first = episodes[0]
     if video_path is not None:
-        print(f"video: {video_path} ({stream.frames} frames at {fps:.0f} fps)")
+        print(f"video: {video_path} ({stream.frames} frames at {fps:.3g} fps, every {every} steps)")
         if args.gif:
             print(f"gif: {video_path.with_suffix('.gif')}")
     if diagram_path is not None and first.foot_labels:
@@ -163,6 +170,8 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     if args.write_preset is not None:
         parser.error("--write-preset needs a sweep directory as TARGET (one made by train.py --sweep)")
     positive(parser, args, "episodes", "steps")
+    if not args.video_fps > 0:  # also refuses nan
+        parser.error(f"--video-fps must be a number of frames per second above 0, got {args.video_fps:g}")
     return run_command(parser, lambda: _evaluate(args, parser))
 
 

@@ -144,6 +144,7 @@ def rollout(
     render: bool = False,
     before_step: Callable[[int, Any], None] | None = None,
     frame_sink: FrameSink | None = None,
+    frame_every: int = 1,
 ) -> Episode:
     """Run one episode of a single-env ``venv`` from ``seed``.
 
@@ -153,7 +154,11 @@ def rollout(
     is called with the step index and the unwrapped env before each step (to push the body, for instance).
     ``render`` keeps every frame in ``Episode.frames``; a ``frame_sink`` instead receives each frame as it is
     rendered, with the foot contacts of the steps before it, so that a video holds a bounded number of frames.
+    Either films the state after every ``frame_every``-th step only (the reset state first): rendering costs more
+    than the step itself.
     """
+    if frame_every < 1:
+        raise ValueError(f"frame_every must be >= 1, got {frame_every!r}")
     env = single_env(venv)
     base = env.unwrapped
     ours = isinstance(base, envs.LocomotionEnv)
@@ -168,6 +173,8 @@ def rollout(
     n_feet = len(base.foot_labels) if ours else 0
 
     def film() -> None:
+        if len(rows["reward"]) % frame_every:
+            return
         if frame_sink is not None:
             frame_sink(env.render(), np.asarray(rows["contacts"], dtype=bool).reshape(len(rows["contacts"]), n_feet))
         elif render:
@@ -285,13 +292,15 @@ def run_episodes(
     render_first: bool = False,
     before_step: Callable[[int, Any], None] | None = None,
     frame_sink: FrameSink | None = None,
+    frame_every: int = 1,
     progress: bool = False,
 ) -> list[Episode]:
     """``count`` episodes of ``model`` in ``venv``, episode ``i`` from seed ``seed + i``; the first is filmed with
-    ``render_first`` (frames kept) or into ``frame_sink`` (frames streamed). ``progress`` shows a bar."""
+    ``render_first`` (frames kept) or into ``frame_sink`` (frames streamed), every ``frame_every``-th step.
+    ``progress`` shows a bar."""
     return [
         rollout(model, venv, seed=seed + i, deterministic=deterministic, render=render_first and i == 0,
-                before_step=before_step, frame_sink=frame_sink if i == 0 else None)
+                before_step=before_step, frame_sink=frame_sink if i == 0 else None, frame_every=frame_every)
         for i in tqdm(range(count), desc="episodes", unit="episode", disable=not progress, leave=False)
     ]  # fmt: skip
 
@@ -320,12 +329,14 @@ def evaluate_brain(
     before_step: Callable[[int, Any], None] | None = None,
     model: BaseAlgorithm | None = None,
     frame_sink: FrameSink | None = None,
+    frame_every: int = 1,
     progress: bool = False,
 ) -> Evaluation:
     """Find ``target`` (a bundled name, run directory, model ``.zip`` or a found :class:`Brain`), load it, and run
     ``episodes`` episodes from ``seed`` on (the test seeds by default) in its training env with ``env_kwargs``
     overridden. With ``render`` the first episode is filmed (640x480 frames, tracking camera) and its frames kept;
-    with a ``frame_sink`` they are streamed to it instead. ``progress`` shows a bar over the episodes."""
+    with a ``frame_sink`` they are streamed to it instead; either way every ``frame_every``-th step is filmed.
+    ``progress`` shows a bar over the episodes."""
     brain = target if isinstance(target, Brain) else find_brain(target)
     model = model or load_model(brain)
     kwargs = dict(env_kwargs or {})
@@ -338,7 +349,7 @@ def evaluate_brain(
             video.use_tracking_camera(single_env(venv))
         recorded = run_episodes(model, venv, seed=seed, count=episodes, deterministic=deterministic,
                                 render_first=render, before_step=before_step, frame_sink=frame_sink,
-                                progress=progress)  # fmt: skip
+                                frame_every=frame_every, progress=progress)  # fmt: skip
     finally:
         venv.close()
     return Evaluation(brain, model, recorded)

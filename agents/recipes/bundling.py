@@ -125,10 +125,13 @@ def write_preview(name: str, seconds: float = PREVIEW_SECONDS) -> Path:
     """Film the bundled brain ``name`` for ``seconds`` of simulated time into
     ``agents/brains/bundled/<name>/preview.gif``."""
     brain = store.find_brain(name)
-    steps = round(seconds / env_dt(brain.config.env_id, brain.config.env_kwargs))  # Walker2d: 375 steps; Ant: 60
-    episode = evaluate_brain(brain, episodes=1, seed=TEST_SEED, render=True, max_episode_steps=steps).episodes[0]
-    frames = video.compose(episode.frames, episode.foot_contacts)
-    return video.write_gif(store.BRAINS_DIR / name / "preview.gif", frames, 1.0 / episode.dt)
+    dt = env_dt(brain.config.env_id, brain.config.env_kwargs)
+    steps = round(seconds / dt)  # Walker2d: 375 steps; Ant: 60
+    every = video.frame_stride(1.0 / dt, video.GIF_FPS)  # render only the frames the GIF keeps
+    episode = evaluate_brain(brain, episodes=1, seed=TEST_SEED, render=True, max_episode_steps=steps,
+                             frame_every=every).episodes[0]  # fmt: skip
+    frames = video.compose(episode.frames, episode.foot_contacts, every)
+    return video.write_gif(store.BRAINS_DIR / name / "preview.gif", frames, 1.0 / (dt * every))
 
 
 #: Columns of the metrics table: (header, summary metric, per-foot?).
