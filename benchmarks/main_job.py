@@ -4,10 +4,10 @@ Runs ``make demo`` (after set-up, which must already have happened: the first ru
 own, ``evaluate.py walker2d-walk --episodes 1 --video`` for a 1000-step episode, measuring that process's peak
 resident set size (``ru_maxrss`` of the child). Goals: the demo in <= 60 s, the filmed evaluation under 600 MB.
 It also films the same 500 steps twice, every step and at the default ``--video-fps``, and prints the ratio of
-their times, both measured in this run.
+their times, both measured in this run (each includes the process's start: imports and loading the brain).
 
     python benchmarks/main_job.py
-    python benchmarks/main_job.py --skip-demo      # only the memory measurement
+    python benchmarks/main_job.py --skip-demo      # the memory and the two filmed runs, not make demo
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def filmed_seconds(brain: str, video_fps: float | None, steps: int = 500) -> flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--brain", default="walker2d-walk", help="bundled brain for the memory measurement")
-    parser.add_argument("--skip-demo", action="store_true", help="only measure the filmed evaluation's memory")
+    parser.add_argument("--brain", default="walker2d-walk", help="bundled brain for the memory and filming runs")
+    parser.add_argument("--skip-demo", action="store_true", help="measure the filmed evaluations, not make demo")
     args = parser.parse_args()
     # Memory first: ru_maxrss of children is a maximum over all of them, and the demo's are not wanted in it.
     peak = filmed_evaluation_peak_mb(args.brain)

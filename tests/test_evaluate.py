@@ -108,7 +108,29 @@ def test_evaluate_checkpoint_and_default_video_name(run_dir, tmp_path):
     videos = list((tmp_path / "videos").glob("*.mp4"))
     assert [v.name for v in videos] == ["ckpt_128_steps.zip__neuromotor-Walker2d-Walk-v1.mp4"]
     assert imageio.get_reader(videos[0]).get_data(0).shape == (480, 640, 3)
-    assert "at 125 fps, every 1 steps" in result.stdout  # asked for the env's own rate: every step filmed
+    assert "at 125 fps, every step" in result.stdout  # asked for the env's own rate: every step filmed
+
+
+def test_a_filmed_rollout_films_the_reset_state_then_every_nth_step(run_dir):
+    from agents.evaluation.rollout import evaluate_brain
+
+    filmed = []  # steps taken before each frame (the sink gets the contacts of those steps)
+    episode = evaluate_brain(run_dir, episodes=1, max_episode_steps=10, frame_every=3,
+                             frame_sink=lambda frame, contacts: filmed.append(len(contacts))).episodes[0]  # fmt: skip
+    assert filmed == [t for t in (0, 3, 6, 9) if t < episode.length]  # never the state after the last step
+    kept = evaluate_brain(run_dir, episodes=1, max_episode_steps=10, frame_every=3, render=True).episodes[0]
+    assert len(kept.frames) == len(filmed)
+    with pytest.raises(ValueError, match="frame_every must be >= 1"):
+        evaluate_brain(run_dir, episodes=1, max_episode_steps=10, frame_every=0, render=True)
+
+
+def test_gif_frame_times_are_whole_hundredths_that_keep_real_time():
+    from agents.evaluation.video import gif_durations
+
+    durations = gif_durations(12, 48.0)  # a 125 Hz body filmed every 6th step
+    assert all(d % 10 == 0 for d in durations) and set(durations) == {40.0, 50.0}
+    assert sum(durations) == pytest.approx(12 * 48.0, abs=5)
+    assert gif_durations(5, 40.0) == [40.0] * 5
 
 
 def test_composed_frames_show_the_footfalls_up_to_their_own_step():
@@ -131,6 +153,8 @@ def test_frame_stride_aims_at_the_frame_rate_and_films_slow_envs_every_step():
     assert frame_stride(125.0, 125.0) == 1
     with pytest.raises(ValueError, match="above 0"):
         frame_stride(125.0, 0.0)
+    with pytest.raises(ValueError, match="vanishingly small"):
+        frame_stride(125.0, 1e-308)  # the stride would overflow
 
 
 def test_list_bundled_brains():
@@ -170,6 +194,7 @@ def test_bad_input_is_one_line_and_exit_code_2(run_dir, tmp_path):
         ([run_dir, "--episodes", 0], "--episodes must be >= 1"),
         ([run_dir, "--video", "--video-fps", 0], "--video-fps must be a number of frames per second above 0, got 0"),
         ([run_dir, "--video-fps", "nan"], "--video-fps must be a number of frames per second above 0, got nan"),
+        ([run_dir, "--video", "--video-fps", "1e-308"], "--video-fps 1e-308: a video's frame rate must be above 0"),
     ]
     for args, message in cases:
         result = run_evaluate(*args)

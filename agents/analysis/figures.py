@@ -129,7 +129,7 @@ def figure_sweep(rows: list[dict[str, Any]], x_key: str, groups: str, metrics: l
 
 def side_by_side_video(
     model: Any, brain: Brain, pca_model: PCA, path: Path, steps: int, seed: int, trace_seconds: float = 2.0
-):
+) -> Path:
     """Film the body beside a live trace of the top three principal components of the hidden state, with the
     footfalls under it."""
     every = video.frame_stride(1.0 / env_dt(brain.config.env_id, brain.config.env_kwargs))
@@ -157,8 +157,8 @@ def side_by_side_video(
         t = i * every  # the frame shows the state after t steps
         lo = max(0, t - span)
         times = (np.arange(lo, t) - t) * ep.dt
-        for i, line in enumerate(lines):
-            line.set_data(times, proj[lo:t, i])
+        for pc, line in enumerate(lines):
+            line.set_data(times, proj[lo:t, pc])
         window = np.zeros((n_feet, span))
         if t > lo:
             window[:, span - (t - lo) :] = ep.foot_contacts[lo:t].T

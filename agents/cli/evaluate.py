@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -122,7 +123,10 @@ def _evaluate(args: argparse.Namespace, parser: OneLineParser) -> int:
         evaluation = evaluate_brain(brain, **run)
     else:
         rate = 1.0 / env_dt(brain.config.env_id, {**brain.config.env_kwargs, **env_kwargs})
-        every = video.frame_stride(rate, args.video_fps)
+        try:
+            every = video.frame_stride(rate, args.video_fps)
+        except ValueError as exc:
+            raise ValueError(f"--video-fps {args.video_fps:g}: {exc}") from None
         fps = rate / every
         steps = args.steps or gym.spec(envs.resolve_env_id(brain.config.env_id)).max_episode_steps
         expected = steps and (steps - 1) // every + 1  # the reset frame, then every `every` steps but the last
@@ -134,7 +138,8 @@ def _evaluate(args: argparse.Namespace, parser: OneLineParser) -> int:
     print_summary(brain, result["summary"], args)
     first = episodes[0]
     if video_path is not None:
-        print(f"video: {video_path} ({stream.frames} frames at {fps:.3g} fps, every {every} steps)")
+        filmed = f"every {every} steps" if every > 1 else "every step"
+        print(f"video: {video_path} ({stream.frames} frames at {fps:.3g} fps, {filmed})")
         if args.gif:
             print(f"gif: {video_path.with_suffix('.gif')}")
     if diagram_path is not None and first.foot_labels:
@@ -170,7 +175,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     if args.write_preset is not None:
         parser.error("--write-preset needs a sweep directory as TARGET (one made by train.py --sweep)")
     positive(parser, args, "episodes", "steps")
-    if not args.video_fps > 0:  # also refuses nan
+    if not 0 < args.video_fps < math.inf:  # also refuses nan
         parser.error(f"--video-fps must be a number of frames per second above 0, got {args.video_fps:g}")
     return run_command(parser, lambda: _evaluate(args, parser))
 

@@ -31,7 +31,7 @@ FrameSink = Callable[[np.ndarray, np.ndarray], None]
 
 @dataclasses.dataclass
 class Episode:
-    """Everything recorded in one episode, one row per env step."""
+    """Everything recorded in one episode, one row per env step (``frames``: one per filmed step)."""
 
     observations: np.ndarray
     actions: np.ndarray
@@ -152,7 +152,7 @@ def rollout(
     step, exactly as during training. Works for feed-forward models too (their state stays ``None``), and for envs
     other than ours (then only rewards, actions and observations are recorded). ``before_step(t, env)``, if given,
     is called with the step index and the unwrapped env before each step (to push the body, for instance).
-    ``render`` keeps every frame in ``Episode.frames``; a ``frame_sink`` instead receives each frame as it is
+    ``render`` keeps the frames in ``Episode.frames``; a ``frame_sink`` instead receives each frame as it is
     rendered, with the foot contacts of the steps before it, so that a video holds a bounded number of frames.
     Either films the state after every ``frame_every``-th step only (the reset state first): rendering costs more
     than the step itself.

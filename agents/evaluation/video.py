@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -59,8 +60,8 @@ def use_tracking_camera(env, elevation: float = -15.0, shadows: bool = False) ->
 def frame_stride(rate: float, fps: float = VIDEO_FPS) -> int:
     """Film every this many steps of an env stepping ``rate`` times a simulated second, for about ``fps`` frames a
     second (``round(rate / fps)``, at least 1: a slower env is filmed every step)."""
-    if not fps > 0:
-        raise ValueError(f"a video's frame rate must be above 0, got {fps!r}")
+    if not fps > 0 or not math.isfinite(rate / fps):
+        raise ValueError(f"a video's frame rate must be above 0 and not vanishingly small, got {fps!r}")
     return max(1, round(rate / fps))
 
 
@@ -126,7 +127,8 @@ class VideoStream:
         self._partial.__exit__(*exc)
         if self.gif and exc[0] is None:
             with atomic_path(self.path.with_suffix(".gif")) as partial:
-                imageio.mimsave(partial, self.small, duration=1000.0 * self.stride / self.fps, loop=0)
+                durations = gif_durations(len(self.small), 1000.0 * self.stride / self.fps)
+                imageio.mimsave(partial, self.small, duration=durations, loop=0)
 
 
 def check_writable(path: Path) -> None:
@@ -160,5 +162,13 @@ def write_gif(path: Path, frames: list[np.ndarray], fps: float, scale: int = 2) 
     stride = max(1, round(fps / GIF_FPS))
     small = [frame[::scale, ::scale] for frame in frames[::stride]]
     with atomic_path(path) as partial:
-        imageio.mimsave(partial, small, duration=1000.0 * stride / fps, loop=0)
+        imageio.mimsave(partial, small, duration=gif_durations(len(small), 1000.0 * stride / fps), loop=0)
     return Path(path)
+
+
+def gif_durations(frames: int, ms: float) -> list[float]:
+    """Display times (ms) of ``frames`` GIF frames meant to last ``ms`` each: GIFs count in hundredths of a
+    second, so each is a multiple of 10 ms, chosen so that frame ``k`` ends at ``k * ms`` rounded (48 ms frames:
+    50, 50, 40, 50, 50, 50, 40, ...) and the GIF keeps real time."""
+    ends = np.round(np.arange(1, frames + 1) * ms / 10.0) * 10.0
+    return np.diff(ends, prepend=0.0).tolist()
