@@ -111,6 +111,27 @@ def test_evaluate_checkpoint_and_default_video_name(run_dir, tmp_path):
     assert "at 125 fps, every step" in result.stdout  # asked for the env's own rate: every step filmed
 
 
+def test_a_brain_loaded_to_act_acts_as_the_trainable_one_without_an_optimizer(run_dir):
+    from agents.brains.models import load_algorithm
+    from agents.brains.policies import InferenceRecurrentPolicy
+    from agents.brains.store import find_brain, load_model
+
+    trainable = load_algorithm(run_dir / "model.zip", "rppo")
+    acting = load_model(find_brain(run_dir))
+    assert isinstance(acting.policy, InferenceRecurrentPolicy)
+    assert isinstance(trainable.policy.optimizer, th.optim.Adam)
+    assert not isinstance(acting.policy.optimizer, th.optim.Optimizer)
+    obs = np.random.default_rng(0).normal(size=(5, 1, trainable.observation_space.shape[0])).astype(np.float32)
+    states = [None, None]
+    for t in range(5):
+        starts = np.array([t == 0])
+        a, states[0] = trainable.predict(obs[t], state=states[0], episode_start=starts, deterministic=True)
+        b, states[1] = acting.predict(obs[t], state=states[1], episode_start=starts, deterministic=True)
+        np.testing.assert_array_equal(a, b)
+    for x, y in zip(trainable.policy.state_dict().values(), acting.policy.state_dict().values(), strict=True):
+        assert th.equal(x, y)
+
+
 def test_a_filmed_rollout_films_the_reset_state_then_every_nth_step(run_dir):
     from agents.evaluation.rollout import evaluate_brain
 

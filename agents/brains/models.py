@@ -12,7 +12,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.brains.algorithm import FastRecurrentPPO
-from agents.brains.policies import FAST_POLICY, FastRecurrentActorCriticPolicy
+from agents.brains.policies import FAST_POLICY, FastRecurrentActorCriticPolicy, InferenceRecurrentPolicy
 from agents.config import TrainConfig
 from agents.runs import RunError, model_problem
 
@@ -60,17 +60,21 @@ def build_model(
     )
 
 
-def load_algorithm(path: Path, algo: str, *, env: VecEnv | None = None, device: str = "cpu", **kwargs: Any):
+def load_algorithm(
+    path: Path, algo: str, *, env: VecEnv | None = None, device: str = "cpu", trainable: bool = True, **kwargs: Any
+):
     """The ``algo`` model saved in ``path`` (on ``env``, if given); a missing or damaged file is a ``RunError``.
 
     An ``rppo`` model is given the fast policy class by name, so models saved when it lived in ``agents.policies``
-    load too.
+    load too; with ``trainable=False`` it is :class:`~agents.brains.policies.InferenceRecurrentPolicy`, which
+    acts alike and loads faster (no optimizer).
     """
     problem = model_problem(path)
     if problem is not None:
         raise RunError(f"cannot load model {str(path)!r}: it {problem}")
     algo_cls, _ = ALGORITHMS[algo]
-    custom = {"policy_class": FastRecurrentActorCriticPolicy} if algo == "rppo" else None
+    policy_class = FastRecurrentActorCriticPolicy if trainable else InferenceRecurrentPolicy
+    custom = {"policy_class": policy_class} if algo == "rppo" else None
     try:
         return algo_cls.load(path, env=env, device=device, custom_objects=custom, **kwargs)
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, RuntimeError, ImportError, AttributeError) as exc:

@@ -185,3 +185,25 @@ class FastRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
 
 
 RecurrentPPO.policy_aliases[FAST_POLICY] = FastRecurrentActorCriticPolicy
+
+
+class _NoOptimizer:
+    """Stands in for a loaded brain's optimizer when it will only act: building a torch optimizer imports torch's
+    compiler (about 1.6 s), and acting needs none. The saved optimizer state is read and dropped."""
+
+    def __init__(self, params: Any, **kwargs: Any) -> None:
+        pass
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+
+class InferenceRecurrentPolicy(FastRecurrentActorCriticPolicy):
+    """:class:`FastRecurrentActorCriticPolicy` without an optimizer, for brains loaded to act (evaluation, analysis,
+    teachers, warm-start sources); it cannot be trained."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "optimizer_class": _NoOptimizer})

@@ -76,5 +76,6 @@ def find_brain(target: str | Path) -> Brain:
 
 
 def load_model(brain: Brain, device: str = "cpu") -> BaseAlgorithm:
-    """The brain's SB3 model; a missing or corrupt file is a ``RunError``."""
-    return load_algorithm(brain.model_path, brain.config.algo, device=device)
+    """The brain's SB3 model, loaded to act (no optimizer: it is not trained further); a missing or corrupt file is
+    a ``RunError``."""
+    return load_algorithm(brain.model_path, brain.config.algo, device=device, trainable=False)
