@@ -184,6 +184,8 @@ def test_a_model_saved_when_the_policy_lived_elsewhere_still_loads(finished, tmp
         RecurrentPPO.load(tmp_path / "old.zip")
     loaded = load_algorithm(tmp_path / "old.zip", "rppo")
     assert type(loaded.policy) is FastRecurrentActorCriticPolicy
+    # Saved from a brain loaded to act (no optimizer), it still carries the optimizer's state for training.
+    assert loaded.policy.optimizer.state_dict()["state"]
 
 
 def test_resume_skips_a_checkpoint_whose_statistics_are_truncated(run):

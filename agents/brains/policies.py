@@ -189,16 +189,17 @@ RecurrentPPO.policy_aliases[FAST_POLICY] = FastRecurrentActorCriticPolicy
 
 class _NoOptimizer:
     """Stands in for a loaded brain's optimizer when it will only act: building a torch optimizer imports torch's
-    compiler (about 1.6 s), and acting needs none. The saved optimizer state is read and dropped."""
+    compiler (about 1.6 s), and acting needs none. It keeps the saved optimizer state as it was read, so that the
+    brain saved again still loads for training."""
 
     def __init__(self, params: Any, **kwargs: Any) -> None:
-        pass
+        self._state: dict[str, Any] = {}
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
-        pass
+        self._state = state_dict
 
     def state_dict(self) -> dict[str, Any]:
-        return {}
+        return self._state
 
 
 class InferenceRecurrentPolicy(FastRecurrentActorCriticPolicy):
