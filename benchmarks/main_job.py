@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
 DEMO_GOAL_S = 60.0
 MEMORY_GOAL_MB = 600.0
 

@@ -141,6 +141,7 @@ def test_a_filmed_rollout_films_the_reset_state_then_every_nth_step(run_dir):
     assert filmed == [t for t in (0, 3, 6, 9) if t < episode.length]  # never the state after the last step
     kept = evaluate_brain(run_dir, episodes=1, max_episode_steps=10, frame_every=3, render=True).episodes[0]
     assert len(kept.frames) == len(filmed)
+    assert kept.frame_every == 3 and episode.frame_every == 3  # the frames' spacing travels with them
     with pytest.raises(ValueError, match="frame_every must be >= 1"):
         evaluate_brain(run_dir, episodes=1, max_episode_steps=10, frame_every=0, render=True)
 

@@ -154,7 +154,7 @@ def side_by_side_video(
     canvas = FigureCanvasAgg(fig)
     frames = []
     for i, frame in enumerate(ep.frames):
-        t = i * every  # the frame shows the state after t steps
+        t = i * ep.frame_every  # the frame shows the state after t steps
         lo = max(0, t - span)
         times = (np.arange(lo, t) - t) * ep.dt
         for pc, line in enumerate(lines):
@@ -166,4 +166,4 @@ def side_by_side_video(
         canvas.draw()
         panel = np.asarray(canvas.buffer_rgba())[..., :3]
         frames.append(np.hstack([frame, panel[: frame.shape[0], : frame.shape[1]]]))
-    return video.write_mp4(path, frames, 1.0 / (ep.dt * every))
+    return video.write_mp4(path, frames, 1.0 / (ep.dt * ep.frame_every))

@@ -54,6 +54,8 @@ class Episode:
     #: The gait and speed commanded after each step, for tasks that report them in ``info`` (the clock task).
     commanded_gaits_after: np.ndarray | None = None
     commanded_speeds_after: np.ndarray | None = None
+    #: ``frames[i]`` shows the state after ``i * frame_every`` steps.
+    frame_every: int = 1
 
     @property
     def length(self) -> int:
@@ -234,6 +236,7 @@ def rollout(
         terminated=not truncated,
         commanded_gaits_after=np.array(rows["gait"]) if rows["gait"] else None,
         commanded_speeds_after=np.array(rows["speed"]) if rows["speed"] else None,
+        frame_every=frame_every,
     )
 
 

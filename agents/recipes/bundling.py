@@ -130,8 +130,8 @@ def write_preview(name: str, seconds: float = PREVIEW_SECONDS) -> Path:
     every = video.frame_stride(1.0 / dt, video.GIF_FPS)  # render only the frames the GIF keeps
     episode = evaluate_brain(brain, episodes=1, seed=TEST_SEED, render=True, max_episode_steps=steps,
                              frame_every=every).episodes[0]  # fmt: skip
-    frames = video.compose(episode.frames, episode.foot_contacts, every)
-    return video.write_gif(store.BRAINS_DIR / name / "preview.gif", frames, 1.0 / (dt * every))
+    frames = video.compose(episode.frames, episode.foot_contacts, episode.frame_every)
+    return video.write_gif(store.BRAINS_DIR / name / "preview.gif", frames, 1.0 / (dt * episode.frame_every))
 
 
 #: Columns of the metrics table: (header, summary metric, per-foot?).
