@@ -28,6 +28,9 @@ ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu")
 MAX_TOTAL_STEPS = 10**10
 #: Keys of a lead-in setting (``TrainConfig.lead_in``, see :mod:`agents.training.leadin`).
 LEAD_IN_KEYS = ("brains", "gait", "steps", "learner_steps")
+#: Settings of a kickstart (``TrainConfig.kickstart``, see :mod:`agents.training.kickstart`) and their defaults;
+#: ``teachers`` (gait -> brain) has none.
+KICKSTART_DEFAULTS: dict[str, Any] = {"weight": 1.0, "anneal_steps": 1_000_000, "switch_grace": 125, "fresh": False}
 #: What a curriculum stage may set.
 STAGE_KEYS = {"until", "env_kwargs", "learning_rate"}
 
@@ -131,6 +134,10 @@ class TrainConfig:
     lead_in: dict = dataclasses.field(default_factory=dict)
     """Start training episodes after other brains: ``{brains: {GAIT: BRAIN}, gait: GAIT, steps: [LOW, HIGH],
     learner_steps: N}`` (gait envs; see agents.training.leadin). Evaluations during training use the same episodes."""
+    kickstart: dict = dataclasses.field(default_factory=dict)
+    """Teach by gait teachers while learning: ``{teachers: {GAIT: BRAIN}, weight: W, anneal_steps: N, switch_grace:
+    STEPS, fresh: BOOL}`` adds ``W * (1 - steps / N)`` times the squared error of the action means against the
+    active teacher's action to PPO's loss (see agents.training.kickstart; rppo on gait or clock envs)."""
     curriculum: list = dataclasses.field(default_factory=list)
     """Earlier stages: ``[{until: STEPS, env_kwargs: {...}, learning_rate: RATE}, ...]``; each's keys replace
     ``env_kwargs``' until then, and its ``learning_rate`` (optional) the run's."""
@@ -164,6 +171,10 @@ class TrainConfig:
         self._validate_curriculum()
         if self.lead_in:
             check_lead_in(self.lead_in)
+        if self.kickstart:
+            check_kickstart(self.kickstart)
+            if self.algo != "rppo":
+                raise ConfigError(f"kickstart trains rppo brains, not {self.algo}")
         if self.init_min_log_std is not None and not self.init_from:
             raise ConfigError("init_min_log_std applies to a warm start: set init_from too")
         if self.init_critic_steps < 0:
@@ -358,6 +369,31 @@ def resolve_config(
     for key, value in (overrides or {}).items():
         _set_field(config, key, value, "--set")
     return config.validate()
+
+
+def check_kickstart(value: Any) -> None:
+    """Raise :class:`ConfigError` naming what is wrong with a ``kickstart`` setting (brains are not loaded)."""
+    keys = ("teachers", *KICKSTART_DEFAULTS)
+    if not isinstance(value, dict):
+        raise ConfigError(f"kickstart must be a mapping with keys {', '.join(keys)}, got {value!r}")
+    unknown = set(value) - set(keys)
+    if unknown:
+        raise ConfigError(f"unknown kickstart key(s) {', '.join(sorted(map(str, unknown)))}; valid: {', '.join(keys)}")
+    teachers = value.get("teachers")
+    named = isinstance(teachers, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in teachers.items())
+    if not named or not teachers:
+        raise ConfigError(f"kickstart.teachers must map gaits to brains, e.g. {{walk: runs/walk}}; got {teachers!r}")
+    weight = value.get("weight", KICKSTART_DEFAULTS["weight"])
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < math.inf:
+        raise ConfigError(f"kickstart.weight must be a finite number >= 0, got {weight!r}")
+    anneal = value.get("anneal_steps", KICKSTART_DEFAULTS["anneal_steps"])
+    if type(anneal) is not int or anneal < 1:
+        raise ConfigError(f"kickstart.anneal_steps must be a whole number of env steps >= 1, got {anneal!r}")
+    grace = value.get("switch_grace", KICKSTART_DEFAULTS["switch_grace"])
+    if type(grace) is not int or grace < 0:
+        raise ConfigError(f"kickstart.switch_grace must be a whole number of steps >= 0, got {grace!r}")
+    if not isinstance(value.get("fresh", False), bool):
+        raise ConfigError(f"kickstart.fresh must be true or false, got {value['fresh']!r}")
 
 
 def check_lead_in(value: Any) -> None:

@@ -24,10 +24,14 @@ class FastRecurrentRolloutBuffer(RecurrentRolloutBuffer):
     """``RecurrentRolloutBuffer`` whose minibatches are padded by a vectorised gather (identical output).
 
     It also keeps the true lengths of the last minibatch's sequences in :attr:`sequence_lengths`, so that the
-    policy can skip the padding (see :func:`~agents.brains.policies.bucketed_lstm`).
+    policy can skip the padding (see :func:`~agents.brains.policies.bucketed_lstm`), and the buffer index of each of
+    its padded slots in :attr:`gather` (``padding`` marks the slots that are padding), so subclasses can pad arrays
+    of their own alike.
     """
 
     sequence_lengths: np.ndarray | None = None
+    gather: np.ndarray | None = None
+    padding: np.ndarray | None = None
 
     def _get_samples(
         self,
@@ -46,6 +50,7 @@ class FastRecurrentRolloutBuffer(RecurrentRolloutBuffer):
         # (n_seq, max_length) buffer indices; padded slots point anywhere valid and are zeroed below.
         gather = batch_inds[np.where(valid, self.seq_start_indices[:, None] + steps[None, :], 0)]
         padding = ~valid
+        self.gather, self.padding = gather, padding
 
         def pad(array: np.ndarray) -> th.Tensor:
             out = array[gather]
@@ -80,6 +85,9 @@ class FastRecurrentPPO(RecurrentPPO):
     Same constructor, same maths, same saved files as ``RecurrentPPO``.
     """
 
+    #: The buffer of flat observations (a subclass may keep more with each step).
+    fast_buffer_class: type[FastRecurrentRolloutBuffer] = FastRecurrentRolloutBuffer
+
     def __init__(self, policy: str | type = FAST_POLICY, *args, **kwargs) -> None:
         super().__init__(policy, *args, **kwargs)
 
@@ -99,7 +107,7 @@ class FastRecurrentPPO(RecurrentPPO):
         if isinstance(self.observation_space, spaces.Dict):
             return
         buffer = self.rollout_buffer
-        self.rollout_buffer = FastRecurrentRolloutBuffer(
+        self.rollout_buffer = self.fast_buffer_class(
             self.n_steps,
             self.observation_space,
             self.action_space,

@@ -61,18 +61,25 @@ def build_model(
 
 
 def load_algorithm(
-    path: Path, algo: str, *, env: VecEnv | None = None, device: str = "cpu", trainable: bool = True, **kwargs: Any
+    path: Path,
+    algo: str,
+    *,
+    env: VecEnv | None = None,
+    device: str = "cpu",
+    trainable: bool = True,
+    algo_cls: type[BaseAlgorithm] | None = None,
+    **kwargs: Any,
 ):
     """The ``algo`` model saved in ``path`` (on ``env``, if given); a missing or damaged file is a ``RunError``.
 
     An ``rppo`` model is given the fast policy class by name, so models saved when it lived in ``agents.policies``
     load too; with ``trainable=False`` it is :class:`~agents.brains.policies.InferenceRecurrentPolicy`, which
-    acts alike and loads faster (no optimizer).
+    acts alike and loads faster (no optimizer). ``algo_cls`` loads it as a subclass of the algorithm's class.
     """
     problem = model_problem(path)
     if problem is not None:
         raise RunError(f"cannot load model {str(path)!r}: it {problem}")
-    algo_cls, _ = ALGORITHMS[algo]
+    algo_cls = algo_cls or ALGORITHMS[algo][0]
     policy_class = FastRecurrentActorCriticPolicy if trainable else InferenceRecurrentPolicy
     custom = {"policy_class": policy_class} if algo == "rppo" else None
     try:

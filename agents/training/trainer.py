@@ -14,8 +14,9 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import envs
 from agents.brains.models import build_model, load_algorithm
+from agents.brains.policies import FAST_POLICY
 from agents.brains.warmstart import check_source, warm_start
-from agents.config import ConfigError, TrainConfig
+from agents.config import KICKSTART_DEFAULTS, ConfigError, TrainConfig
 from agents.constants import TRAINING_EVAL_SEED_OFFSET
 from agents.runs import (
     Checkpoint,
@@ -31,6 +32,8 @@ from agents.runs import (
     write_json,
 )
 from agents.training.callbacks import Checkpoints, CriticWarmup, InfoLogger, ProgressBar, SaveBest, Timer
+from agents.training.distill import Teachers
+from agents.training.kickstart import KickstartPPO, teacher_wrapper
 from agents.training.leadin import env_factory
 from agents.vecenvs import build_vec_env, close
 
@@ -54,21 +57,34 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
         env_factory(config.env_id, config.env_kwargs, config.lead_in)().close()
     if warm_start and config.init_from:
         check_source(config, config.init_from)
+    if config.kickstart:
+        Teachers(config.env_id, config.env_kwargs, config.kickstart["teachers"], 1)
 
 
 def training_env(
     config: TrainConfig, n_envs: int, seed: int, training: bool = True, env_kwargs: dict[str, Any] | None = None
 ) -> VecEnv:
-    """The vectorised env of a run (with ``env_kwargs``: of a stage of its curriculum), lead-ins included."""
+    """The vectorised env of a run (with ``env_kwargs``: of a stage of its curriculum), lead-ins included; a
+    kickstarted run's training envs are labelled by its teachers (evaluation envs are wrapped alike, unlabelled)."""
     kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
     factory = env_factory(config.env_id, kwargs, config.lead_in)
-    return build_vec_env(config, n_envs, seed, training=training, factory=factory)
+    wrap = teacher_wrapper(config, kwargs, teaching=training) if config.kickstart else None
+    return build_vec_env(config, n_envs, seed, training=training, factory=factory, wrap=wrap)
 
 
 def _open_model(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Checkpoint | None) -> BaseAlgorithm:
     """A new model on ``env``, or the checkpoint's, its normalisation statistics carried onto ``env``."""
+    model = _build_or_load(config, run_dir, env, checkpoint)
+    if config.kickstart:
+        settings = {**KICKSTART_DEFAULTS, **config.kickstart}
+        model.set_kickstart(settings["weight"], settings["anneal_steps"])
+    return model
+
+
+def _build_or_load(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Checkpoint | None) -> BaseAlgorithm:
+    algo_cls = KickstartPPO if config.kickstart else None
     if checkpoint is None:
-        model = build_model(config, env, run_dir / "tb")
+        model = build_model(config, env, run_dir / "tb", None if algo_cls is None else (algo_cls, FAST_POLICY))
         if config.init_from:
             print(warm_start(model, config, config.init_from))
         return model
@@ -78,7 +94,12 @@ def _open_model(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Che
         env = load_vecnormalize(checkpoint.vecnormalize, env.venv)
         env.training, env.norm_reward = True, config.norm_reward
     return load_algorithm(
-        checkpoint.model, config.algo, env=env, device=config.device, tensorboard_log=str(run_dir / "tb")
+        checkpoint.model,
+        config.algo,
+        env=env,
+        device=config.device,
+        algo_cls=algo_cls,
+        tensorboard_log=str(run_dir / "tb"),
     )
 
 

@@ -1,0 +1,299 @@
+"""Kickstarting (Schmitt et al. 2018, arXiv 1803.03835): PPO plus a distillation loss towards gait teachers.
+
+The student learns by reinforcement on its own task, and an auxiliary loss pulls its action means towards the
+deterministic action of the teacher of the gait in force (chosen as :class:`~agents.training.distill.Teachers`
+does). The loss's weight falls linearly to zero over ``anneal_steps``, after which the teachers stop running and
+the run is plain PPO. The teachers see every step of the student's own rollouts, so the student is taught on the
+states it visits (as in DAgger); for ``switch_grace`` steps after each change of gait nobody teaches, so the
+reward alone shapes the switches, which no specialist knows.
+
+:class:`TeacherVecEnv` sits under the run's ``VecNormalize`` (teachers read raw observations) and labels each
+observation; :class:`KickstartRolloutBuffer` stores the label with the step; :class:`KickstartPPO`'s update adds
+the loss. With weight 0 the update is RecurrentPPO's, step for step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from sb3_contrib.common.recurrent.type_aliases import RecurrentRolloutBufferSamples
+from stable_baselines3.common.utils import explained_variance
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from agents.brains.algorithm import FastRecurrentPPO, FastRecurrentRolloutBuffer
+from agents.config import KICKSTART_DEFAULTS, ConfigError, TrainConfig
+from agents.training.distill import Teachers
+
+
+def kickstart_weight(weight: float, anneal_steps: int, steps: int) -> float:
+    """The distillation loss's weight after ``steps`` env steps: ``weight`` falling linearly to 0 at
+    ``anneal_steps``."""
+    if anneal_steps <= 0:
+        return 0.0
+    return float(weight) * max(0.0, 1.0 - steps / anneal_steps)
+
+
+def teacher_loss(mean: th.Tensor, target: th.Tensor, mask: th.Tensor) -> th.Tensor:
+    """Mean squared error of action means against teacher actions (clipped to [-1, 1]) over the rows of ``mask``;
+    where the target is at a bound, a mean past it costs nothing (the executed action is clipped alike)."""
+    saturated = (target.abs() >= 1.0) & (mean * target.sign() >= 1.0)
+    error = th.where(saturated, th.zeros_like(mean), mean - target).pow(2)
+    if not bool(mask.any()):
+        return mean.sum() * 0.0
+    return error[mask].mean()
+
+
+class TeacherVecEnv(VecEnvWrapper):
+    """Labels every observation of a vectorised env with the action of its gait's teacher (NaN where no teacher
+    teaches: a gait without one, or within ``switch_grace`` steps of a change of gait).
+
+    :attr:`labels` belong to the observations last returned; :attr:`acted_on` to those the last actions were
+    chosen on (what a rollout buffer stores with the step). Set :attr:`teaching` to False to stop the teachers.
+
+    Args:
+        venv: The env (raw observations: put it under any ``VecNormalize``).
+        env_id: Its env id.
+        env_kwargs: Its keyword arguments.
+        teachers: Teacher brain of each gait, e.g. ``{"walk": "runs/clock-walk", "jump": "walker2d-jump"}``.
+        switch_grace: Steps after a change of gait in force with no label.
+        fresh: Each teacher's memory starts when its gait is commanded (see :class:`Teachers`).
+    """
+
+    def __init__(
+        self,
+        venv: VecEnv,
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        teachers: Mapping[str, str],
+        *,
+        switch_grace: int = KICKSTART_DEFAULTS["switch_grace"],
+        fresh: bool = KICKSTART_DEFAULTS["fresh"],
+    ) -> None:
+        super().__init__(venv)
+        self.teachers = Teachers(env_id, env_kwargs, teachers, venv.num_envs, fresh=fresh)
+        self.taught = np.array(sorted(self.teachers.number.values()))
+        self.switch_grace = switch_grace
+        self.teaching = True
+        n, dim = venv.num_envs, int(np.prod(venv.action_space.shape))
+        self.labels = np.full((n, dim), np.nan, dtype=np.float32)
+        self.acted_on = self.labels.copy()
+        self.gait = np.full(n, -1)
+        self.since_switch = np.zeros(n, dtype=np.int64)
+
+    def _label(self, obs: np.ndarray, starts: np.ndarray) -> None:
+        if not self.teaching:
+            self.labels[:] = np.nan
+            return
+        gait = self.teachers.reader(obs)
+        self.since_switch = np.where(gait != self.gait, 0, self.since_switch + 1)
+        # An episode's first gait is no switch: it is taught from its first step.
+        self.since_switch[starts] = self.switch_grace
+        self.gait = gait
+        actions = self.teachers.act(obs, starts).astype(np.float32)
+        untaught = ~np.isin(gait, self.taught) | (self.since_switch < self.switch_grace)
+        actions[untaught] = np.nan
+        self.labels = actions
+
+    def reset(self) -> np.ndarray:
+        obs = self.venv.reset()
+        self._label(obs, np.ones(self.num_envs, dtype=bool))
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self.acted_on = self.labels.copy()
+        self.venv.step_async(actions)
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self._label(obs, np.asarray(dones, dtype=bool))
+        return obs, rewards, dones, infos
+
+
+class Unlabelled(VecEnvWrapper):
+    """A wrapper that changes nothing: an evaluation env's stand-in for :class:`TeacherVecEnv`, so that its
+    wrappers line up with the training env's (SB3 copies normalisation statistics wrapper by wrapper)."""
+
+    def reset(self) -> np.ndarray:
+        return self.venv.reset()
+
+    def step_wait(self):
+        return self.venv.step_wait()
+
+
+def teacher_wrapper(
+    config: TrainConfig, env_kwargs: dict[str, Any] | None = None, teaching: bool = True
+) -> Callable[[VecEnv], VecEnv]:
+    """What wraps a kickstarted run's raw envs (with ``env_kwargs``, default the run's) in its teachers; with
+    ``teaching`` False in :class:`Unlabelled` (an evaluation env, wrapped alike so SB3 can carry normalisation onto
+    it)."""
+    settings = {**KICKSTART_DEFAULTS, **config.kickstart}
+    kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
+
+    def wrap(venv: VecEnv) -> VecEnv:
+        if not teaching:
+            return Unlabelled(venv)
+        return TeacherVecEnv(venv, config.env_id, kwargs, settings["teachers"],
+                             switch_grace=settings["switch_grace"], fresh=settings["fresh"])  # fmt: skip
+
+    return wrap
+
+
+def find_teacher_env(env: VecEnv | None) -> TeacherVecEnv | None:
+    """The :class:`TeacherVecEnv` among ``env``'s wrappers, if any."""
+    while env is not None:
+        if isinstance(env, TeacherVecEnv):
+            return env
+        env = getattr(env, "venv", None)
+    return None
+
+
+class KickstartRolloutBuffer(FastRecurrentRolloutBuffer):
+    """The fast recurrent buffer, also storing each step's teacher action (:attr:`teacher_actions`, NaN where
+    untaught); each minibatch's, padded like its actions, is left in :attr:`last_teacher_actions`."""
+
+    source: TeacherVecEnv | None = None
+    last_teacher_actions: th.Tensor | None = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.teacher_actions = np.full((self.buffer_size, self.n_envs, self.action_dim), np.nan, dtype=np.float32)
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        if self.source is not None and self.source.teaching:
+            self.teacher_actions[self.pos] = self.source.acted_on
+        super().add(*args, **kwargs)
+
+    def get(self, batch_size: int | None = None):
+        if not self.generator_ready:
+            self.teacher_actions = self.swap_and_flatten(self.teacher_actions)
+        yield from super().get(batch_size)
+
+    def _get_samples(self, batch_inds: np.ndarray, env_change: np.ndarray, env=None) -> RecurrentRolloutBufferSamples:
+        samples = super()._get_samples(batch_inds, env_change, env)
+        labels = self.teacher_actions[self.gather]
+        labels[self.padding] = np.nan
+        self.last_teacher_actions = self.to_torch(labels.reshape(-1, self.action_dim))
+        return samples
+
+
+class KickstartPPO(FastRecurrentPPO):
+    """:class:`~agents.brains.algorithm.FastRecurrentPPO` whose loss adds ``kickstart_weight(...) *``
+    :func:`teacher_loss` of the policy's action means against the stored teacher actions.
+
+    Its env must be wrapped in a :class:`TeacherVecEnv` (under any ``VecNormalize``). It saves the same files as
+    ``FastRecurrentPPO`` (the teachers are not saved); :meth:`set_kickstart` sets the weight and its annealing.
+    """
+
+    fast_buffer_class = KickstartRolloutBuffer
+    kick_weight: float = KICKSTART_DEFAULTS["weight"]
+    kick_anneal_steps: int = KICKSTART_DEFAULTS["anneal_steps"]
+
+    def set_kickstart(self, weight: float, anneal_steps: int) -> None:
+        self.kick_weight, self.kick_anneal_steps = float(weight), int(anneal_steps)
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "kick_weight", "kick_anneal_steps"]
+
+    def _setup_model(self) -> None:
+        if not isinstance(self.observation_space, spaces.Box) or not isinstance(self.action_space, spaces.Box):
+            raise ConfigError("kickstart needs flat (Box) observations and continuous (Box) actions")
+        super()._setup_model()
+
+    def current_kickstart_weight(self) -> float:
+        return kickstart_weight(self.kick_weight, self.kick_anneal_steps, self.num_timesteps)
+
+    def collect_rollouts(self, env, callback, rollout_buffer, n_rollout_steps) -> bool:
+        source = find_teacher_env(env)
+        if source is None:
+            raise ConfigError("KickstartPPO's env has no TeacherVecEnv: its teachers give no actions")
+        source.teaching = self.current_kickstart_weight() > 0
+        rollout_buffer.source = source
+        return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+
+    def train(self) -> None:
+        """RecurrentPPO's update (sb3-contrib 2.x, Box actions) with the teacher loss added to each minibatch's
+        loss."""
+        if getattr(self.policy, "bucket_sequences", False):
+            self.policy.sequence_lengths = lambda: getattr(self.rollout_buffer, "sequence_lengths", None)
+        try:
+            self._train()
+        finally:
+            self.policy.sequence_lengths = None
+
+    def _train(self) -> None:
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        clip_range = self.clip_range(self._current_progress_remaining)
+        clip_range_vf = None if self.clip_range_vf is None else self.clip_range_vf(self._current_progress_remaining)
+        weight = self.current_kickstart_weight()
+        entropy_losses, pg_losses, value_losses, clip_fractions, teacher_losses = [], [], [], [], []
+        continue_training = True
+        for _ in range(self.n_epochs):
+            approx_kl_divs = []
+            for data in self.rollout_buffer.get(self.batch_size):
+                mask = data.mask > 1e-8
+                values, log_prob, entropy = self.policy.evaluate_actions(
+                    data.observations, data.actions, data.lstm_states, data.episode_starts
+                )
+                values = values.flatten()
+                advantages = data.advantages
+                if self.normalize_advantage:
+                    advantages = (advantages - advantages[mask].mean()) / (advantages[mask].std() + 1e-8)
+                ratio = th.exp(log_prob - data.old_log_prob)
+                policy_loss_1 = advantages * ratio
+                policy_loss_2 = advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)
+                policy_loss = -th.mean(th.min(policy_loss_1, policy_loss_2)[mask])
+                pg_losses.append(policy_loss.item())
+                clip_fractions.append(th.mean((th.abs(ratio - 1) > clip_range).float()[mask]).item())
+                values_pred = values
+                if clip_range_vf is not None:
+                    values_pred = data.old_values + th.clamp(values - data.old_values, -clip_range_vf, clip_range_vf)
+                value_loss = th.mean(((data.returns - values_pred) ** 2)[mask])
+                value_losses.append(value_loss.item())
+                entropy_loss = -th.mean(-log_prob[mask]) if entropy is None else -th.mean(entropy[mask])
+                entropy_losses.append(entropy_loss.item())
+                loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+                if weight > 0:
+                    # evaluate_actions left this minibatch's action distribution on the policy.
+                    mean = self.policy.action_dist.distribution.mean
+                    target = self.rollout_buffer.last_teacher_actions
+                    taught = ~th.isnan(target).any(dim=1)
+                    if bool(taught.any()):
+                        distil = teacher_loss(mean, th.nan_to_num(target), taught)
+                        teacher_losses.append(distil.item())
+                        loss = loss + weight * distil
+                with th.no_grad():
+                    log_ratio = log_prob - data.old_log_prob
+                    approx_kl_div = th.mean(((th.exp(log_ratio) - 1) - log_ratio)[mask]).cpu().numpy()
+                    approx_kl_divs.append(approx_kl_div)
+                if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
+                    continue_training = False
+                    break
+                self.policy.optimizer.zero_grad()
+                loss.backward()
+                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                self.policy.optimizer.step()
+            self._n_updates += 1
+            if not continue_training:
+                break
+        explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
+        self.logger.record("train/entropy_loss", np.mean(entropy_losses))
+        self.logger.record("train/policy_gradient_loss", np.mean(pg_losses))
+        self.logger.record("train/value_loss", np.mean(value_losses))
+        self.logger.record("train/approx_kl", np.mean(approx_kl_divs))
+        self.logger.record("train/clip_fraction", np.mean(clip_fractions))
+        self.logger.record("train/loss", loss.item())
+        self.logger.record("train/explained_variance", explained_var)
+        self.logger.record("train/kickstart_weight", weight)
+        if teacher_losses:
+            self.logger.record("train/teacher_loss", np.mean(teacher_losses))
+        if hasattr(self.policy, "log_std"):
+            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/clip_range", clip_range)
+        if clip_range_vf is not None:
+            self.logger.record("train/clip_range_vf", clip_range_vf)
