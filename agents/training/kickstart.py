@@ -26,7 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from agents.brains.algorithm import FastRecurrentPPO, FastRecurrentRolloutBuffer
 from agents.config import KICKSTART_DEFAULTS, ConfigError, TrainConfig
-from agents.training.distill import Teachers
+from agents.training.distill import Teachers, action_loss
 
 
 def kickstart_weight(weight: float, anneal_steps: int, steps: int) -> float:
@@ -38,13 +38,15 @@ def kickstart_weight(weight: float, anneal_steps: int, steps: int) -> float:
 
 
 def teacher_loss(mean: th.Tensor, target: th.Tensor, mask: th.Tensor) -> th.Tensor:
-    """Mean squared error of action means against teacher actions (clipped to [-1, 1]) over the rows of ``mask``;
-    where the target is at a bound, a mean past it costs nothing (the executed action is clipped alike)."""
-    saturated = (target.abs() >= 1.0) & (mean * target.sign() >= 1.0)
-    error = th.where(saturated, th.zeros_like(mean), mean - target).pow(2)
+    """:func:`~agents.training.distill.action_loss` over the rows of ``mask`` (0, with a gradient, if none)."""
     if not bool(mask.any()):
         return mean.sum() * 0.0
-    return error[mask].mean()
+    return action_loss(mean[mask], target[mask])
+
+
+def kickstart_settings(config: TrainConfig) -> dict[str, Any]:
+    """The run's ``kickstart`` setting with every default filled in."""
+    return {**KICKSTART_DEFAULTS, **config.kickstart}
 
 
 class TeacherVecEnv(VecEnvWrapper):
@@ -130,7 +132,7 @@ def teacher_wrapper(
     """What wraps a kickstarted run's raw envs (with ``env_kwargs``, default the run's) in its teachers; with
     ``teaching`` False in :class:`Unlabelled` (an evaluation env, wrapped alike so SB3 can carry normalisation onto
     it)."""
-    settings = {**KICKSTART_DEFAULTS, **config.kickstart}
+    settings = kickstart_settings(config)
     kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
 
     def wrap(venv: VecEnv) -> VecEnv:

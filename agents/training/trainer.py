@@ -16,7 +16,7 @@ import envs
 from agents.brains.models import build_model, load_algorithm
 from agents.brains.policies import FAST_POLICY
 from agents.brains.warmstart import check_source, warm_start
-from agents.config import KICKSTART_DEFAULTS, ConfigError, TrainConfig
+from agents.config import ConfigError, TrainConfig
 from agents.constants import TRAINING_EVAL_SEED_OFFSET
 from agents.runs import (
     Checkpoint,
@@ -33,7 +33,7 @@ from agents.runs import (
 )
 from agents.training.callbacks import Checkpoints, CriticWarmup, InfoLogger, ProgressBar, SaveBest, Timer
 from agents.training.distill import Teachers
-from agents.training.kickstart import KickstartPPO, teacher_wrapper
+from agents.training.kickstart import KickstartPPO, kickstart_settings, teacher_wrapper
 from agents.training.leadin import env_factory
 from agents.vecenvs import build_vec_env, close
 
@@ -76,7 +76,7 @@ def _open_model(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Che
     """A new model on ``env``, or the checkpoint's, its normalisation statistics carried onto ``env``."""
     model = _build_or_load(config, run_dir, env, checkpoint)
     if config.kickstart:
-        settings = {**KICKSTART_DEFAULTS, **config.kickstart}
+        settings = kickstart_settings(config)
         model.set_kickstart(settings["weight"], settings["anneal_steps"])
     return model
 
