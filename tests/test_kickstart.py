@@ -8,6 +8,7 @@ import pytest
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.brains.algorithm import FastRecurrentPPO
 from agents.brains.models import build_model, load_algorithm
@@ -20,11 +21,14 @@ from agents.training.kickstart import (
     TeacherVecEnv,
     find_teacher_env,
     kickstart_weight,
+    pending_switches,
     teacher_loss,
 )
 from agents.training.trainer import check_env_config, train, training_env
+from agents.vecenvs import EnvFactory
 
 GAIT = "neuromotor/Walker2d-Gait-v2"
+CLOCK = "neuromotor/Walker2d-Clock-v4"
 TEACHERS = {"walk": "walker2d-walk", "jump": "walker2d-split-leap"}
 TINY = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 2, "policy.lstm_hidden_size": 8,
         "eval_freq": 0, "checkpoint_freq": 0, "env_kwargs": {"switch_interval": [0.1, 0.3]}}  # fmt: skip
@@ -84,6 +88,27 @@ def test_each_observation_is_labelled_by_its_gaits_teacher_except_just_after_a_s
         gait, starts = now, dones.astype(bool)
     assert seen_switch and seen_taught
     venv.close()
+
+
+def test_nobody_teaches_while_a_commanded_gait_waits_for_the_clock():
+    env_kwargs = {"gaits": ["walk", "jump"], "switch_interval": [0.2, 0.5]}
+    venv = DummyVecEnv([EnvFactory(CLOCK, env_kwargs) for _ in range(2)])
+    labelled = TeacherVecEnv(venv, CLOCK, env_kwargs, {"walk": "walker2d-walk", "jump": "walker2d-jump"},
+                             switch_grace=0)  # fmt: skip
+    rng = np.random.default_rng(0)
+    labelled.reset()
+    seen_pending = seen_taught = 0
+    for _ in range(150):
+        _, _, dones, infos = labelled.step(rng.uniform(-1, 1, (2, 6)))
+        pending = pending_switches(infos) & ~dones
+        taught = ~np.isnan(labelled.labels).any(axis=1)
+        assert not (taught & pending).any()
+        assert np.all(taught[~pending & ~dones])
+        seen_pending += int(pending.sum())
+        seen_taught += int(taught.sum())
+    assert seen_pending > 0 and seen_taught > 0
+    assert not pending_switches([{}, {"commanded_gait": "walk"}]).any()
+    labelled.close()
 
 
 class _Source:

@@ -4,8 +4,8 @@ The student learns by reinforcement on its own task, and an auxiliary loss pulls
 deterministic action of the teacher of the gait in force (chosen as :class:`~agents.training.distill.Teachers`
 does). The loss's weight falls linearly to zero over ``anneal_steps``, after which the teachers stop running and
 the run is plain PPO. The teachers see every step of the student's own rollouts, so the student is taught on the
-states it visits (as in DAgger); for ``switch_grace`` steps after each change of gait nobody teaches, so the
-reward alone shapes the switches, which no specialist knows.
+states it visits (as in DAgger); while a commanded gait waits to take over, and for ``switch_grace`` steps after
+each change of gait, nobody teaches, so the reward alone shapes the switches, which no specialist knows.
 
 :class:`TeacherVecEnv` sits under the run's ``VecNormalize`` (teachers read raw observations) and labels each
 observation; :class:`KickstartRolloutBuffer` stores the label with the step; :class:`KickstartPPO`'s update adds
@@ -51,7 +51,12 @@ def kickstart_settings(config: TrainConfig) -> dict[str, Any]:
 
 class TeacherVecEnv(VecEnvWrapper):
     """Labels every observation of a vectorised env with the action of its gait's teacher (NaN where no teacher
-    teaches: a gait without one, or within ``switch_grace`` steps of a change of gait).
+    teaches: a gait without one, a commanded gait not yet in force, or within ``switch_grace`` steps of a change of
+    gait).
+
+    A clock task's new gait waits for the clock (up to a cycle): meanwhile the observation shows the old gait with
+    the new command (a jump's speed of 0 under a walk's clock), which the old gait's teacher was never taught. Its
+    ``info`` names both gaits (``commanded_gait``, ``active_gait``), and such steps are left to the reward.
 
     :attr:`labels` belong to the observations last returned; :attr:`acted_on` to those the last actions were
     chosen on (what a rollout buffer stores with the step). Set :attr:`teaching` to False to stop the teachers.
@@ -86,7 +91,7 @@ class TeacherVecEnv(VecEnvWrapper):
         self.gait = np.full(n, -1)
         self.since_switch = np.zeros(n, dtype=np.int64)
 
-    def _label(self, obs: np.ndarray, starts: np.ndarray) -> None:
+    def _label(self, obs: np.ndarray, starts: np.ndarray, pending: np.ndarray | None = None) -> None:
         if not self.teaching:
             self.labels[:] = np.nan
             return
@@ -97,6 +102,8 @@ class TeacherVecEnv(VecEnvWrapper):
         self.gait = gait
         actions = self.teachers.act(obs, starts).astype(np.float32)
         untaught = ~np.isin(gait, self.taught) | (self.since_switch < self.switch_grace)
+        if pending is not None:
+            untaught |= pending & ~starts
         actions[untaught] = np.nan
         self.labels = actions
 
@@ -111,8 +118,16 @@ class TeacherVecEnv(VecEnvWrapper):
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
-        self._label(obs, np.asarray(dones, dtype=bool))
+        self._label(obs, np.asarray(dones, dtype=bool), pending_switches(infos))
         return obs, rewards, dones, infos
+
+
+def pending_switches(infos: list[dict[str, Any]]) -> np.ndarray:
+    """Whether each env's commanded gait is still waiting to take over (False for envs that do not say)."""
+    return np.array([
+        "commanded_gait" in info and "active_gait" in info and info["commanded_gait"] != info["active_gait"]
+        for info in infos
+    ], dtype=bool)  # fmt: skip
 
 
 class Unlabelled(VecEnvWrapper):
