@@ -91,7 +91,7 @@ class TeacherVecEnv(VecEnvWrapper):
         self.gait = np.full(n, -1)
         self.since_switch = np.zeros(n, dtype=np.int64)
 
-    def _label(self, obs: np.ndarray, starts: np.ndarray, pending: np.ndarray | None = None) -> None:
+    def _label(self, obs: np.ndarray, starts: np.ndarray, pending: np.ndarray) -> None:
         if not self.teaching:
             self.labels[:] = np.nan
             return
@@ -101,15 +101,13 @@ class TeacherVecEnv(VecEnvWrapper):
         self.since_switch[starts] = self.switch_grace
         self.gait = gait
         actions = self.teachers.act(obs, starts).astype(np.float32)
-        untaught = ~np.isin(gait, self.taught) | (self.since_switch < self.switch_grace)
-        if pending is not None:
-            untaught |= pending & ~starts
+        untaught = ~np.isin(gait, self.taught) | (self.since_switch < self.switch_grace) | (pending & ~starts)
         actions[untaught] = np.nan
         self.labels = actions
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
-        self._label(obs, np.ones(self.num_envs, dtype=bool))
+        self._label(obs, np.ones(self.num_envs, dtype=bool), np.zeros(self.num_envs, dtype=bool))
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
