@@ -282,6 +282,50 @@ def test_a_distill_recipe_trains_from_the_student_of_its_teachers(tmp_path, monk
     assert load_run_config(run).init_from == str(student)
 
 
+def test_a_chain_recipe_trains_each_run_from_the_one_before(tmp_path, monkeypatch):
+    from agents.runs import load_run_config
+
+    measured = []
+    monkeypatch.setattr(bundling, "measure_run", lambda name, recipe, target: measured.append(target) or {})
+    recipe = {
+        "env_id": "neuromotor/Walker2d-Clock-v4",
+        "algo": "rppo",
+        "chain": [{**TINY_SETTINGS, "env_kwargs": {"gaits": ["walk"]}}, {**TINY_SETTINGS, "learning_rate": 1e-4}],
+        "settings": {**TINY_SETTINGS, "env_kwargs": {"gaits": ["walk"], "grounded_weight": 1.0}},
+        "criteria": {"fell": {"max": 0}},
+    }
+    bundling.train_brain("tiny-chain", recipe, 96, tmp_path)
+    (run,) = [Path(t) for t in measured]
+    first, second = load_run_config(run / "chain-1"), load_run_config(run / "chain-2")
+    last = load_run_config(run)
+    assert first.init_from is None and first.env_kwargs == {"gaits": ["walk"]}
+    assert second.init_from == str(run / "chain-1") and second.learning_rate == 1e-4
+    assert last.init_from == str(run / "chain-2") and last.env_kwargs["grounded_weight"] == 1.0
+    assert (first.total_steps, second.total_steps, last.total_steps) == (64, 64, 96)  # --steps: the last run's
+    links = bundling._chain_runs(run)
+    assert [link["run"] for link in links] == ["chain-1", "chain-2"]
+    assert all(link["env_steps"] >= 64 and link["wall_clock_seconds"] > 0 for link in links)
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        "chain: {total_steps: 5}",
+        "chain: []",
+        "chain: [{total_steps: 5}, {init_from: walker2d-walk}]",
+        "chain: [{total_steps: 5}], settings: {init_from: walker2d-walk}",
+        "chain: [{total_steps: 5}], distill: {teachers: {walk: w}}",
+    ],
+)
+def test_a_bad_chain_is_refused_when_read(tmp_path, recipe):
+    from agents.config import ConfigError
+
+    path = tmp_path / "brains.yaml"
+    path.write_text(f"x: {{env_id: E, algo: rppo, criteria: {{}}, {recipe}}}\n")
+    with pytest.raises(ConfigError, match=r"brain 'x': .*chain"):
+        load_recipes(path)
+
+
 def test_a_recipe_whose_distill_names_no_teachers_is_refused_when_read(tmp_path):
     from agents.config import ConfigError
 

@@ -31,6 +31,13 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
             select_rules(recipe)
         except ConfigError as exc:
             raise ConfigError(f"{path}: brain {name!r}: {exc}") from None
+        chain = recipe.get("chain")
+        if "chain" in recipe and not (isinstance(chain, list) and chain and all(isinstance(c, dict) for c in chain)):
+            raise ConfigError(f"{path}: brain {name!r}: chain must be a list of settings mappings, one per run")
+        if chain and ("distill" in recipe or (recipe.get("settings") or {}).get("init_from")
+                      or any(link.get("init_from") for link in chain[1:])):  # fmt: skip
+            raise ConfigError(f"{path}: brain {name!r}: in a chain each run starts from the one before: only the "
+                              "first may set init_from, and distill cannot be combined with it")  # fmt: skip
         rules = recipe.get("distill")
         if "distill" in recipe and not (isinstance(rules, dict) and isinstance(rules.get("teachers"), dict)
                                         and rules["teachers"]):  # fmt: skip

@@ -55,18 +55,34 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     settings["seed"] = recipe.get("seed", 0)
     if steps is not None:
         settings["total_steps"] = steps
+    run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
+    # A chain: earlier runs first, each warm-started from the one before; the recipe's own settings start from the
+    # last. Every run's settings are checked before the first trains (the chain's own runs do not exist yet).
+    chain = recipe.get("chain") or []
+    links = [
+        resolve_config(recipe["env_id"], recipe["algo"],
+                       {**link, **({"init_from": str(run_dir / f"chain-{i - 1}")} if i > 1 else {}),
+                        "seed": settings["seed"]})
+        for i, link in enumerate(chain, 1)
+    ]  # fmt: skip
+    if links:
+        settings["init_from"] = str(run_dir / f"chain-{len(links)}")
     config = resolve_config(recipe["env_id"], recipe["algo"], settings)
-    check_env_config(config)
+    for i, link in enumerate(links, 1):
+        check_env_config(link, warm_start=i == 1)
+    check_env_config(config, warm_start=not links)
     if "select" in recipe:
         select_rules(recipe, config.total_steps)
-    run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
+    command = [sys.executable, "-m", "agents", "brains", "train", name]
+    for i, link in enumerate(links, 1):
+        train(link, run_dir / f"chain-{i}", command=command)
     if "distill" in recipe:
         # First a student learns the teachers' gaits (agents.training.distill); reinforcement learning starts from it.
         rules = dict(recipe["distill"])
         teachers = rules.pop("teachers")
         student = distill.distill(config, teachers, run_dir / "student", **rules)
         config = resolve_config(recipe["env_id"], recipe["algo"], {**settings, "init_from": str(student)})
-    train(config, run_dir, command=[sys.executable, "-m", "agents", "brains", "train", name])
+    train(config, run_dir, command=command)
     target = select_checkpoint(recipe, run_dir) if "select" in recipe else run_dir
     return measure_run(name, recipe, str(target))
 
@@ -95,10 +111,24 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
     )
+    chain = _chain_runs(run_dir)
+    if chain:
+        report["training"]["chain"] = chain
+        report["training"]["chain_wall_clock_seconds"] = sum(link["wall_clock_seconds"] or 0.0 for link in chain)
     write_json(brain.model_path.parent / "metrics.json", report)
     if report["passed"]:
         bundle(name, brain)
     return report
+
+
+def _chain_runs(run_dir: Path) -> list[dict[str, Any]]:
+    """Steps and wall-clock time of the runs a recipe's ``chain`` trained before ``run_dir`` (``chain-1`` on)."""
+    links = []
+    while (link := run_dir / f"chain-{len(links) + 1}").is_dir():
+        summary = read_summary(link)
+        seconds = summary.get("seconds_total", summary.get("seconds", _training_seconds(link)))
+        links.append({"run": link.name, "env_steps": summary.get("steps"), "wall_clock_seconds": seconds})
+    return links
 
 
 def _training_seconds(run_dir: Path) -> float | None:
