@@ -227,16 +227,18 @@ def test_kickstart_needs_an_rppo_brain_a_gait_env_and_teachers_of_its_body():
         check_env_config(config({"teachers": {"walk": "ant-walk"}}), warm_start=False)
 
 
-def test_the_stored_clock_walk_teacher_teaches_the_gait_recipe():
-    """walker2d-gait's recipe names the stored clock walk (and the bundled clock jump) as its teachers."""
+def test_the_stored_clock_walk_teachers_teach_the_gait_recipe():
+    """walker2d-gait's recipe names stored clock walks (and the bundled clock jump) as its teachers and start."""
     from agents.recipes.book import load_recipes
 
-    settings = load_recipes()["walker2d-gait"]["settings"]
-    assert settings["init_from"] == settings["kickstart"]["teachers"]["walk"]
-    config = resolve_config(CLOCK, "rppo", {**settings, "n_envs": 1, "batch_size": 256})
-    check_env_config(config)  # both teachers load and read this env's observation
-    teachers = distill.Teachers(CLOCK, config.env_kwargs, config.kickstart["teachers"], 1)
-    env = EnvFactory(CLOCK, {**config.env_kwargs, "schedule": "walk:1.0@0"})()
-    obs, _ = env.reset(seed=0)
-    action = teachers.act(obs[None], np.ones(1, dtype=bool))[0]
-    assert action.shape == (6,) and np.all(np.abs(action) <= 1.0) and np.any(action != 0.0)
+    recipe = load_recipes()["walker2d-gait"]
+    (gait_stage,) = recipe["chain"]
+    assert gait_stage["init_from"] == gait_stage["kickstart"]["teachers"]["walk"]
+    for settings in (gait_stage, recipe["settings"]):
+        config = resolve_config(CLOCK, "rppo", {**settings, "n_envs": 1, "batch_size": 256})
+        check_env_config(config)  # the start and both teachers load and read this env's observation
+        teachers = distill.Teachers(CLOCK, config.env_kwargs, config.kickstart["teachers"], 1)
+        env = EnvFactory(CLOCK, {**config.env_kwargs, "schedule": "walk:1.0@0"})()
+        obs, _ = env.reset(seed=0)
+        action = teachers.act(obs[None], np.ones(1, dtype=bool))[0]
+        assert action.shape == (6,) and np.all(np.abs(action) <= 1.0) and np.any(action != 0.0)

@@ -199,6 +199,8 @@ def metrics_table() -> str:
         summary = report["evaluation"]["summary"]
         passed = sum(row["passed"] for row in report["criteria"])
         steps, seconds = report["training"]["env_steps"], report["training"]["wall_clock_seconds"]
+        if seconds is not None:
+            seconds += report["training"].get("chain_wall_clock_seconds", 0.0)  # the runs its recipe chains first
         cells = [
             f"`{name}`",
             "n/a" if steps is None else f"{steps:,}",
