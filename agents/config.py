@@ -15,8 +15,6 @@ from typing import Any
 
 import yaml
 
-from envs.tasks.gait import GAITS
-
 PRESETS_FILE = Path(__file__).with_name("presets.yaml")
 
 #: Algorithms by name: ``rppo`` is our LSTM brain (RecurrentPPO with the fast policy), ``ppo`` the MLP baseline.
@@ -26,8 +24,9 @@ DEVICES = ("cpu", "auto")
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu")
 #: Most env steps a run may ask for: ten billion, weeks on any machine (a typo such as 1e23 is refused).
 MAX_TOTAL_STEPS = 10**10
-#: Keys of a lead-in setting (``TrainConfig.lead_in``, see :mod:`agents.training.leadin`).
-LEAD_IN_KEYS = ("brains", "gait", "steps", "learner_steps")
+#: Settings that no longer exist, with the value every saved config holds for them (dropped when read; any other
+#: value is refused as unknown).
+RETIRED_SETTINGS: dict[str, Any] = {"lead_in": {}}
 #: Settings of a kickstart (``TrainConfig.kickstart``, see :mod:`agents.training.kickstart`) and their defaults;
 #: ``teachers`` (gait -> brain) has none.
 KICKSTART_DEFAULTS: dict[str, Any] = {"weight": 1.0, "anneal_steps": 1_000_000, "switch_grace": 125, "fresh": False}
@@ -131,9 +130,6 @@ class TrainConfig:
     """With ``init_from``: raise the brain's action log std to at least this, to explore the new task."""
     init_critic_steps: int = 0
     """With ``init_from``: for this many env steps train only the value function (the policy's weights frozen)."""
-    lead_in: dict = dataclasses.field(default_factory=dict)
-    """Start training episodes after other brains: ``{brains: {GAIT: BRAIN}, gait: GAIT, steps: [LOW, HIGH],
-    learner_steps: N}`` (gait envs; see agents.training.leadin). Evaluations during training use the same episodes."""
     kickstart: dict = dataclasses.field(default_factory=dict)
     """Teach by gait teachers while learning: ``{teachers: {GAIT: BRAIN}, weight: W, anneal_steps: N, switch_grace:
     STEPS, fresh: BOOL}`` adds ``W * (1 - steps / N)`` times the squared error of the action means against the
@@ -169,8 +165,6 @@ class TrainConfig:
                 f"choose at most {rollout}"
             )
         self._validate_curriculum()
-        if self.lead_in:
-            check_lead_in(self.lead_in)
         if self.kickstart:
             check_kickstart(self.kickstart)
             if self.algo != "rppo":
@@ -250,6 +244,8 @@ class TrainConfig:
         """Build from a mapping (such as a saved ``config.yaml``), rejecting unknown keys."""
         config = cls()
         for key, value in data.items():
+            if key in RETIRED_SETTINGS and value == RETIRED_SETTINGS[key]:
+                continue
             _set_field(config, key, value, source)
         return config.validate()
 
@@ -394,27 +390,3 @@ def check_kickstart(value: Any) -> None:
         raise ConfigError(f"kickstart.switch_grace must be a whole number of steps >= 0, got {grace!r}")
     if not isinstance(value.get("fresh", False), bool):
         raise ConfigError(f"kickstart.fresh must be true or false, got {value['fresh']!r}")
-
-
-def check_lead_in(value: Any) -> None:
-    """Raise :class:`ConfigError` naming what is wrong with a ``lead_in`` setting (brains are not loaded)."""
-    if not isinstance(value, dict):
-        raise ConfigError(f"lead_in must be a mapping with keys {', '.join(LEAD_IN_KEYS)}, got {value!r}")
-    unknown = set(value) - set(LEAD_IN_KEYS)
-    if unknown:
-        names = ", ".join(sorted(map(str, unknown)))
-        raise ConfigError(f"unknown lead_in key(s) {names}; valid: {', '.join(LEAD_IN_KEYS)}")
-    brains, gait, steps = value.get("brains"), value.get("gait"), value.get("steps", [0, 500])
-    if not isinstance(brains, dict) or not brains or not all(isinstance(v, str) for v in brains.values()):
-        raise ConfigError(f"lead_in.brains must map gaits to brains, e.g. {{walk: walker2d-walk}}; got {brains!r}")
-    for name in [*brains, gait]:
-        if name not in GAITS:
-            raise ConfigError(f"lead_in: gait {name!r} is not one of {', '.join(GAITS)}")
-    ok = isinstance(steps, (list, tuple)) and len(steps) == 2 and all(type(x) is int for x in steps)
-    if not ok or not 0 <= steps[0] <= steps[1]:
-        raise ConfigError(f"lead_in.steps must be [low, high] env steps with 0 <= low <= high, got {steps!r}")
-    learner_steps = value.get("learner_steps")
-    if learner_steps is not None and (type(learner_steps) is not int or learner_steps < 1):
-        raise ConfigError(
-            f"lead_in.learner_steps must be a whole number of env steps >= 1 or null, got {learner_steps!r}"
-        )

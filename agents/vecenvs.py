@@ -69,15 +69,14 @@ def build_vec_env(
     seed: int,
     training: bool = True,
     env_kwargs: dict[str, Any] | None = None,
-    factory: Callable[[], gym.Env] | None = None,
     wrap: Callable[[VecEnv], VecEnv] | None = None,
 ) -> VecEnv:
-    """The (optionally normalised) vectorised env of a run: ``n_envs`` copies of ``factory`` (default: the run's
-    env with ``env_kwargs``, which default to the run's), seeded from ``seed``; ``wrap`` wraps them under the
-    normalisation (it sees raw observations)."""
+    """The (optionally normalised) vectorised env of a run: ``n_envs`` copies of the run's env with ``env_kwargs``
+    (default: the run's), seeded from ``seed``; ``wrap`` wraps them under the normalisation (it sees raw
+    observations)."""
     vec_cls = WorkerVecEnv if config.vec_env == "subproc" and n_envs > 1 else InProcessVecEnv
     kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
-    venv = make_vec_env(factory or EnvFactory(config.env_id, kwargs), n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
+    venv = make_vec_env(EnvFactory(config.env_id, kwargs), n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
     if wrap is not None:
         try:
             venv = wrap(venv)

@@ -168,3 +168,19 @@ def test_the_gait_in_force_is_read_from_a_gait_envs_names_and_a_clock_envs_gait_
     gait = distill.GaitReader(GAIT, {})
     assert gait.names == ("walk", "jump")
     assert gait.names[gait(gait_obs(np.random.default_rng(0), "jump", 0.0))[0]] == "jump"
+
+
+def test_fresh_teachers_start_their_memory_when_their_gait_is_commanded():
+    rng = np.random.default_rng(0)
+    carried = distill.Teachers(GAIT, {}, TEACHERS, 1)
+    fresh = distill.Teachers(GAIT, {}, TEACHERS, 1, fresh=True)
+    alone = distill.Teachers(GAIT, {}, TEACHERS, 1)
+    walking = [np.array([[*rng.normal(size=19), 1.0, 0.0, 1.0, 0.0, 0.0]]) for _ in range(20)]
+    jumping = np.array([[*rng.normal(size=19), 0.0, 1.0, 0.0, 0.0, 0.0]])
+    for i, obs in enumerate(walking):
+        start = np.array([i == 0])
+        np.testing.assert_array_equal(carried.act(obs, start), fresh.act(obs, start))
+    # At the switch the fresh jump teacher acts as one that has seen nothing before; the carried one does not.
+    first_jump = alone.act(jumping, np.array([True]))
+    np.testing.assert_allclose(fresh.act(jumping, np.array([False])), first_jump, atol=1e-6)
+    assert not np.allclose(carried.act(jumping, np.array([False])), first_jump, atol=1e-3)

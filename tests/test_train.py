@@ -199,6 +199,15 @@ def test_presets_match_families_then_single_envs():
     assert preset_settings("Hopper-v5", "rppo", presets) == {"n_envs": 1}
 
 
+def test_a_saved_config_may_hold_a_retired_setting_at_its_old_default_only():
+    saved = TrainConfig(env_id="neuromotor/Walker2d-Walk-v1").to_dict()
+    assert TrainConfig.from_dict({**saved, "lead_in": {}}).to_dict() == saved
+    with pytest.raises(ConfigError, match=re.escape("unknown setting 'lead_in' in config.yaml; valid: env_id, algo")):
+        TrainConfig.from_dict({**saved, "lead_in": {"gait": "jump"}}, "config.yaml")
+    with pytest.raises(ConfigError, match="unknown setting 'lead_in'"):  # asked for, not read from an old run
+        resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", {"lead_in": {}})
+
+
 def test_preset_keys_are_validated():
     with pytest.raises(ConfigError, match="unknown setting 'n_env' in presets; valid: env_id, algo"):
         resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", presets={"*": {"n_env": 3}})

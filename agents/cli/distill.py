@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fresh-teachers",
         action="store_true",
-        help="each teacher's memory starts when its gait is commanded (teachers trained with lead_in)",
+        help="each teacher's memory starts when its gait is commanded",
     )
     args = parser.parse_args(argv)
     return run_command(parser, lambda: _distill(args))

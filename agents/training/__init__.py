@@ -1,1 +1,1 @@
-"""Training: the trainer (curriculum stages, resume, Ctrl-C), its callbacks, distillation and lead-ins."""
+"""Training: the trainer (curriculum stages, resume, Ctrl-C), its callbacks, kickstarting and distillation."""

@@ -179,8 +179,7 @@ class Teachers:
     teacher's.
 
     Also a stand-in for a model (``predict``), so the teachers can be rolled out and measured as one brain.
-    With ``fresh``, a teacher's LSTM starts from zero each time its gait is commanded (as it does in training when
-    its episodes start where another brain left off, see :mod:`agents.training.leadin`), instead of having followed the
+    With ``fresh``, a teacher's LSTM starts from zero each time its gait is commanded, instead of having followed the
     whole episode.
     """
 

@@ -34,8 +34,7 @@ from agents.runs import (
 from agents.training.callbacks import Checkpoints, CriticWarmup, InfoLogger, ProgressBar, SaveBest, Timer
 from agents.training.distill import Teachers
 from agents.training.kickstart import KickstartPPO, kickstart_settings, teacher_wrapper
-from agents.training.leadin import env_factory
-from agents.vecenvs import build_vec_env, close
+from agents.vecenvs import EnvFactory, build_vec_env, close
 
 
 def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
@@ -45,7 +44,7 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
     spaces = []
     for _, kwargs in config.stages():
         try:
-            env = env_factory(config.env_id, kwargs)()
+            env = EnvFactory(config.env_id, kwargs)()
             env.reset(seed=config.seed)  # some base-env settings are only used (and refused) at reset
         except (TypeError, ValueError, gym.error.Error) as exc:
             raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
@@ -53,8 +52,6 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
         env.close()
     if any(s != spaces[-1] for s in spaces):
         raise ConfigError("curriculum: every stage's env must observe and act alike (same obs mode, body and task)")
-    if config.lead_in:
-        env_factory(config.env_id, config.env_kwargs, config.lead_in)().close()
     if warm_start and config.init_from:
         check_source(config, config.init_from)
     if config.kickstart:
@@ -64,12 +61,11 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
 def training_env(
     config: TrainConfig, n_envs: int, seed: int, training: bool = True, env_kwargs: dict[str, Any] | None = None
 ) -> VecEnv:
-    """The vectorised env of a run (with ``env_kwargs``: of a stage of its curriculum), lead-ins included; a
-    kickstarted run's training envs are labelled by its teachers (evaluation envs are wrapped alike, unlabelled)."""
+    """The vectorised env of a run (with ``env_kwargs``: of a stage of its curriculum); a kickstarted run's training
+    envs are labelled by its teachers (evaluation envs are wrapped alike, unlabelled)."""
     kwargs = config.env_kwargs if env_kwargs is None else env_kwargs
-    factory = env_factory(config.env_id, kwargs, config.lead_in)
     wrap = teacher_wrapper(config, kwargs, teaching=training) if config.kickstart else None
-    return build_vec_env(config, n_envs, seed, training=training, factory=factory, wrap=wrap)
+    return build_vec_env(config, n_envs, seed, training=training, env_kwargs=kwargs, wrap=wrap)
 
 
 def _open_model(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Checkpoint | None) -> BaseAlgorithm:
