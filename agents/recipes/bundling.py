@@ -58,13 +58,10 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     run_dir = runs / f"{name}__{time.strftime('%Y%m%d-%H%M%S')}"
     # A chain: earlier runs first, each warm-started from the one before; the recipe's own settings start from the
     # last. Every run's settings are checked before the first trains (the chain's own runs do not exist yet).
-    chain = recipe.get("chain") or []
-    links = [
-        resolve_config(recipe["env_id"], recipe["algo"],
-                       {**link, **({"init_from": str(run_dir / f"chain-{i - 1}")} if i > 1 else {}),
-                        "seed": settings["seed"]})
-        for i, link in enumerate(chain, 1)
-    ]  # fmt: skip
+    links = []
+    for i, link in enumerate(recipe.get("chain") or [], 1):
+        start = {"init_from": str(run_dir / f"chain-{i - 1}")} if i > 1 else {}
+        links.append(resolve_config(recipe["env_id"], recipe["algo"], {**link, **start, "seed": settings["seed"]}))
     if links:
         settings["init_from"] = str(run_dir / f"chain-{len(links)}")
     config = resolve_config(recipe["env_id"], recipe["algo"], settings)
@@ -107,14 +104,13 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
             "env_steps": summary.get("steps"),
             "model": str(brain.model_path.relative_to(run_dir)),
             "model_env_steps": report.pop("model_env_steps"),
-            "wall_clock_seconds": summary.get("seconds_total", summary.get("seconds", _training_seconds(run_dir))),
+            "wall_clock_seconds": _training_seconds(run_dir, summary),
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
     )
     chain = _chain_runs(run_dir)
     if chain:
         report["training"]["chain"] = chain
-        report["training"]["chain_wall_clock_seconds"] = sum(link["wall_clock_seconds"] or 0.0 for link in chain)
     write_json(brain.model_path.parent / "metrics.json", report)
     if report["passed"]:
         bundle(name, brain)
@@ -126,13 +122,16 @@ def _chain_runs(run_dir: Path) -> list[dict[str, Any]]:
     links = []
     while (link := run_dir / f"chain-{len(links) + 1}").is_dir():
         summary = read_summary(link)
-        seconds = summary.get("seconds_total", summary.get("seconds", _training_seconds(link)))
-        links.append({"run": link.name, "env_steps": summary.get("steps"), "wall_clock_seconds": seconds})
+        links.append({"run": link.name, "env_steps": summary.get("steps"),
+                      "wall_clock_seconds": _training_seconds(link, summary)})  # fmt: skip
     return links
 
 
-def _training_seconds(run_dir: Path) -> float | None:
-    """Training wall-clock time of a run that has no summary yet (stopped, or selected from mid-way)."""
+def _training_seconds(run_dir: Path, summary: dict[str, Any]) -> float | None:
+    """Training wall-clock time of a run: its ``summary``'s, or (stopped, or selected from mid-way) its
+    ``time.json``'s."""
+    if "seconds_total" in summary or "seconds" in summary:
+        return summary.get("seconds_total", summary.get("seconds"))
     path = run_dir / "time.json"
     return json.loads(path.read_text()).get("training_seconds") if path.is_file() else None
 
@@ -199,8 +198,8 @@ def metrics_table() -> str:
         summary = report["evaluation"]["summary"]
         passed = sum(row["passed"] for row in report["criteria"])
         steps, seconds = report["training"]["env_steps"], report["training"]["wall_clock_seconds"]
-        if seconds is not None:
-            seconds += report["training"].get("chain_wall_clock_seconds", 0.0)  # the runs its recipe chains first
+        if seconds is not None:  # and the runs its recipe chains first
+            seconds += sum(link["wall_clock_seconds"] or 0.0 for link in report["training"].get("chain", []))
         cells = [
             f"`{name}`",
             "n/a" if steps is None else f"{steps:,}",
