@@ -57,6 +57,15 @@ _Loader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
     list("-+0123456789."),
 )
+# ``nan`` and ``inf`` as Python spells them are numbers too, so that a setting that must be finite says so.
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:nan|inf)$"), list("-+in"))
+
+
+def _float(loader: _Loader, node: yaml.ScalarNode) -> float:
+    return float(node.value) if node.value.lstrip("+-") in ("nan", "inf") else loader.construct_yaml_float(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _float)
 
 
 def load_yaml(text: str) -> Any:
@@ -144,6 +153,10 @@ class TrainConfig:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not valid; choose from: {', '.join(valid)}")
+        for name, kind in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if float in _kinds(kind) and isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}")
         for name in ("total_steps", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -169,6 +182,8 @@ class TrainConfig:
             check_kickstart(self.kickstart)
             if self.algo != "rppo":
                 raise ConfigError(f"kickstart trains rppo brains, not {self.algo}")
+        if self.target_kl is not None and self.target_kl <= 0:
+            raise ConfigError(f"target_kl must be > 0 (or null: never stop early), got {self.target_kl}")
         if self.init_min_log_std is not None and not self.init_from:
             raise ConfigError("init_min_log_std applies to a warm start: set init_from too")
         if self.init_critic_steps < 0:
@@ -187,11 +202,7 @@ class TrainConfig:
             if not _matches(value, expected):
                 names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
                 raise ConfigError(f"policy.{key} must be {names}, got {value!r}")
-        if self.policy.get("activation_fn", "tanh") not in ACTIVATIONS:
-            raise ConfigError(
-                f"policy.activation_fn={self.policy['activation_fn']!r} is not valid; choose from: "
-                + ", ".join(ACTIVATIONS)
-            )
+        _validate_policy(self.policy)
         return self
 
     def _validate_curriculum(self) -> None:
@@ -250,6 +261,32 @@ class TrainConfig:
         return config.validate()
 
 
+def _validate_policy(policy: dict[str, Any]) -> None:
+    """Ranges of the policy settings whose types :meth:`TrainConfig.validate` has checked."""
+    for key in ("lstm_hidden_size", "n_lstm_layers"):
+        if key in policy and policy[key] < 1:
+            raise ConfigError(f"policy.{key} must be >= 1, got {policy[key]}")
+    if "log_std_init" in policy and not math.isfinite(policy["log_std_init"]):
+        raise ConfigError(f"policy.log_std_init must be a finite number, got {policy['log_std_init']}")
+    if policy.get("activation_fn", "tanh") not in ACTIVATIONS:
+        raise ConfigError(
+            f"policy.activation_fn={policy['activation_fn']!r} is not valid; choose from: " + ", ".join(ACTIVATIONS)
+        )
+    arch = policy.get("net_arch")
+    layers = arch.items() if isinstance(arch, dict) else [("", arch)] if arch is not None else []
+    for part, sizes in layers:
+        name = f"policy.net_arch.{part}" if part else "policy.net_arch"
+        if part not in ("", "pi", "vf"):
+            raise ConfigError(f"policy.net_arch takes the keys pi and vf, got {part!r}")
+        if not isinstance(sizes, list) or not all(type(n) is int and n >= 1 for n in sizes):
+            raise ConfigError(f"{name} must be a list of layer sizes >= 1, such as [64, 64], got {sizes!r}")
+
+
+def _kinds(expected: Any) -> tuple[Any, ...]:
+    """The types a field annotation allows (``float | None`` -> ``(float, NoneType)``)."""
+    return typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+
+
 def _matches(value: Any, expected: Any) -> bool:
     types_ = expected if isinstance(expected, tuple) else (expected,)
     if bool in types_:
@@ -277,8 +314,7 @@ def field_help() -> dict[str, str]:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    expected = _FIELD_TYPES[name]
-    allowed = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+    allowed = _kinds(_FIELD_TYPES[name])
     if value is None and type(None) in allowed:
         return None
     for kind in allowed:

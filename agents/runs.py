@@ -1,21 +1,25 @@
-"""Run directories: the files a run writes and reads back, each written atomically.
+"""Run directories: the files a run writes and reads back, each written atomically, and who owns them.
 
 A run directory holds ``config.yaml`` (the resolved settings), ``command.txt``, ``checkpoints/``, ``time.json``,
 and once finished ``model.zip``, ``vecnormalize.pkl`` and ``summary.json``. Every file is written to a temporary
 name beside its final one and renamed into place, so a kill mid-write leaves the previous version (or nothing),
-never a truncated file under the final name.
+never a truncated file under the final name. One process at a time writes a run: it holds an advisory lock on
+``.lock`` (which names its pid), and SIGTERM stops it as Ctrl-C does, with a checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import pickle
 import re
 import shlex
 import shutil
+import signal
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -32,10 +36,100 @@ CHECKPOINT_PREFIX = "ckpt"
 _CHECKPOINT = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)_steps\.zip$")
 #: Members every SB3 model archive holds.
 _MODEL_MEMBERS = ("data", "policy.pth")
+#: The advisory lock of a run directory; it holds the pid of the process that owns the run.
+LOCK_FILE = ".lock"
+#: What a temporary file of :func:`atomic_open` or :func:`atomic_path` is called.
+_PARTIAL = ".*.partial*"
+#: Folders of a run whose files are the run's own (not another run's, as a chain's ``chain-N/`` are).
+_RUN_FOLDERS = (".", "checkpoints", "best", "eval")
+#: What a training run leaves before its first checkpoint; starting it again from step 0 clears them.
+_EARLY_OUTPUTS = ("time.json", "eval", "best", "tb")
 
 
 class RunError(ValueError):
     """A run directory or model file that cannot be used (missing, incomplete, corrupt, already finished)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, Slurm, Ray, systemd, a closed terminal), raised where it lands so that a run stops as
+    on Ctrl-C: with a checkpoint."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the checkpoint being saved
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``); outside the main thread,
+    where Python cannot take signals, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+#: Run directories this process owns, and how many nested owners each has.
+_OWNED: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def own_run(run_dir: Path) -> Iterator[None]:
+    """Own ``run_dir`` (creating it) for the block: a second process is refused with a ``RunError`` naming this
+    one's pid. Re-entrant within a process. Once owned, temporary files left by a killed writer are removed."""
+    run_dir = Path(run_dir)
+    key = run_dir.resolve()
+    if key in _OWNED:
+        _OWNED[key] += 1
+        try:
+            yield
+        finally:
+            _OWNED[key] -= 1
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise RunError(
+            f"{str(run_dir)!r} is being written by another process (pid {holder}); wait for it to end or stop it"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        for folder in _RUN_FOLDERS:
+            for stale in (run_dir / folder).glob(_PARTIAL):
+                stale.unlink(missing_ok=True)
+        _OWNED[key] = 1
+        yield
+    finally:
+        _OWNED.pop(key, None)
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def holds_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds trained weights (a checkpoint or a final model), which a new run must not mix
+    with; a folder with only a config (a run stopped before it trained) may be started again."""
+    run_dir = Path(run_dir)
+    return (run_dir / "model.zip").exists() or bool(checkpoint_steps(run_dir))
+
+
+def clear_early_outputs(run_dir: Path) -> None:
+    """Remove what a run that never reached a checkpoint left (its time, evaluations, logs), before it starts
+    again from step 0."""
+    for name in _EARLY_OUTPUTS:
+        path = Path(run_dir) / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -153,6 +247,9 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     """The resolved settings saved in a run directory."""
     run_dir = Path(run_dir)
     path = run_dir / "config.yaml"
+    if run_dir.is_file():
+        folder = str(run_dir.parent)
+        raise RunError(f"{str(run_dir)!r} is a file, not a run directory; give the run's folder (such as {folder!r})")
     if not run_dir.is_dir():
         raise RunError(f"run directory {str(run_dir)!r} does not exist")
     if not path.is_file():
@@ -181,11 +278,35 @@ def append_command(run_dir: Path, command: list[str]) -> None:
     write_text(path, before + shlex.join(command) + "\n")
 
 
+def training_seconds(run_dir: Path) -> float:
+    """The run's training time so far (``time.json``; 0 before any); a damaged file is a ``RunError`` naming it."""
+    path = Path(run_dir) / "time.json"
+    if not path.is_file():
+        return 0.0
+    try:
+        seconds = json.loads(path.read_text())["training_seconds"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < float("inf"):
+        raise RunError(f"{path} is damaged (training_seconds is {seconds!r}, not a number of seconds)")
+    return float(seconds)
+
+
+def set_aside_damaged_time(run_dir: Path, log: Callable[[str], None] = print) -> None:
+    """Before a run trains on: a damaged ``time.json`` is moved to ``time.damaged.json`` with a line through
+    ``log``, and the count starts again, so it cannot fail the run once trained."""
+    try:
+        training_seconds(run_dir)
+    except RunError as exc:
+        path = Path(run_dir) / "time.json"
+        path.replace(path.with_name("time.damaged.json"))
+        log(f"resume: {exc}; moved to time.damaged.json, training time counts from now")
+
+
 def add_seconds(run_dir: Path, seconds: float) -> float:
     """Add a training segment's wall-clock time to the run's total (``time.json``, kept across resumes)."""
-    log = run_dir / "time.json"
-    total = (json.loads(log.read_text())["training_seconds"] if log.is_file() else 0.0) + seconds
-    write_json(log, {"training_seconds": round(total, 1)})
+    total = training_seconds(run_dir) + seconds
+    write_json(Path(run_dir) / "time.json", {"training_seconds": round(total, 1)})
     return total
 
 

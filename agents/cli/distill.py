@@ -20,8 +20,10 @@ def _teacher_pairs(values: list[str]) -> dict[str, str]:
     pairs = {}
     for value in values:
         gait, sep, source = value.partition("=")
-        if not sep or not gait or not source:
+        if not sep or not gait.strip() or not source.strip():
             raise ConfigError(f"--teacher expects GAIT=BRAIN (e.g. jump=walker2d-split-leap), got {value!r}")
+        if gait.strip() in pairs:
+            raise ConfigError(f"--teacher names two teachers for {gait.strip()!r}; give one brain per gait")
         pairs[gait.strip()] = source.strip()
     return pairs
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from agents.config import ConfigError
-from agents.runs import RunError
+from agents.runs import RunError, Terminated
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,11 +32,13 @@ def os_error(exc: OSError) -> str:
 
 def run_command(parser: OneLineParser, body: Callable[[], int]) -> int:
     """Run a command's ``body``: a bad setting, run, file or value ends in one line on stderr and exit code 2,
-    Ctrl-C in exit code 130 (the trainer has saved a checkpoint by then)."""
+    Ctrl-C in exit code 130 and SIGTERM in 143 (a trainer has saved a checkpoint by then)."""
     # Ctrl-C must reach us as KeyboardInterrupt even if a parent shell started us with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return body()
+    except Terminated:
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

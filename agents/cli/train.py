@@ -9,7 +9,7 @@ from pathlib import Path
 from agents.cli.parsing import OneLineParser, given_flags, run_command
 from agents.cli.sweep import sweep_main
 from agents.config import ALGOS, DEVICES, VEC_ENVS, field_help, parse_override, resolve_config
-from agents.runs import default_run_dir, load_run_config
+from agents.runs import default_run_dir, holds_run, load_run_config
 from agents.training.trainer import check_env_config, summary_line, train
 
 #: Flags that may change when resuming; everything else comes from the run's config.yaml.
@@ -77,7 +77,7 @@ def _train(args: argparse.Namespace, parser: OneLineParser, command: list[str]) 
         overrides.update(_flag_overrides(args))
         config = resolve_config(args.env, args.algo or "rppo", overrides)
         run_dir = args.run_dir or default_run_dir(config)
-        if (run_dir / "config.yaml").exists():
+        if holds_run(run_dir):  # train() checks again once it owns the folder; this refuses before any work
             parser.error(f"run directory {str(run_dir)!r} already holds a run; use --resume {run_dir}")
         if run_dir.exists() and not run_dir.is_dir():
             parser.error(f"--run-dir {str(run_dir)!r} is a file, not a folder")

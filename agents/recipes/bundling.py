@@ -21,7 +21,7 @@ from agents.evaluation.criteria import check_criteria
 from agents.evaluation.rollout import env_dt, evaluate_brain
 from agents.recipes.book import select_rules
 from agents.recipes.selection import select_checkpoint
-from agents.runs import copy_file, read_summary, write_json, write_text
+from agents.runs import copy_file, read_summary, training_seconds, write_json, write_text
 from agents.training import distill
 from agents.training.trainer import check_env_config, train
 
@@ -132,8 +132,7 @@ def _training_seconds(run_dir: Path, summary: dict[str, Any]) -> float | None:
     ``time.json``'s."""
     if "seconds_total" in summary or "seconds" in summary:
         return summary.get("seconds_total", summary.get("seconds"))
-    path = run_dir / "time.json"
-    return json.loads(path.read_text()).get("training_seconds") if path.is_file() else None
+    return training_seconds(run_dir) if (run_dir / "time.json").is_file() else None
 
 
 def bundle(name: str, brain: store.Brain) -> Path:

@@ -27,7 +27,16 @@ from agents.brains.warmstart import input_layout, warm_start
 from agents.config import ConfigError, TrainConfig
 from agents.constants import TEST_EPISODES, TEST_SEED
 from agents.evaluation.rollout import run_episodes, summarize
-from agents.runs import read_vecnormalize, save_model, save_run_config, save_vecnormalize
+from agents.runs import (
+    RunError,
+    holds_run,
+    own_run,
+    read_vecnormalize,
+    save_model,
+    save_run_config,
+    save_vecnormalize,
+    sigterm_as_interrupt,
+)
 from agents.vecenvs import EnvFactory, build_vec_env
 from envs.tasks.gait import GAITS
 
@@ -375,17 +384,25 @@ def distill(
     distiller_kwargs: Mapping[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Run DAgger (iteration ``i`` acts as the teacher with probability ``beta_decay**i``) and save the student."""
+    """Run DAgger (iteration ``i`` acts as the teacher with probability ``beta_decay**i``) and save the student
+    after each iteration into ``run_dir``, which this process owns meanwhile and which must not hold another run.
+    SIGTERM stops it as Ctrl-C does, keeping the last iteration's student."""
+    run_dir = Path(run_dir)
+    if holds_run(run_dir):
+        raise RunError(f"{str(run_dir)!r} already holds a run; distil into a new folder")
     distiller = Distiller(config, teachers, log=log, **(distiller_kwargs or {}))
-    for i in range(iterations):
-        beta = beta_decay**i
-        seen = distiller.collect(steps_per_iteration, beta)
-        loss = distiller.train(epochs)
-        log(
-            f"iteration {i}: beta {beta:.2f}, {seen['episodes']} episodes ended, {seen['falls']} falls, "
-            f"{len(distiller.data)} chunks, loss {loss:.4f}"
-        )
-        distiller.save(run_dir)
+    with sigterm_as_interrupt(), own_run(run_dir):
+        if holds_run(run_dir):  # written by another process while the teachers loaded
+            raise RunError(f"{str(run_dir)!r} already holds a run; distil into a new folder")
+        for i in range(iterations):
+            beta = beta_decay**i
+            seen = distiller.collect(steps_per_iteration, beta)
+            loss = distiller.train(epochs)
+            log(
+                f"iteration {i}: beta {beta:.2f}, {seen['episodes']} episodes ended, {seen['falls']} falls, "
+                f"{len(distiller.data)} chunks, loss {loss:.4f}"
+            )
+            distiller.save(run_dir)
     return run_dir
 
 

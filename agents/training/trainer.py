@@ -23,12 +23,17 @@ from agents.runs import (
     RunError,
     add_seconds,
     append_command,
+    clear_early_outputs,
+    holds_run,
     load_vecnormalize,
+    own_run,
     resume_point,
     save_checkpoint,
     save_model,
     save_run_config,
     save_vecnormalize,
+    set_aside_damaged_time,
+    sigterm_as_interrupt,
     write_json,
 )
 from agents.training.callbacks import Checkpoints, CriticWarmup, InfoLogger, ProgressBar, SaveBest, Timer
@@ -153,36 +158,39 @@ def train(
 ) -> dict:
     """Train (or, with ``resume``, continue) the run in ``run_dir``; returns the summary that it also saves.
 
-    A resume starts from the most advanced intact checkpoint (damaged ones are skipped and named through ``log``),
-    or from the final model of a finished run given more ``total_steps``. ``progress`` shows a progress bar
-    (sweeps run without one). A fresh start that fails before its first checkpoint removes what it wrote, so the
-    same command can run again. Ctrl-C saves a checkpoint and raises ``KeyboardInterrupt`` once the envs are closed.
+    The run directory is owned by this process while it trains (:func:`agents.runs.own_run`: a second writer is
+    refused). A fresh start refuses a directory that already holds trained weights; one that holds only a config
+    (a run stopped before it trained) is started again. A resume starts from the most advanced intact checkpoint
+    (damaged ones are skipped and named through ``log``), from the final model of a finished run given more
+    ``total_steps``, or from step 0 when the run has no checkpoint yet. ``progress`` shows a progress bar (sweeps
+    run without one). A start that fails before training began removes what it wrote, so the same command can run
+    again. Ctrl-C or SIGTERM saves a checkpoint and raises ``KeyboardInterrupt`` (:class:`agents.runs.Terminated`
+    for SIGTERM) once the envs are closed.
     """
     run_dir = Path(run_dir)
-    checkpoint = None
-    if resume:
-        checkpoint = resume_point(run_dir, config.normalize, log=log)
-        if checkpoint is None:
-            raise RunError(f"{str(run_dir)!r} has no intact checkpoint or final model to resume from")
-        if checkpoint.steps >= config.total_steps:
-            raise RunError(
-                f"the run already reached {checkpoint.steps} of {config.total_steps} steps; pass a larger --steps"
-            )
     before = set(run_dir.iterdir()) if run_dir.is_dir() else None
     learning = [False]  # set once training starts: from then on a failure keeps everything for a resume
-    try:
-        return _train(config, run_dir, checkpoint, command, progress, learning)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        if checkpoint is None and not learning[0]:
-            _remove_debris(run_dir, before)
-        raise
+    checkpoint = None
+    with sigterm_as_interrupt(), own_run(run_dir):
+        try:
+            if resume:
+                checkpoint = _resume_point(config, run_dir, log)
+            elif holds_run(run_dir):
+                raise RunError(f"run directory {str(run_dir)!r} already holds a run; use --resume {run_dir}")
+            if checkpoint is None and (run_dir / "config.yaml").is_file():
+                clear_early_outputs(run_dir)
+            else:
+                set_aside_damaged_time(run_dir, log)
+            return _train(config, run_dir, checkpoint, command, progress, learning)
+        except BaseException:
+            if checkpoint is None and not learning[0]:
+                _remove_debris(run_dir, before)
+            raise
 
 
 def _remove_debris(run_dir: Path, before: set[Path] | None) -> None:
-    """Undo a fresh start that failed before training began: remove what it added to ``run_dir`` (all of it, if
-    the folder did not exist), and nothing that was there before."""
+    """Undo a start that failed or was stopped before training began: remove what it added to ``run_dir`` (all of
+    it, if the folder did not exist), and nothing that was there before."""
     if before is None:
         shutil.rmtree(run_dir, ignore_errors=True)
         return
@@ -191,6 +199,23 @@ def _remove_debris(run_dir: Path, before: set[Path] | None) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+
+
+def _resume_point(config: TrainConfig, run_dir: Path, log) -> Checkpoint | None:
+    """Where a resume starts: the most advanced intact checkpoint, or ``None`` (step 0) for a run that was stopped
+    before its first one."""
+    if not (run_dir / "config.yaml").is_file():
+        raise RunError(f"{str(run_dir)!r} is not a run directory: it has no config.yaml")
+    checkpoint = resume_point(run_dir, config.normalize, log=log)
+    if checkpoint is None:
+        if holds_run(run_dir):
+            raise RunError(f"{str(run_dir)!r} has no intact checkpoint or final model to resume from")
+        log(f"resume: {run_dir} has no checkpoint yet; training starts from step 0")
+        return None
+    if checkpoint.steps >= config.total_steps:
+        reached = f"{checkpoint.steps} of {config.total_steps}"
+        raise RunError(f"the run already reached {reached} steps; pass a larger --steps")
+    return checkpoint
 
 
 def _train(
