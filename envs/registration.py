@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import mujoco
@@ -14,7 +15,7 @@ from envs.arguments import check_arguments, check_limits, parameters
 from envs.bodies import BODY_LIMITS, Body, BodySpec, check_feet
 from envs.catalog import BODIES
 from envs.generic import GenericBodyEnv
-from envs.locomotion import BASE_LIMITS, base_settings, check_base_kwargs
+from envs.locomotion import BASE_LIMITS, LocomotionEnv, base_settings, check_base_kwargs
 from envs.tasks import TASKS
 
 NAMESPACE = "neuromotor"
@@ -32,11 +33,40 @@ def env_ids() -> list[str]:
     return [env_id(body, task) for body in BODIES for task in TASKS]
 
 
+@dataclasses.dataclass(frozen=True)
+class LocomotionId:
+    """The entry point of a registered id: a :class:`~envs.locomotion.LocomotionEnv` of the id's body and task.
+
+    The spec's kwargs carry ``body`` and ``task`` as well, so that ``gym.spec(id).kwargs`` says them and
+    ``gym.make(env.spec)`` makes the same env; a ``body`` or ``task`` other than the id's is refused, since an id
+    names what it runs.
+    """
+
+    body: str
+    task: str
+    #: Read by ``gym.make`` for the render modes.
+    metadata: ClassVar[dict[str, Any]] = LocomotionEnv.metadata
+
+    def __call__(self, **kwargs: Any) -> LocomotionEnv:
+        for key, own in (("body", self.body), ("task", self.task)):
+            given = kwargs.setdefault(key, own)
+            if not (isinstance(given, str) and given == own):
+                raise ValueError(f"{env_id(self.body, self.task)} names its body and task; {self._refusal(key, given)}")
+        return LocomotionEnv(**kwargs)
+
+    def _refusal(self, key: str, given: Any) -> str:
+        body, task = (given, self.task) if key == "body" else (self.body, given)
+        said = f"{key}={given!r} is not a setting of it"
+        if isinstance(given, str) and body in BODIES and task in TASKS:
+            return f"{said}; make {env_id(body, task)} instead"
+        return said
+
+
 def _register(spec: BodySpec) -> None:
     for task in TASKS:
         gym.register(
             id=env_id(spec.name, task),
-            entry_point="envs.locomotion:LocomotionEnv",
+            entry_point=LocomotionId(spec.name, task),
             max_episode_steps=MAX_EPISODE_STEPS,
             kwargs={"body": spec.name, "task": task},
         )
