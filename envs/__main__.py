@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import argparse
+from typing import NoReturn
 
 import gymnasium as gym
 import numpy as np
@@ -16,13 +17,23 @@ from rich.table import Table
 import envs
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (``prog: error: ...``) with exit code 2, no usage dump, as the other
+    commands' (envs imports nothing from agents, so it cannot share their parser)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m envs", description=__doc__)
+    parser = _Parser(prog="python -m envs", description=__doc__)
     parser.add_argument("--steps", type=int, default=200, help="random-action steps per env (default 200)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resets and random actions, >= 0 (default 0)")
     args = parser.parse_args(argv)
     if args.steps < 1:
-        parser.error(f"--steps must be >= 1, got {args.steps}")
+        parser.error(f"--steps must be a whole number >= 1, got {args.steps}")
+    if args.seed < 0:
+        parser.error(f"--seed must be a whole number >= 0, got {args.seed}")
 
     table = Table(title=f"neuromotor envs: {args.steps} random steps each (seed {args.seed})")
     for column in ("env id", "obs", "proprio", "act", "feet", "stand COM", "steps", "fell", "return"):

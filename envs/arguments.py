@@ -1,8 +1,9 @@
 """Keyword arguments of tasks, bodies and senses: their names, and checks of numeric values by annotation.
 
-A parameter annotated ``float`` must be a finite real number (a ``bool`` is not one), ``int`` a whole number and
-``tuple[float, float]`` a range, two finite numbers ``(low, high)`` with ``low <= high``; ``X | None`` also takes
-``None``. Other annotations are not checked here: each class checks its own bounds (``speed > 0``, ...).
+A parameter annotated ``float`` must be a finite real number (a ``bool`` is not one), ``int`` a whole number,
+``bool`` a bool and ``tuple[float, float]`` a range, two finite numbers ``(low, high)`` with ``low <= high``;
+``X | None`` also takes ``None``. Other annotations are not checked here. Bounds (``speed > 0``, ...) are each
+class's own, or a table of :class:`Limit` given to :func:`check_limits`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numbers
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,6 +23,7 @@ import numpy as np
 _VALID = {
     "number": "a finite number",
     "whole": "a whole number",
+    "flag": "True or False",
     "range": "(low, high), two finite numbers with low <= high",
 }
 
@@ -50,6 +52,11 @@ def is_whole(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def is_flag(value: Any) -> bool:
+    """Whether ``value`` is a ``bool`` (Python's or NumPy's)."""
+    return isinstance(value, (bool, np.bool_))
+
+
 def is_range(value: Any) -> bool:
     """Whether ``value`` is a pair ``(low, high)`` of finite numbers with ``low <= high``."""
     if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
@@ -58,7 +65,7 @@ def is_range(value: Any) -> bool:
     return is_number(low) and is_number(high) and low <= high
 
 
-_CHECKS = {"number": is_number, "whole": is_whole, "range": is_range}
+_CHECKS = {"number": is_number, "whole": is_whole, "flag": is_flag, "range": is_range}
 
 
 def _kind(hint: Any) -> str | None:
@@ -66,6 +73,8 @@ def _kind(hint: Any) -> str | None:
         return "number"
     if hint is int:
         return "whole"
+    if hint is bool:
+        return "flag"
     if typing.get_origin(hint) is tuple and typing.get_args(hint) == (float, float):
         return "range"
     return None
@@ -109,3 +118,22 @@ def check_arguments(func: Callable[..., Any], kwargs: Mapping[str, Any], prefix:
             continue
         valid = _VALID[kind] + (" or None" if optional else "")
         raise ValueError(f"{prefix}{name} must be {valid}, got {value!r}")
+
+
+class Limit(NamedTuple):
+    """A bound on a numeric setting: ``valid`` says what the value must be, ``holds`` tests a finite number."""
+
+    valid: str
+    holds: Callable[[float], bool]
+
+
+def check_limits(kwargs: Mapping[str, Any], limits: Mapping[str, Limit], prefix: str = "") -> None:
+    """Raise a ``ValueError`` for the first of ``kwargs``, a number, outside its limit in ``limits``.
+
+    The message is ``{prefix}{name} must be {valid}, got {value!r}``. Values that are not finite numbers are left
+    to :func:`check_arguments`, which callers run first.
+    """
+    for name, value in kwargs.items():
+        limit = limits.get(name)
+        if limit is not None and is_number(value) and not limit.holds(value):
+            raise ValueError(f"{prefix}{name} must be {limit.valid}, got {value!r}")

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import mujoco
 import numpy as np
 
-from envs.arguments import is_number
+from envs.arguments import Limit, check_arguments, check_limits
 
 #: Normal force (N) above which a foot counts as touching the floor. Far below any body's weight, but above the
 #: numerical dust that soft contacts leave on a foot that is lifting off.
@@ -24,6 +24,38 @@ CONTACT_FORCE_THRESHOLD = 0.1
 
 #: Largest foot-to-floor distance (m) searched when measuring the standing height.
 _MAX_FOOT_CLEARANCE = 10.0
+
+#: What a body's numbers must be beyond their annotations. A pitch is at most pi in size and an upright value lies in
+#: [-1, 1], so thresholds outside those ranges could never judge a fall.
+BODY_LIMITS = {
+    "walk_speed": Limit("a finite number > 0 (m/s)", lambda v: v > 0),
+    "min_torso_height": Limit("a finite number >= 0 (m)", lambda v: v >= 0),
+    "max_torso_pitch": Limit("a number in (0, pi] (rad) or None", lambda v: 0 < v <= math.pi),
+    "min_torso_upright": Limit("a number in [-1, 1] or None", lambda v: -1 <= v <= 1),
+    "standing_settle_time": Limit("a finite number >= 0 (s)", lambda v: v >= 0),
+    "contact_force_threshold": Limit("a finite number >= 0 (N)", lambda v: v >= 0),
+}
+
+
+def check_feet(feet: Any, foot_labels: Any = (), prefix: str = "") -> None:
+    """Raise a ``ValueError`` unless ``feet`` is a list or tuple of geom names, each named once, and ``foot_labels``
+    is empty or one distinct label per foot; the message starts with ``prefix``."""
+    for field, names, what in (("feet", feet, "geom names"), ("foot_labels", foot_labels, "labels, one per foot")):
+        if isinstance(names, str):
+            raise ValueError(f"{prefix}{field} must be a list of {what}, got a string {names!r}")
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{prefix}{field} must be a list of {what}, got {names!r}")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"{prefix}{field} must name each foot once, got {', '.join(map(repr, twice))} "
+                f"more than once in {tuple(names)!r}"
+            )
+    if foot_labels and len(foot_labels) != len(feet):
+        raise ValueError(
+            f"{prefix}foot_labels must give one label per foot, {len(feet)} in all, got {len(foot_labels)}: "
+            f"{tuple(foot_labels)!r}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,24 +101,15 @@ class BodySpec:
     task_kwargs: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        where = f"body {self.name!r}: "
+        check_feet(self.feet, self.foot_labels, prefix=where)
         if not self.feet:
             raise ValueError(f"body {self.name!r} needs at least one foot geom")
         if not self.foot_labels:
             object.__setattr__(self, "foot_labels", tuple(self.feet))
-        if len(self.foot_labels) != len(self.feet):
-            raise ValueError(f"body {self.name!r}: {len(self.foot_labels)} foot labels for {len(self.feet)} feet")
-        for field in ("feet", "foot_labels"):
-            names = tuple(getattr(self, field))
-            twice = sorted({n for n in names if names.count(n) > 1})
-            if twice:
-                raise ValueError(
-                    f"body {self.name!r}: {field} must name each foot once, got {', '.join(map(repr, twice))} "
-                    f"more than once in {names!r}"
-                )
-        if not is_number(self.walk_speed) or self.walk_speed <= 0:
-            raise ValueError(
-                f"body {self.name!r}: walk_speed must be a finite number > 0 (m/s), got {self.walk_speed!r}"
-            )
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        check_arguments(BodySpec, values, prefix=where)
+        check_limits(values, BODY_LIMITS, prefix=where)
 
 
 class BodyReading(NamedTuple):
@@ -193,10 +216,9 @@ class Body:
         standing_settle_time: float = 0.0,
         contact_force_threshold: float = CONTACT_FORCE_THRESHOLD,
     ) -> None:
-        if contact_force_threshold < 0:
-            raise ValueError(f"contact_force_threshold must be >= 0, got {contact_force_threshold}")
-        if max_torso_pitch is not None and max_torso_pitch <= 0:
-            raise ValueError(f"max_torso_pitch must be > 0 or None, got {max_torso_pitch}")
+        settings = locals()
+        check_arguments(Body.__init__, settings)
+        check_limits(settings, BODY_LIMITS)
         if not feet:
             valid = ", ".join(_names(model, mujoco.mjtObj.mjOBJ_GEOM, model.ngeom))
             raise ValueError(f"feet must name at least one foot geom; valid geom names: {valid}")

@@ -10,14 +10,23 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.mujoco import MujocoEnv
 
-from envs.arguments import check_arguments, is_number, parameters
-from envs.bodies import BODY_KWARGS, Body, BodySpec
+from envs.arguments import Limit, check_arguments, check_limits, is_number, parameters
+from envs.bodies import BODY_KWARGS, BODY_LIMITS, Body, BodySpec
 from envs.catalog import BODIES
 from envs.senses import Senses
 from envs.tasks import TASKS, Task
 
 #: MujocoEnv arguments that the locomotion env sets itself.
 _RESERVED_BASE_KWARGS = {"self", "model_path", "observation_space", "render_mode", "args", "kwargs"}
+
+#: Bounds of base-env numbers that Gymnasium's envs do not check (their annotations give the types): a frame skip
+#: of 0 divides by zero, and a negative noise scale would mean the scale of its size.
+BASE_LIMITS = {
+    "frame_skip": Limit("a whole number >= 1", lambda v: v >= 1),
+    "reset_noise_scale": Limit("a finite number >= 0", lambda v: v >= 0),
+    "width": Limit("a whole number >= 1 (pixels)", lambda v: v >= 1),
+    "height": Limit("a whole number >= 1 (pixels)", lambda v: v >= 1),
+}
 
 
 def get_body(name: str) -> BodySpec:
@@ -34,17 +43,31 @@ def get_task(name: str) -> type[Task]:
     return TASKS[name]
 
 
+def base_settings(base_env: type) -> set[str]:
+    """Keyword arguments of ``base_env`` (and of :class:`~gymnasium.envs.mujoco.MujocoEnv`) that a user may set."""
+    return (parameters(base_env.__init__) | parameters(MujocoEnv.__init__)) - _RESERVED_BASE_KWARGS
+
+
+def check_base_kwargs(base_env: type, kwargs: dict[str, Any], prefix: str = "") -> None:
+    """Raise a ``ValueError`` for the first of ``kwargs`` that does not fit its annotation in ``base_env`` or
+    :class:`~gymnasium.envs.mujoco.MujocoEnv` (a weight that is not a finite number, a range that is not
+    ``(low, high)``, ...) or lies outside :data:`BASE_LIMITS`."""
+    check_arguments(base_env.__init__, kwargs, prefix)
+    check_arguments(MujocoEnv.__init__, kwargs, prefix)
+    check_limits(kwargs, BASE_LIMITS, prefix)
+
+
 def split_kwargs(spec: BodySpec, task_cls: type[Task], kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
     """Route ``gym.make`` keyword arguments to the task, the body adapter and the base env, in that order.
 
     A name that several accept goes to the first (``ctrl_cost_weight`` is the task's in walk and jump, the base
-    env's in native). An unknown name raises a ``ValueError`` that lists every valid one, and so does a task or
-    body argument whose value does not fit its annotation (a weight, threshold or speed that is not a finite
-    number, a range that is not ``(low, high)``; see :func:`~envs.arguments.check_arguments`).
+    env's in native). An unknown name raises a ``ValueError`` that lists every valid one, and so does a value that
+    does not fit its annotation (a weight, threshold or speed that is not a finite number, a range that is not
+    ``(low, high)``; see :func:`~envs.arguments.check_arguments`) or its limit (:data:`~envs.bodies.BODY_LIMITS`,
+    :data:`BASE_LIMITS`).
     """
     task_keys = parameters(task_cls.__init__) - {"self"}
-    base_keys = parameters(spec.base_env.__init__) | parameters(MujocoEnv.__init__)
-    base_keys -= _RESERVED_BASE_KWARGS | set(spec.base_kwargs)
+    base_keys = base_settings(spec.base_env) - set(spec.base_kwargs)
     if task_cls.judges_termination:
         base_keys -= set(spec.task_base_kwargs)
     routed: tuple[dict, dict, dict] = ({}, {}, {})
@@ -57,13 +80,16 @@ def split_kwargs(spec: BodySpec, task_cls: type[Task], kwargs: dict[str, Any]) -
         else:
             unknown.append(key)
     if unknown:
-        valid = sorted(task_keys | set(BODY_KWARGS) | base_keys | set(_ENV_KWARGS))
+        # A registered id fixes its body and task, so they are not listed as settings.
+        valid = sorted(task_keys | set(BODY_KWARGS) | base_keys | (set(_ENV_KWARGS) - {"body", "task"}))
         raise ValueError(
             f"unknown keyword argument(s) {', '.join(map(repr, unknown))} for body {spec.name!r} and task "
             f"{task_cls.name!r}; valid: {', '.join(valid)}"
         )
     check_arguments(task_cls.__init__, routed[0])
     check_arguments(Body.__init__, routed[1])
+    check_limits(routed[1], BODY_LIMITS)
+    check_base_kwargs(spec.base_env, routed[2])
     return routed
 
 
@@ -85,8 +111,9 @@ class LocomotionEnv(gym.Env):
     |             | ``foot_contacts``, ``airborne``, ...) and the ``command``                                   |
 
     Args:
-        body: A registered body (see ``envs.BODIES``).
-        task: A registered task (see ``envs.TASKS``).
+        body: A registered body (see ``envs.BODIES``); a registered id fixes it (see
+            :class:`~envs.registration.LocomotionId`).
+        task: A registered task (see ``envs.TASKS``); a registered id fixes it.
         obs: Sense mode, ``"full"`` or ``"proprio"``.
         obs_noise: Standard deviation of Gaussian noise on the sensed state and contacts.
         obs_delay: Steps of sensory latency, at most the episode length (:data:`envs.senses.MAX_DELAY`).

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import mujoco
 
-from envs.arguments import check_arguments
-from envs.bodies import Body, BodySpec
+from envs.arguments import check_arguments, check_limits, parameters
+from envs.bodies import BODY_LIMITS, Body, BodySpec, check_feet
 from envs.catalog import BODIES
 from envs.generic import GenericBodyEnv
+from envs.locomotion import BASE_LIMITS, LocomotionEnv, base_settings, check_base_kwargs
 from envs.tasks import TASKS
 
 NAMESPACE = "neuromotor"
@@ -31,11 +33,40 @@ def env_ids() -> list[str]:
     return [env_id(body, task) for body in BODIES for task in TASKS]
 
 
+@dataclasses.dataclass(frozen=True)
+class LocomotionId:
+    """The entry point of a registered id: a :class:`~envs.locomotion.LocomotionEnv` of the id's body and task.
+
+    The spec's kwargs carry ``body`` and ``task`` as well, so that ``gym.spec(id).kwargs`` says them and
+    ``gym.make(env.spec)`` makes the same env; a ``body`` or ``task`` other than the id's is refused, since an id
+    names what it runs.
+    """
+
+    body: str
+    task: str
+    #: Read by ``gym.make`` for the render modes.
+    metadata: ClassVar[dict[str, Any]] = LocomotionEnv.metadata
+
+    def __call__(self, **kwargs: Any) -> LocomotionEnv:
+        for key, own in (("body", self.body), ("task", self.task)):
+            given = kwargs.setdefault(key, own)
+            if not (isinstance(given, str) and given == own):
+                raise ValueError(f"{env_id(self.body, self.task)} names its body and task; {self._refusal(key, given)}")
+        return LocomotionEnv(**kwargs)
+
+    def _refusal(self, key: str, given: Any) -> str:
+        body, task = (given, self.task) if key == "body" else (self.body, given)
+        said = f"{key}={given!r} is not a setting of it"
+        if isinstance(given, str) and body in BODIES and task in TASKS:
+            return f"{said}; make {env_id(body, task)} instead"
+        return said
+
+
 def _register(spec: BodySpec) -> None:
     for task in TASKS:
         gym.register(
             id=env_id(spec.name, task),
-            entry_point="envs.locomotion:LocomotionEnv",
+            entry_point=LocomotionId(spec.name, task),
             max_episode_steps=MAX_EPISODE_STEPS,
             kwargs={"body": spec.name, "task": task},
         )
@@ -65,19 +96,29 @@ def register_body(
     :class:`~envs.bodies.BodySpec`; ``frame_skip`` and ``base_kwargs`` go to
     :class:`~envs.generic.GenericBodyEnv`. Returns the new ids.
 
-    Raises ``ValueError`` for a bad name or file, feet or foot labels named twice, numbers that are not finite,
-    and ``task_kwargs`` for unknown tasks or with values that do not fit the task's arguments.
+    Raises ``ValueError``, before reading the file, for a bad name, feet or foot labels that are not a list of
+    names, named twice or not one label per foot, numbers that are not finite or outside their range (see
+    :data:`~envs.bodies.BODY_LIMITS`, :data:`~envs.locomotion.BASE_LIMITS`), unknown ``base_kwargs``, and
+    ``task_kwargs`` for unknown tasks or with values that do not fit the task's arguments; then for a file that is
+    not an MJCF model or lacks the named torso, feet or floor.
     """
     # Every parameter is still a local here: check the numeric ones (walk_speed, thresholds, frame_skip).
-    check_arguments(register_body, locals())
+    settings = locals()
+    check_arguments(register_body, settings)
+    check_limits(settings, BODY_LIMITS)
+    check_limits(settings, BASE_LIMITS)
+    _check_base_kwargs(base_kwargs)
     for task, defaults in (task_kwargs or {}).items():
         if task not in TASKS:
             raise ValueError(f"task_kwargs names an unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
         check_arguments(TASKS[task].__init__, defaults, prefix=f"task_kwargs[{task!r}].")
-    if not name or not name.replace("_", "").isalnum():
+    if not isinstance(name, str) or not name.replace("_", "").isalnum():
         raise ValueError(f"body name must be letters, digits and underscores, got {name!r}")
     if name in BODIES:
         raise ValueError(f"body {name!r} is already registered; registered bodies: {', '.join(BODIES)}")
+    check_feet(feet, foot_labels, prefix=f"body {name!r}: ")
+    if not isinstance(xml_file, (str, Path)):
+        raise ValueError(f"xml_file must be the path of an MJCF file, got {xml_file!r}")
     path = Path(xml_file).expanduser().resolve()
     if not path.is_file():
         raise ValueError(f"xml_file {str(xml_file)!r} does not exist")
@@ -111,6 +152,19 @@ def register_body(
     BODIES[name] = spec
     _register(spec)
     return [env_id(name, task) for task in TASKS]
+
+
+def _check_base_kwargs(base_kwargs: dict[str, Any]) -> None:
+    """``register_body``'s extra keyword arguments must be settings of the plug-in's base env, and fit them."""
+    # register_body's own parameters are set by name; the tasks that judge falls set terminate_when_unhealthy.
+    valid = base_settings(GenericBodyEnv) - parameters(register_body) - {"terminate_when_unhealthy"}
+    unknown = sorted(set(base_kwargs) - valid)
+    if unknown:
+        raise ValueError(
+            f"unknown keyword argument(s) {', '.join(map(repr, unknown))} for register_body; valid: "
+            f"{', '.join(sorted(parameters(register_body) | valid))}"
+        )
+    check_base_kwargs(GenericBodyEnv, base_kwargs)
 
 
 def resolve_env_id(env: str) -> str:
