@@ -64,9 +64,13 @@ class LocomotionId:
 
 def _register(spec: BodySpec) -> None:
     for task in TASKS:
+        # Each id's entry point is a module attribute named by a string, so that the spec stays plain data
+        # (``EnvSpec.to_json``, which dataset tools such as Minari store) and pickles by name.
+        creator = f"_{spec.name}_{task}"
+        globals()[creator] = LocomotionId(spec.name, task)
         gym.register(
             id=env_id(spec.name, task),
-            entry_point=LocomotionId(spec.name, task),
+            entry_point=f"{__name__}:{creator}",
             max_episode_steps=MAX_EPISODE_STEPS,
             kwargs={"body": spec.name, "task": task},
         )

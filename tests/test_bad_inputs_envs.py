@@ -132,7 +132,8 @@ def test_envs_command_refuses(bad, capsys):
 def test_an_id_still_takes_its_own_body_and_task_and_round_trips():
     env = gym.make(WALK, speed=0.7)
     assert gym.spec(WALK).kwargs == {"body": "Walker2d", "task": "walk"}
-    for spec in (env.spec, pickle.loads(pickle.dumps(env.spec))):
+    as_json = gym.envs.registration.EnvSpec.from_json(env.spec.to_json())  # plain data, as dataset tools store it
+    for spec in (env.spec, pickle.loads(pickle.dumps(env.spec)), as_json):
         again = gym.make(spec).unwrapped
         assert (again.body_spec.name, again.task.name, again.task.speed) == ("Walker2d", "walk", 0.7)
     assert gym.make(WALK, body="Walker2d", task="walk").unwrapped.body_spec.name == "Walker2d"
