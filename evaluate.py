@@ -2,7 +2,7 @@
 
 import sys
 
-from agents.cli.evaluate import evaluate_main
+from agents.cli.entry import evaluate
 
 if __name__ == "__main__":
-    sys.exit(evaluate_main())
+    sys.exit(evaluate())

@@ -2,7 +2,7 @@
 
 import sys
 
-from agents.cli.train import train_main
+from agents.cli.entry import train
 
 if __name__ == "__main__":
-    sys.exit(train_main())
+    sys.exit(train())

@@ -2,6 +2,6 @@
 
 import sys
 
-from agents.cli.main import main
+from agents.cli.entry import neuromotor
 
-sys.exit(main())
+sys.exit(neuromotor())

@@ -1,8 +1,14 @@
 """The ``neuromotor`` command and the console scripts that pyproject.toml installs."""
 
+import importlib
+import tomllib
 from importlib.metadata import entry_points
+from pathlib import Path
 
+from agents.cli import entry
 from agents.cli.main import TOOLS, main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_installed_console_script_loads():
@@ -10,6 +16,15 @@ def test_every_installed_console_script_loads():
     assert set(scripts) == {"neuromotor", "neuromotor-train", "neuromotor-evaluate"}
     for script in scripts.values():
         assert callable(script.load()), script.value
+
+
+def test_the_console_scripts_enter_through_the_thin_entry_module():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"neuromotor": "agents.cli.entry:neuromotor", "neuromotor-train": "agents.cli.entry:train",
+                       "neuromotor-evaluate": "agents.cli.entry:evaluate"}  # fmt: skip
+    for target in scripts.values():
+        module, name = target.split(":")
+        assert getattr(importlib.import_module(module), name) is getattr(entry, name)
 
 
 def test_neuromotor_dispatches_to_each_tool(capsys):

@@ -208,7 +208,7 @@ def test_bad_input_is_one_line_and_exit_code_2(run_dir, tmp_path):
         ([copies["corrupt"]], "cannot load model"),
         ([copies["no_stats"]], "vecnormalize.pkl is missing"),
         ([copies["gone_env"]], "unknown env id 'neuromotor/Walker3d-Walk-v1'; closest: neuromotor/Walker2d-Walk-v1"),
-        ([run_dir, "--video", "/proc/forbidden/walk.mp4"], "cannot write '/proc/forbidden/walk.mp4'"),
+        ([run_dir, "--video", "/proc/forbidden/walk.mp4"], "cannot use '/proc/forbidden/walk.mp4' for --video"),
         ([run_dir, "--env-kwargs", "{obs: 1}"], "--env-kwargs is not valid JSON"),
         ([run_dir, "--env-kwargs", '{"obs": "smell"}'], "unknown obs mode 'smell'; valid: full, proprio"),
         ([tmp_path / "nothing_here"], "nothing_here' does not exist"),

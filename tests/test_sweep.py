@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,18 +99,25 @@ def test_evaluate_reports_a_sweep_and_writes_the_best_preset(grid_sweep, tmp_pat
     assert "already has an entry" in capsys.readouterr().err
 
 
-def test_a_failing_trial_is_reported_and_the_other_finishes(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
+def test_a_failing_trial_is_reported_and_the_other_finishes(tmp_path):
     file = write(tmp_path / "crash.yaml", {"env": "plugin_env:CrashingWalker-v0", "seeds": [0],
                                            "grid": {"env_kwargs.crash_after": [0, 40]}, **TINY})  # fmt: skip
     settings = dict(TINY["settings"])
     del settings["env_kwargs.obs"]  # the wrapper takes only crash_after
     write(file, {**yaml.safe_load(file.read_text()), "settings": settings})
     out = tmp_path / "out"
-    assert train_main(["--sweep", str(file), "--run-dir", str(out)]) == 1
-    printed = capsys.readouterr().out
+    # A process of its own, as a user runs it: what reaches the terminal is all of its output.
+    done = subprocess.run(
+        [sys.executable, "train.py", "--sweep", str(file), "--run-dir", str(out)], capture_output=True, text=True,
+        timeout=600, cwd=ROOT, env={**os.environ, "MUJOCO_GL": "egl", "PYTHONPATH": str(ROOT / "tests")},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    printed = done.stdout
     assert "trial set01-s0 failed: RuntimeError: CrashAfter: crashed on purpose after 40 steps" in printed
     assert "1 failed and 0 unfinished of 2 trials: set01-s0" in printed
+    # Ray's own tables and the trial's traceback go to the sweep's ray.log (and its error.txt), not the terminal.
+    assert "Traceback" not in printed + done.stderr and "Configuration for experiment" not in printed
+    assert "Traceback" in (out / runner.RAY_LOG).read_text()
     assert (out / "trials" / "set00-s0" / "trial.json").is_file()
     assert "crashed on purpose" in (out / "trials" / "set01-s0" / "error.txt").read_text()
     report = json.loads((out / "report.json").read_text())

@@ -108,7 +108,7 @@ def lesion_sweep(
     model: BaseAlgorithm, brain: Brain, strength: np.ndarray, fractions, episodes: int, steps: int, seed: int
 ) -> list:
     """Gait metrics with ``fractions`` of the units silenced, chosen at random and most-tuned first."""
-    venv = make_env(brain, max_episode_steps=steps)
+    venv = make_env(brain, model=model, max_episode_steps=steps)
     rng = np.random.default_rng(seed)
     rows = []
     measured: dict[tuple[int, ...], dict[str, Any]] = {}  # the same units silenced (none, at 0%) run once
@@ -131,7 +131,7 @@ def push_sweep(
 ) -> list:
     """Recovery from a push at ``at_step``: falls, and the time from the push's end to the end of the first
     ``LABEL_WINDOW``-second window after it whose gait label is the unpushed one (at least one window)."""
-    venv = make_env(brain, max_episode_steps=steps)
+    venv = make_env(brain, model=model, max_episode_steps=steps)
     baseline = run_episodes(model, venv, seed=seed, count=episodes)
     unpushed = [ep.metrics()["gait"] for ep in baseline]
     rows = []
@@ -163,7 +163,7 @@ def sense_sweep(model: BaseAlgorithm, brain: Brain, key: str, levels, episodes: 
     rows = []
     base = brain.config.env_kwargs.get(key, 0)
     for level in levels:
-        venv = make_env(brain, {key: base + level}, max_episode_steps=steps)
+        venv = make_env(brain, {key: base + level}, model=model, max_episode_steps=steps)
         eps = run_episodes(model, venv, seed=seed, count=episodes)
         venv.close()
         summary = _summary(eps)

@@ -18,6 +18,11 @@ from agents.runs import atomic_open
 
 #: Trailing window (s) over which each step's gait label is measured in a recording.
 LABEL_WINDOW = 1.0
+#: The arrays of a recording that hold one row per step (the others are scalars, feet labels and metadata).
+STEP_ARRAYS = (
+    "actor_hidden", "actor_cell", "critic_hidden", "critic_cell", "observations", "actions", "foot_contacts",
+    "com_position", "com_velocity", "command", "gait_label", "gait_phase", "episode", "step",
+)  # fmt: skip
 
 
 def critic_states(model: BaseAlgorithm, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -101,4 +106,11 @@ def load_recording(path: str | Path) -> dict[str, Any]:
     missing = {"actor_hidden", "foot_contacts", "com_velocity", "gait_phase", "episode"} - set(arrays)
     if missing:
         raise ValueError(f"{str(path)!r} is not a brain recording (lacks {', '.join(sorted(missing))})")
+    by_length: dict[int, list[str]] = {}
+    for key in STEP_ARRAYS:
+        if key in arrays:
+            by_length.setdefault(len(arrays[key]) if arrays[key].ndim else 0, []).append(key)
+    if len(by_length) > 1:
+        counts = "; ".join(f"{n} rows: {', '.join(keys)}" for n, keys in by_length.items())
+        raise ValueError(f"recording {str(path)!r} is damaged: its per-step arrays differ in length ({counts})")
     return {key: value.item() if value.ndim == 0 else value for key, value in arrays.items()}

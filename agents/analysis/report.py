@@ -5,6 +5,9 @@ Writes PNG figures, ``report.json`` and a side-by-side video (body | top princip
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from agents.analysis.population import commanded_gait, decoding, pca, population
 from agents.analysis.recording import load_recording, record, save_recording
 from agents.constants import VALIDATION_SEED
 from agents.evaluation.rollout import evaluate_brain
-from agents.runs import write_json
+from agents.runs import write_json, write_text
 
 
 def analyse(
@@ -32,17 +35,19 @@ def analyse(
     delay_levels: tuple[int, ...] = (0, 1, 2, 4),
     video_steps: int = 300,
 ) -> dict[str, Any]:
-    """Record ``target`` (a brain, or an ``.npz`` recording), analyse it and write figures and ``report.json``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Record ``target`` (a brain, or an ``.npz`` recording), analyse it and write figures and ``report.json`` into
+    ``out``, made only once the target has been read (or recorded)."""
     rng = np.random.default_rng(seed)
     model = brain = None
     if target.endswith(".npz"):
         rec = load_recording(target)
+        out.mkdir(parents=True, exist_ok=True)
         name = str(rec.get("target", ""))
     else:
         recorded = evaluate_brain(target, episodes=episodes, seed=seed, max_episode_steps=steps)
         brain, model = recorded.brain, recorded.model
         rec = record(model, recorded.episodes)
+        out.mkdir(parents=True, exist_ok=True)
         save_recording(out / "recording.npz", rec, target=target, env_id=brain.config.env_id)
         name = target
     hidden = population(rec)
@@ -92,3 +97,17 @@ def analyse(
             figures.side_by_side_video(model, brain, pca_model, out / "brain_and_body.mp4", video_steps, seed)
     write_json(out / "report.json", report)
     return report
+
+
+@contextlib.contextmanager
+def logged_warnings(log: Path) -> Iterator[list[warnings.WarningMessage]]:
+    """Collect the warnings raised in the block (NumPy's over constant or empty data, scikit-learn's; each once per
+    place) instead of printing them, and write them to ``log`` at its end if its folder exists by then."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield caught
+        finally:
+            if caught and log.parent.is_dir():
+                write_text(log, "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
+                                        for w in caught))  # fmt: skip

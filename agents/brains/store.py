@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -79,3 +80,16 @@ def load_model(brain: Brain, device: str = "cpu") -> BaseAlgorithm:
     """The brain's SB3 model, loaded to act (no optimizer: it is not trained further); a missing or corrupt file is
     a ``RunError``."""
     return load_algorithm(brain.model_path, brain.config.algo, device=device, trainable=False)
+
+
+def check_fits(trained: Any, env: Any, brain: str, env_name: str) -> None:
+    """Raise ``RunError`` naming both shapes where ``env``'s observations or actions are shaped otherwise than
+    ``trained``'s (a brain's model, or its normalisation statistics, which keep its training env's spaces)."""
+    for what in ("observation", "action"):
+        own = getattr(trained, f"{what}_space", None)
+        theirs = getattr(env, f"{what}_space")
+        if own is not None and own.shape != theirs.shape:
+            raise RunError(
+                f"{brain} was trained on {what}s of shape {own.shape} but {env_name} has {what}s of shape "
+                f"{theirs.shape}: a brain acts only in an env shaped like the one it was trained in"
+            )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.brains.store import bundled_brains
-from agents.cli.parsing import OneLineParser, run_command
+from agents.cli.parsing import OneLineParser, positive, run_command
 from agents.recipes import bundling
 from agents.recipes.book import load_recipes
 from agents.recipes.selection import select_checkpoint
@@ -43,6 +43,9 @@ def _brains(args: argparse.Namespace, parser: OneLineParser) -> int:
             bundling.write_readme_table()
         print(bundling.metrics_table())
         return 0
+    if args.name is None:
+        parser.error(f"{args.command} needs a brain name: neuromotor brains {args.command} NAME; valid: "
+                     f"{', '.join(recipes)}")  # fmt: skip
     if args.name not in recipes:
         parser.error(f"unknown brain {args.name!r}; valid: {', '.join(recipes)}")
     recipe = recipes[args.name]
@@ -86,4 +89,5 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
     parser.add_argument("--readme", action="store_true", help="with table: write it into README.md")
     args = parser.parse_args(argv)
+    positive(parser, args, "steps")
     return run_command(parser, lambda: _brains(args, parser))

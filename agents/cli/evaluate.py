@@ -17,12 +17,14 @@ from rich.table import Table
 import envs
 from agents.analysis.recording import record, save_recording
 from agents.brains.store import Brain, bundled_brains, find_brain
-from agents.cli.parsing import OneLineParser, positive, run_command
+from agents.cli.parsing import OneLineParser, check_output, non_negative, positive, run_command
 from agents.cli.sweep import sweep_report_main
 from agents.config import PRESETS_FILE, ConfigError
 from agents.constants import TEST_SEED
 from agents.evaluation import plots, video
+from agents.evaluation.plots import DIAGRAM_SUFFIXES
 from agents.evaluation.rollout import env_dt, evaluate_brain, summarize
+from agents.evaluation.video import VIDEO_SUFFIXES
 from agents.runs import write_json
 from agents.sweeps.report import is_sweep_dir
 from envs.catalog import BODIES
@@ -40,22 +42,25 @@ def evaluate_parser() -> OneLineParser:
     )
     parser.add_argument("--list", action="store_true", help="list the bundled brains and exit")
     parser.add_argument("--episodes", type=int, default=10, help="episodes to measure (default 10)")
-    parser.add_argument("--seed", type=int, default=TEST_SEED, help="seed of the first episode; episode i uses seed+i")
+    parser.add_argument("--seed", type=int, default=TEST_SEED,
+                        help="seed of the first episode (>= 0); episode i uses seed+i")  # fmt: skip
     parser.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mean")
     parser.add_argument("--steps", type=int, help="episode length limit (default: the env's, 1000)")
     parser.add_argument(
-        "--video", nargs="?", const="auto", metavar="PATH", help="MP4 of the first episode (default videos/<run>.mp4)"
-    )
-    parser.add_argument("--video-fps", type=float, default=video.VIDEO_FPS, metavar="FPS",
+        "--video", nargs="?", const="auto", metavar="PATH",
+        help=f"H.264 video of the first episode, {', '.join(VIDEO_SUFFIXES)} (default videos/<run>.mp4)",
+    )  # fmt: skip
+    parser.add_argument("--video-fps", type=float, metavar="FPS",
                         help=f"about this many frames per simulated second: every round(env rate / FPS)-th step is "
                              f"filmed, at least every step (default {video.VIDEO_FPS:g}; the Walker2d's 125 Hz "
                              f"gives 41.7 fps)")  # fmt: skip
-    parser.add_argument("--gif", action="store_true", help="also write a small GIF beside the MP4")
-    parser.add_argument("--no-timeline", action="store_true", help="no footfall strip under the video")
+    parser.add_argument("--gif", action="store_true", help="with --video: also write a small GIF beside it")
+    parser.add_argument("--no-timeline", action="store_true", help="with --video: no footfall strip under it")
     parser.add_argument(
-        "--diagram", metavar="PATH", help="gait diagram PNG of the first episode (default with --video)"
-    )
-    parser.add_argument("--json", metavar="PATH", help='write {"summary": ..., "episodes": [...]} here')
+        "--diagram", metavar="PATH",
+        help=f"gait diagram of the first episode, {', '.join(DIAGRAM_SUFFIXES)} (default with --video)",
+    )  # fmt: skip
+    parser.add_argument("--json", metavar="PATH.json", help='write {"summary": ..., "episodes": [...]} here')
     parser.add_argument("--commands", metavar="SCHEDULE",
                         help="for a clock or gait brain: scripted commands GAIT[:SPEED]@STEP, e.g. "
                              "'walk:1.0@0,jump@300,walk:0.5@600'; measures how it follows each switch")  # fmt: skip
@@ -81,54 +86,84 @@ def _parse_env_kwargs(text: str | None) -> dict:
     return value
 
 
-def _check_commands(schedule: str, env_id: str) -> str:
-    envs.resolve_env_id(env_id)
-    kwargs = gym.spec(env_id).kwargs
+def _episode_steps(brain: Brain, env_kwargs: dict, steps: int | None) -> int | None:
+    """An episode's step limit: ``steps`` (--steps), else a ``max_episode_steps`` env kwarg, else the env's own."""
+    if steps:
+        return steps
+    limit = {**brain.config.env_kwargs, **env_kwargs}.get("max_episode_steps")
+    return limit or gym.spec(envs.resolve_env_id(brain.config.env_id)).max_episode_steps
+
+
+def _check_commands(schedule: str, env_id: str, steps: int | None, given: bool) -> str:
+    """``schedule`` if ``env_id``'s task takes it and every command comes within an episode of ``steps`` steps."""
+    kwargs = gym.spec(envs.resolve_env_id(env_id)).kwargs
     task = kwargs.get("task")
-    if task == "clock":
-        parse_clock_schedule(schedule, BODIES[kwargs["body"]])
-    elif task == "gait":
-        parse_schedule(schedule)
-    else:
+    if task not in ("clock", "gait"):
         raise ValueError(
             f"--commands needs a brain of a clock or gait env (neuromotor/<Body>-Clock-v4, neuromotor/<Body>-Gait-v2); "
             f"this one runs {env_id}"
         )
+    try:
+        if task == "clock":
+            commands = parse_clock_schedule(schedule, BODIES[kwargs["body"]])
+        else:
+            commands = parse_schedule(schedule)
+    except ValueError as exc:
+        raise ValueError(f"--commands: {exc}") from None
+    # A command due at step N takes effect from step N + 1: one due at the episode's last step or later never does.
+    late = [c for c in commands if steps is not None and c.step >= steps]
+    if late:
+        text = f"{late[0].gait}{'' if late[0].speed is None else f':{late[0].speed:g}'}@{late[0].step}"
+        limit = f"--steps {steps}" if given else f"the env's default length, {steps} steps"
+        raise ValueError(f"--commands: {text} is due at step {late[0].step}, past the episode's last step {steps} "
+                         f"({limit}); schedule every command before step {steps}")  # fmt: skip
     return schedule
 
 
-def _evaluate(args: argparse.Namespace, parser: OneLineParser) -> int:
+def _outputs(args: argparse.Namespace, stem: str) -> tuple[Path | None, Path | None]:
+    """The video and diagram paths, every output path checked (extension, a writable place) before any work."""
+    video_path = None
+    if args.video is not None:
+        video_path = Path("videos") / f"{stem}.mp4" if args.video == "auto" else Path(args.video)
+        check_output("--video", video_path, VIDEO_SUFFIXES, "an H.264 video (--gif adds a GIF beside it)")
+    diagram_path = Path(args.diagram) if args.diagram else None
+    if diagram_path is None and video_path is not None:
+        diagram_path = video_path.with_name(f"{video_path.stem}_gait.png")
+    if diagram_path is not None:
+        check_output("--diagram", diagram_path, DIAGRAM_SUFFIXES, "a gait diagram image")
+    if args.json:
+        check_output("--json", Path(args.json), (".json",), "the metrics as JSON")
+    if args.record:
+        check_output("--record", Path(args.record), (".npz",), "a NumPy .npz file")
+    return video_path, diagram_path
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     # One env, one step at a time: a second torch thread only spins against the software renderer's threads
     # (a filmed Walker2d episode: 15.8 ms per LSTM step with two, under 1 ms with one).
     th.set_num_threads(1)
     brain = find_brain(args.target)
     env_kwargs = _parse_env_kwargs(args.env_kwargs)
+    steps = _episode_steps(brain, env_kwargs, args.steps)
     if args.commands is not None:
-        env_kwargs["schedule"] = _check_commands(args.commands, brain.config.env_id)
+        env_kwargs["schedule"] = _check_commands(args.commands, brain.config.env_id, steps, args.steps is not None)
+    if args.record and brain.config.algo != "rppo":
+        raise ValueError(f"--record saves LSTM states: it needs an rppo brain, and this one is {brain.config.algo} "
+                         "(feed-forward)")  # fmt: skip
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{Path(args.target).name}__{brain.config.env_id}")
-    video_path = None
-    if args.video is not None:
-        video_path = Path("videos") / f"{stem}.mp4" if args.video == "auto" else Path(args.video)
-    diagram_path = Path(args.diagram) if args.diagram else None
-    if diagram_path is None and video_path is not None:
-        diagram_path = video_path.with_name(f"{video_path.stem}_gait.png")
-    if args.record and not args.record.endswith(".npz"):
-        raise ValueError(f"--record writes a NumPy .npz file; give a path ending in .npz, got {args.record!r}")
-    for path in (video_path, diagram_path, args.json and Path(args.json), args.record and Path(args.record)):
-        if path:
-            video.check_writable(path)
+    video_path, diagram_path = _outputs(args, stem)
     run = {"episodes": args.episodes, "seed": args.seed, "env_kwargs": env_kwargs, "progress": True,
            "deterministic": not args.stochastic, "max_episode_steps": args.steps}  # fmt: skip
     if video_path is None:
         evaluation = evaluate_brain(brain, **run)
     else:
+        fps_wanted = video.VIDEO_FPS if args.video_fps is None else args.video_fps
         rate = 1.0 / env_dt(brain.config.env_id, {**brain.config.env_kwargs, **env_kwargs})
         try:
-            every = video.frame_stride(rate, args.video_fps)
+            every = video.frame_stride(rate, fps_wanted)
         except ValueError as exc:
-            raise ValueError(f"--video-fps {args.video_fps:g}: {exc}") from None
+            raise ValueError(f"--video-fps {fps_wanted:g}: {exc}") from None
         fps = rate / every
-        steps = args.steps or gym.spec(envs.resolve_env_id(brain.config.env_id)).max_episode_steps
         expected = steps and (steps - 1) // every + 1  # the reset frame, then every `every` steps but the last
         stream = video.VideoStream(video_path, fps, timeline=not args.no_timeline, gif=args.gif, expected=expected)
         with stream:
@@ -137,6 +172,9 @@ def _evaluate(args: argparse.Namespace, parser: OneLineParser) -> int:
     result = summarize(episodes)
     print_summary(brain, result["summary"], args)
     first = episodes[0]
+    for path in (diagram_path, args.json and Path(args.json), args.record and Path(args.record)):
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
     if video_path is not None:
         filmed = f"every {every} steps" if every > 1 else "every step"
         print(f"video: {video_path} ({stream.frames} frames at {fps:.3g} fps, {filmed})")
@@ -175,9 +213,13 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     if args.write_preset is not None:
         parser.error("--write-preset needs a sweep directory as TARGET (one made by train.py --sweep)")
     positive(parser, args, "episodes", "steps")
-    if not 0 < args.video_fps < math.inf:  # also refuses nan
+    non_negative(parser, args, "seed")
+    if args.video_fps is not None and not 0 < args.video_fps < math.inf:  # also refuses nan
         parser.error(f"--video-fps must be a number of frames per second above 0, got {args.video_fps:g}")
-    return run_command(parser, lambda: _evaluate(args, parser))
+    for flag, given in (("--gif", args.gif), ("--no-timeline", args.no_timeline), ("--video-fps", args.video_fps)):
+        if given not in (None, False) and args.video is None:
+            parser.error(f"{flag} needs --video (it sets how the video is made); add --video [PATH]")
+    return run_command(parser, lambda: _evaluate(args))
 
 
 def print_summary(brain: Brain, summary: dict, args: argparse.Namespace) -> None:

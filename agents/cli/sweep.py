@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agents.cli.parsing import OneLineParser, given_flags, one_line, positive
-from agents.config import ConfigError
+from agents.cli.parsing import OneLineParser, check_output, given_flags, one_line, positive, run_command
+from agents.config import PRESETS_FILE, ConfigError
 from agents.sweeps import report as reports
 from agents.sweeps import runner, spec
 
@@ -44,13 +44,30 @@ def sweep_main(args: argparse.Namespace, parser: OneLineParser) -> int:
 
 def sweep_report_main(args: argparse.Namespace, parser: OneLineParser) -> int:
     """Write and print the report of the sweep directory ``args.target`` (and its best setting as a preset)."""
+    presets = args.write_preset
+    if presets is not None:
+        try:
+            check_output("--write-preset", presets, (".yaml", ".yml"), "a presets YAML file")
+        except ValueError as exc:
+            parser.error(str(exc))
+        if not presets.is_file():
+            parser.error(f"--write-preset {str(presets)!r} does not exist; give a presets file to append to, "
+                         f"such as {PRESETS_FILE}")  # fmt: skip
+    return run_command(parser, lambda: _sweep_report(Path(args.target), presets))
+
+
+def _sweep_report(sweep_dir: Path, presets: Path | None) -> int:
+    # Everything is read and checked before the report files are written.
     try:
-        report = reports.write_report(Path(args.target))
-        print(reports.markdown(report), end="")
-        print(f"report: {', '.join(report['files'])}")
-        if args.write_preset is not None:
-            block = reports.write_preset(report, args.write_preset)
-            print(f"appended to {args.write_preset}:{block}", end="")
-    except (ConfigError, OSError, ValueError, KeyError) as exc:
-        parser.error(f"{args.target}: {exc!s}".splitlines()[0])
+        report = reports.aggregate(sweep_dir)
+    except KeyError as exc:
+        raise ConfigError(f"{sweep_dir}: a trial's trial.json lacks {exc}; rerun that trial") from None
+    if presets is not None:
+        reports.check_preset(report, presets)
+    reports.write_report(sweep_dir, report)
+    print(reports.markdown(report), end="")
+    print(f"report: {', '.join(report['files'])}")
+    if presets is not None:
+        block = reports.write_preset(report, presets)
+        print(f"appended to {presets}:{block}", end="")
     return 0

@@ -10,6 +10,9 @@ from matplotlib.figure import Figure
 from agents.evaluation import metrics as gait
 from agents.runs import atomic_path
 
+#: Image formats a gait diagram is saved in (matplotlib picks the format by the extension).
+DIAGRAM_SUFFIXES = (".png", ".svg", ".pdf")
+
 
 def gait_diagram(
     contacts: np.ndarray,

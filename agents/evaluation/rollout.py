@@ -17,11 +17,11 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from tqdm.auto import tqdm
 
 import envs
-from agents.brains.store import Brain, find_brain, load_model
+from agents.brains.store import Brain, check_fits, find_brain, load_model
 from agents.constants import TEST_EPISODES, TEST_SEED
 from agents.evaluation import metrics as gait
 from agents.evaluation import video
-from agents.runs import load_vecnormalize
+from agents.runs import read_vecnormalize
 from agents.vecenvs import EnvFactory, single_env
 from envs.tasks.gait import GAITS
 
@@ -162,6 +162,7 @@ def rollout(
     if frame_every < 1:
         raise ValueError(f"frame_every must be >= 1, got {frame_every!r}")
     env = single_env(venv)
+    check_fits(model, venv, "the brain", f"env {env.spec.id if env.spec else type(env.unwrapped).__name__}")
     base = env.unwrapped
     ours = isinstance(base, envs.LocomotionEnv)
     venv.seed(seed)
@@ -255,10 +256,14 @@ def make_env(
     brain: Brain,
     env_kwargs: dict[str, Any] | None = None,
     *,
+    model: BaseAlgorithm | None = None,
     render_mode: str | None = None,
     max_episode_steps: int | None = None,
 ) -> VecEnv:
-    """One env as the brain was trained in (overridable kwargs), normalised with frozen training statistics."""
+    """One env as the brain was trained in (overridable kwargs), normalised with frozen training statistics.
+
+    An env whose observations or actions are shaped otherwise than the brain's (its normalisation statistics', and
+    ``model``'s if given) is refused with a ``RunError`` naming both shapes."""
     kwargs = {**brain.config.env_kwargs, **(env_kwargs or {})}
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
@@ -269,10 +274,22 @@ def make_env(
         venv: VecEnv = DummyVecEnv([EnvFactory(brain.config.env_id, kwargs)])
     except (TypeError, gym.error.Error) as exc:
         raise ValueError(f"env {brain.config.env_id!r} with env kwargs {kwargs}: {exc}") from None
-    if brain.vecnormalize_path is not None:
-        venv = load_vecnormalize(brain.vecnormalize_path, venv)
-        venv.training = False
-        venv.norm_reward = False
+    shown = {k: v for k, v in (env_kwargs or {}).items() if k not in ("width", "height")}
+    where = f"env {brain.config.env_id}" + (f" with env kwargs {shown}" if shown else "")
+    try:
+        if model is not None:
+            check_fits(model, venv, f"brain {str(brain.model_path)!r}", where)
+        if brain.vecnormalize_path is not None:
+            # load_vecnormalize's two steps, with the shapes checked between them (SB3 would only assert).
+            stats = read_vecnormalize(brain.vecnormalize_path)
+            check_fits(stats, venv, f"brain {str(brain.model_path)!r}", where)
+            stats.set_venv(venv)
+            stats.training = False
+            stats.norm_reward = False
+            venv = stats
+    except BaseException:
+        venv.close()
+        raise
     return venv
 
 
@@ -346,7 +363,8 @@ def evaluate_brain(
     filming = render or frame_sink is not None
     if filming:
         kwargs.update(width=video.FRAME_WIDTH, height=video.FRAME_HEIGHT)
-    venv = make_env(brain, kwargs, render_mode="rgb_array" if filming else None, max_episode_steps=max_episode_steps)
+    venv = make_env(brain, kwargs, model=model, render_mode="rgb_array" if filming else None,
+                    max_episode_steps=max_episode_steps)  # fmt: skip
     try:
         if filming:
             video.use_tracking_camera(single_env(venv))

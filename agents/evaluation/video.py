@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-import os
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -22,6 +22,8 @@ GIF_FPS = 25
 #: Frame rate a video aims for: screens show 30-60 frames a second, and every frame rendered costs more than the
 #: physics step it shows (software rendering, about 13 ms a Walker2d frame), so 125 Hz bodies are filmed at 41.7 fps.
 VIDEO_FPS = 40.0
+#: Containers the H.264 videos can be written in (imageio-ffmpeg picks the container by the extension).
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 _CONTACT = np.array([40, 40, 40], dtype=np.uint8)
 _AIR = np.array([235, 235, 235], dtype=np.uint8)
@@ -93,7 +95,8 @@ class VideoStream:
     the footfall strip under each frame unless ``timeline`` is off, and optionally a small GIF beside it.
 
     Holds at most the GIF's downscaled frames, never the episode's full frames. Used as a context manager; the MP4
-    (and GIF) appear under their names only once complete. ``expected`` frames, if given, size a progress bar.
+    (and GIF) appear under their names only once complete, and nothing (not even a folder) before the first frame,
+    so a rollout refused before it starts leaves no trace. ``expected`` frames, if given, size a progress bar.
     """
 
     def __init__(
@@ -104,15 +107,23 @@ class VideoStream:
         self.small: list[np.ndarray] = []
         self.stride = max(1, round(fps / GIF_FPS))
         self.expected = expected
+        self._files = contextlib.ExitStack()
+        self._writer = None
 
     def __enter__(self) -> VideoStream:
-        self._partial = atomic_path(self.path)
-        partial = self._partial.__enter__()
-        self._writer = imageio.get_writer(partial, fps=self.fps, codec="libx264", macro_block_size=16, quality=7)
-        self._bar = tqdm(total=self.expected, desc="rendering", unit="frame", leave=False)
         return self
 
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self._files.enter_context(atomic_path(self.path))
+        self._writer = self._files.enter_context(
+            imageio.get_writer(partial, fps=self.fps, codec="libx264", macro_block_size=16, quality=7)
+        )
+        self._bar = self._files.enter_context(tqdm(total=self.expected, desc="rendering", unit="frame", leave=False))
+
     def __call__(self, frame: np.ndarray, contacts: np.ndarray) -> None:
+        if self._writer is None:
+            self._open()
         if self.timeline and contacts.shape[1]:
             frame = np.vstack([frame, footfall_strip(contacts, frame.shape[1])])
         self._writer.append_data(frame)
@@ -122,27 +133,12 @@ class VideoStream:
         self._bar.update()
 
     def __exit__(self, *exc: object) -> None:
-        self._bar.close()
-        self._writer.close()
-        self._partial.__exit__(*exc)
-        if self.gif and exc[0] is None:
+        # The bar and the writer close, then the MP4 is renamed into place (or removed, after an error).
+        self._files.__exit__(*exc)
+        if self.gif and self.frames and exc[0] is None:
             with atomic_path(self.path.with_suffix(".gif")) as partial:
                 durations = gif_durations(len(self.small), 1000.0 * self.stride / self.fps)
                 imageio.mimsave(partial, self.small, duration=durations, loop=0)
-
-
-def check_writable(path: Path) -> None:
-    """Raise ``ValueError`` now, before a long rollout, if ``path`` cannot be written (nothing is left behind)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"cannot write {str(path)!r}: it is a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise ValueError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: float) -> Path:

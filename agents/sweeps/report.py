@@ -47,13 +47,27 @@ def trial_metrics(summary: dict[str, Any]) -> dict[str, float]:
 
 
 def is_sweep_dir(path: Path) -> bool:
-    return (Path(path) / SWEEP_RECORD).is_file() and (Path(path) / "trials").is_dir()
+    """Whether ``path`` is a sweep's directory: it holds a ``sweep.json`` (a run directory never does)."""
+    return (Path(path) / SWEEP_RECORD).exists()
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The JSON data of ``path`` (``what`` it holds, for the error); a damaged file is a one-line ``ConfigError``."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{str(path)!r} ({what}) is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                          f"{exc.colno}") from None  # fmt: skip
+    except UnicodeDecodeError:
+        raise ConfigError(f"{str(path)!r} ({what}) is not valid JSON: it is not text") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{str(path)!r} ({what}) is a folder, not a JSON file") from None
 
 
 def load_record(sweep_dir: Path) -> Sweep:
     """The sweep a sweep directory ran, from its ``sweep.json``."""
     record = Path(sweep_dir) / SWEEP_RECORD
-    return parse_sweep(json.loads(record.read_text()), str(record))
+    return parse_sweep(read_json(record, "the record of the sweep this directory ran"), str(record))
 
 
 def interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -79,12 +93,12 @@ def aggregate(sweep_dir: Path, sweep: Sweep | None = None) -> dict[str, Any]:
     listed, not counted. ``sweep`` is the directory's record, read from it when not given."""
     sweep_dir = Path(sweep_dir)
     if not is_sweep_dir(sweep_dir):
-        raise ConfigError(f"{str(sweep_dir)!r} is not a sweep directory (no {SWEEP_RECORD} and trials/)")
+        raise ConfigError(f"{str(sweep_dir)!r} is not a sweep directory (no {SWEEP_RECORD})")
     sweep = sweep or load_record(sweep_dir)
     settings: dict[str, dict[str, Any]] = {}
     for label, overrides in sweep.settings.items():
         trials = [t for t in sweep.trials if t.setting == label]
-        results = [json.loads((trial_dir(sweep_dir, t) / "trial.json").read_text()) for t in trials
+        results = [read_json(trial_dir(sweep_dir, t) / "trial.json", f"trial {t.name}'s result") for t in trials
                    if finished(sweep_dir, t)]  # fmt: skip
         missing = [t.name for t in trials if not finished(sweep_dir, t)]
         failed = [name for name in missing if (sweep_dir / "trials" / name / "error.txt").is_file()]
@@ -169,11 +183,12 @@ def learning_curves(sweep: Sweep, sweep_dir: Path, report: dict[str, Any], out: 
     return out
 
 
-def write_report(sweep_dir: Path) -> dict[str, Any]:
-    """Write ``report.md``, ``report.json`` and ``curves.png`` into the sweep directory; returns the report."""
+def write_report(sweep_dir: Path, report: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``report.md``, ``report.json`` and ``curves.png`` into the sweep directory; returns the report (``report``
+    if given, as :func:`aggregate` made it)."""
     sweep_dir = Path(sweep_dir)
     sweep = load_record(sweep_dir) if is_sweep_dir(sweep_dir) else None
-    report = aggregate(sweep_dir, sweep)
+    report = report or aggregate(sweep_dir, sweep)
     write_text(sweep_dir / "report.md", markdown(report))
     write_json(sweep_dir / "report.json", report)
     curves = learning_curves(sweep, sweep_dir, report, sweep_dir / "curves.png")
@@ -202,13 +217,30 @@ def preset_block(report: dict[str, Any]) -> str:
     )
 
 
-def write_preset(report: dict[str, Any], presets: Path) -> str:
-    """Append the best setting to ``presets`` as an entry for the sweep's exact env id (later entries win)."""
-    if report["env_id"] in load_presets(presets):
+def check_preset(report: dict[str, Any], presets: Path) -> None:
+    """Raise ``ConfigError`` unless the best setting can be appended to ``presets``: a YAML mapping with no entry for
+    the sweep's env id yet (a second would shadow the first), and a sweep with a finished trial."""
+    try:
+        entries = load_presets(presets)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"presets file {str(presets)!r} is not valid YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"presets file {str(presets)!r} is not valid YAML: it is not text") from None
+    if report["env_id"] in entries:
         raise ConfigError(
             f"{presets} already has an entry for {report['env_id']!r}; merge the best setting by hand: "
             + json.dumps(report["settings"][report["best"]]["overrides"] if report["best"] else {})
         )
+    if report["best"] is None:
+        raise ConfigError(f"sweep {report['name']!r} has no finished trial to take a best setting from")
+
+
+def write_preset(report: dict[str, Any], presets: Path) -> str:
+    """Append the best setting to ``presets`` as an entry for the sweep's exact env id (later entries win)."""
+    check_preset(report, presets)
     block = preset_block(report)
     write_text(presets, Path(presets).read_text() + block)
     return block

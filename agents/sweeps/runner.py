@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,14 @@ from agents.config import ConfigError, TrainConfig
 from agents.constants import TEST_SEED
 from agents.evaluation.rollout import evaluate_brain
 from agents.runs import Checkpoint, copy_file, resume_point, write_json, write_text
-from agents.sweeps.report import trial_metrics
+from agents.sweeps.report import read_json, trial_metrics
 from agents.sweeps.spec import SWEEP_RECORD, Sweep, finished, ray_tune, trial_dir
 from agents.training.trainer import train
 
 #: Bytes of shared memory a local Ray keeps for its object store (Ray's minimum is 75 MiB).
 LOCAL_OBJECT_STORE = 256 * 1024**2
+#: Where, in a sweep directory, Ray's own messages go: its tables, and each failed trial's traceback.
+RAY_LOG = "ray.log"
 
 
 def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +89,28 @@ def _reporter(print_line: Callable[[str], None]):
     return TrialLines()
 
 
+@contextlib.contextmanager
+def _ray_output_to(log: Path) -> Iterator[None]:
+    """Send Ray's own output to ``log`` while the block runs: Tune's tables and each failed trial's traceback (which
+    the trial's ``error.txt`` keeps too) would bury the one line per trial."""
+    logger = logging.getLogger("ray")  # Tune logs each failure, with its traceback, through it
+    handlers = logger.handlers[:]
+    # Tune's newer console output prints its tables and errors whatever the verbosity; the older one, at verbosity
+    # 0, prints nothing.
+    new_output = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    with open(log, "a") as file:
+        logger.handlers = [logging.StreamHandler(file)]
+        try:
+            yield
+        finally:
+            logger.handlers = handlers
+            if new_output is None:
+                del os.environ["RAY_AIR_NEW_OUTPUT"]
+            else:
+                os.environ["RAY_AIR_NEW_OUTPUT"] = new_output
+
+
 def _error_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     cause = [line for line in text if re.match(r"^\w*(Error|Exception)\b", line.strip())]
@@ -112,7 +138,7 @@ def run_sweep(
     sweep_dir = Path(sweep_dir).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     saved = sweep_dir / SWEEP_RECORD
-    if saved.is_file() and json.loads(saved.read_text()) != sweep.source:
+    if saved.exists() and read_json(saved, "the record of the sweep this directory ran") != sweep.source:
         raise ConfigError(
             f"{sweep_dir} holds a different sweep (its {SWEEP_RECORD} differs); give another --run-dir or delete it"
         )
@@ -129,41 +155,42 @@ def run_sweep(
              "threads": cpus_per_trial}
             for t in pending
         ]  # fmt: skip
-        started_here = not ray.is_initialized()
-        if started_here:
-            env_vars = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONWARNINGS": "ignore"}
-            kwargs: dict[str, Any] = {"address": address}
-            if not address:
-                cores = len(os.sched_getaffinity(0))
-                # Sized to this machine's cores; trials pass only small results, so a small object store will do.
-                kwargs = {"num_cpus": cores, "object_store_memory": LOCAL_OBJECT_STORE}
-                # Local workers import `module:EnvId` plug-ins from where the driver runs, as the driver does.
-                paths = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-                paths = [os.path.abspath(path) for path in paths]
-                env_vars["PYTHONPATH"] = os.pathsep.join(paths)
-            try:
-                ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                         runtime_env={"env_vars": env_vars})  # fmt: skip
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                where = f" at {address!r}" if address else ""
-                raise ConfigError(f"cannot start or reach Ray{where}: {_error_line(exc)}") from None
-        try:
-            tuner = tune.Tuner(
-                tune.with_resources(_tune_trial, {"cpu": cpus_per_trial}),
-                param_space={"trial": tune.grid_search(specs)},
-                tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
-                run_config=tune.RunConfig(
-                    name=sweep.name,
-                    storage_path=str(sweep_dir / "ray"),
-                    failure_config=tune.FailureConfig(max_failures=0),
-                    verbose=0,
-                    callbacks=[_reporter(print_line)],
-                ),
-            )
-            grid = tuner.fit()
-        finally:
+        with _ray_output_to(sweep_dir / RAY_LOG):
+            started_here = not ray.is_initialized()
             if started_here:
-                ray.shutdown()
+                env_vars = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONWARNINGS": "ignore"}
+                kwargs: dict[str, Any] = {"address": address}
+                if not address:
+                    cores = len(os.sched_getaffinity(0))
+                    # Sized to this machine's cores; trials pass only small results, so a small object store will do.
+                    kwargs = {"num_cpus": cores, "object_store_memory": LOCAL_OBJECT_STORE}
+                    # Local workers import `module:EnvId` plug-ins from where the driver runs, as the driver does.
+                    paths = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+                    paths = [os.path.abspath(path) for path in paths]
+                    env_vars["PYTHONPATH"] = os.pathsep.join(paths)
+                try:
+                    ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                             runtime_env={"env_vars": env_vars})  # fmt: skip
+                except (ConnectionError, RuntimeError, ValueError) as exc:
+                    where = f" at {address!r}" if address else ""
+                    raise ConfigError(f"cannot start or reach Ray{where}: {_error_line(exc)}") from None
+            try:
+                tuner = tune.Tuner(
+                    tune.with_resources(_tune_trial, {"cpu": cpus_per_trial}),
+                    param_space={"trial": tune.grid_search(specs)},
+                    tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
+                    run_config=tune.RunConfig(
+                        name=sweep.name,
+                        storage_path=str(sweep_dir / "ray"),
+                        failure_config=tune.FailureConfig(max_failures=0),
+                        verbose=0,
+                        callbacks=[_reporter(print_line)],
+                    ),
+                )
+                grid = tuner.fit()
+            finally:
+                if started_here:
+                    ray.shutdown()
         for result in grid:
             spec = (result.config or {}).get("trial")
             if result.error is not None and spec is not None:
