@@ -49,7 +49,17 @@ POLICY_KEYS["rppo"] = {
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML's safe loader, also reading ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``)."""
+    """YAML's safe loader, also reading ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``), and refusing a key given
+    twice in one mapping (PyYAML keeps the last, so two teachers for one gait would pass as one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=True) for key, _ in node.value]
+        twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if twice:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {twice[0]!r} is given twice in one mapping", node.start_mark
+            )
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -129,6 +139,9 @@ class TrainConfig:
     """Save a checkpoint every this many env steps (0: only on Ctrl-C)."""
     device: str = "cpu"
     """Torch device: ``cpu`` or ``auto`` (a GPU if there is one)."""
+    threads: int = 0
+    """Torch threads; ``0`` (auto): one while the envs step, and for each update the cores other processes leave free
+    (a run then depends on the machine's load; a fixed count reproduces a seed bit for bit)."""
     policy: dict = dataclasses.field(default_factory=dict)
     """Policy keyword arguments (``lstm_hidden_size``, ``net_arch``, ...), validated per algo."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
@@ -160,7 +173,7 @@ class TrainConfig:
         for name in ("total_steps", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("eval_freq", "checkpoint_freq", "ent_coef", "vf_coef"):
+        for name in ("eval_freq", "checkpoint_freq", "ent_coef", "vf_coef", "threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("learning_rate", "clip_range", "max_grad_norm", "clip_obs"):
@@ -386,8 +399,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set expects key=value, got {text!r}")
     try:
         value = load_yaml(raw) if raw else ""
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {key}: cannot parse value {raw!r} (YAML scalars, lists or mappings)") from None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "YAML scalars, lists or mappings"
+        raise ConfigError(f"--set {key}: cannot parse value {raw!r} ({problem})") from None
     return key.strip(), value
 
 

@@ -50,7 +50,19 @@ TRAIN_CASES = [
     case("lstm-size-negative", [*NEW, "--set", "policy.lstm_hidden_size=-3"], "policy.lstm_hidden_size must be >= 1"),
     case("net-arch-negative", [*NEW, "--set", "policy.net_arch=[-1]"], "policy.net_arch must be a list of layer sizes"),
     case("net-arch-unknown-part", [*NEW, "--set", "policy.net_arch={pi: [8], q: [8]}"], "takes the keys pi and vf"),
+    case("threads-negative", [*NEW, "--threads", "-1"], "threads must be >= 0, got -1"),
     case("target-kl-zero", [*NEW, "--set", "target_kl=0"], "target_kl must be > 0"),
+    case(
+        "schedule-past-the-episode",
+        ["--env", "neuromotor/Walker2d-Clock-v4", "--run-dir", "{tmp}/new", *TINY_FLAGS,
+         "--set", "env_kwargs.schedule=walk:1.0@0,jump@5000"],
+        "jump@5000 is due at step 5000, past the episode's last step 1000",
+    ),  # fmt: skip
+    case(
+        "two-teachers-one-gait",
+        [*NEW, "--set", "kickstart={teachers: {walk: walker2d-walk, walk: walker2d-walk-speeds}}"],
+        "the key 'walk' is given twice in one mapping",
+    ),
     case("rerun-into-a-run", ["--env", WALK, "--run-dir", "{run}", *TINY_FLAGS], "already holds a run; use --resume"),
     case("resume-a-model-file", ["--resume", "{run}/model.zip"], "model.zip' is a file, not a run directory", "walk"),
     case("resume-a-missing-dir", ["--resume", "{tmp}/nowhere"], "run directory", "does not exist"),

@@ -156,14 +156,16 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message):
 
 @pytest.mark.parametrize("vec_env", ["dummy", "subproc"], ids=["in_process", "worker_processes"])
 def test_same_seed_same_learning_curve(tmp_path, vec_env):
-    """Two runs of one seed learn the same weights and evaluations, and so do envs stepped in worker processes."""
+    """Two runs of one seed (and a fixed thread count) learn the same weights and evaluations, and so do envs stepped
+    in worker processes."""
 
     def run(name, vec):
         config = resolve_config(
             "neuromotor/Hopper-Walk-v1",
             "rppo",
             {"total_steps": 384, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 2, "vec_env": vec,
-             "policy.lstm_hidden_size": 8, "eval_freq": 128, "eval_episodes": 1, "checkpoint_freq": 0},
+             "policy.lstm_hidden_size": 8, "eval_freq": 128, "eval_episodes": 1, "checkpoint_freq": 0,
+             "threads": 1},
         )  # fmt: skip
         train(config, tmp_path / name)
         return RecurrentPPO.load(tmp_path / name / "model.zip", device="cpu"), tmp_path / name

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch as th
+
 from agents.analysis.report import analyse, logged_warnings
 from agents.cli.parsing import OneLineParser, check_output, in_range, non_negative, positive, run_command
 from agents.constants import VALIDATION_SEED
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _analyse(args: argparse.Namespace) -> int:
+    th.set_num_threads(1)  # one env stepped at a time, as in evaluate.py: a second thread would only spin
     with logged_warnings(args.out / "analysis.log") as caught:
         report = analyse(
             args.target, args.out, episodes=args.episodes, steps=args.steps, seed=args.seed,

@@ -13,7 +13,7 @@ from agents.runs import default_run_dir, holds_run, load_run_config
 from agents.training.trainer import check_env_config, summary_line, train
 
 #: Flags that may change when resuming; everything else comes from the run's config.yaml.
-RESUMABLE_FLAGS = ("steps", "device", "vec_env", "eval_freq", "checkpoint_freq")
+RESUMABLE_FLAGS = ("steps", "device", "threads", "vec_env", "eval_freq", "checkpoint_freq")
 
 
 def train_parser() -> OneLineParser:
@@ -39,6 +39,9 @@ def train_parser() -> OneLineParser:
     parser.add_argument("--eval-freq", type=int, dest="eval_freq", help="evaluate every N env steps (0: never)")
     parser.add_argument("--checkpoint-freq", type=int, dest="checkpoint_freq", help="checkpoint every N env steps")
     parser.add_argument("--device", help=f"one of {', '.join(DEVICES)}")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads (default 0: auto, the cores other processes leave free; a fixed count "
+                             "reproduces a seed bit for bit)")  # fmt: skip
     sweep = parser.add_argument_group("sweeps (Ray Tune; see agents/sweeps/spec.py for the file format)")
     sweep.add_argument("--sweep", type=Path, metavar="SWEEP.yaml", help="run every trial of a sweep file")
     sweep.add_argument("--ray-address", dest="ray_address", metavar="ADDRESS",
@@ -52,7 +55,7 @@ def train_parser() -> OneLineParser:
 
 def _flag_overrides(args: argparse.Namespace) -> dict:
     names = {"steps": "total_steps", "seed": "seed", "n_envs": "n_envs", "vec_env": "vec_env"}
-    names.update({k: k for k in ("eval_freq", "checkpoint_freq", "device")})
+    names.update({k: k for k in ("eval_freq", "checkpoint_freq", "device", "threads")})
     return {field: getattr(args, flag) for flag, field in names.items() if getattr(args, flag) is not None}
 
 

@@ -3,6 +3,8 @@ atomically with their normalisation statistics."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -49,6 +51,71 @@ class CriticWarmup(BaseCallback):
     def _on_training_end(self) -> None:
         for param in self.actor_parameters():
             param.requires_grad_(True)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def _cpu_mark() -> tuple[float, float] | None:
+    """``(wall-clock s, CPU s that other processes used since boot)``: the machine's busy time (``/proc/stat``) less
+    this process's own and its children's (envs stepped in worker processes); ``None`` where the system does not
+    say."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        workers = 0
+        for child in multiprocessing.active_children():
+            with open(f"/proc/{child.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+            workers += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    own = os.times()
+    return time.monotonic(), (sum(ticks) - ticks[3] - ticks[4] - workers) / hz - own.user - own.system
+
+
+def update_threads(before: tuple[float, float], now: tuple[float, float], most: int) -> int:
+    """Threads for an update: ``most`` less the cores' worth that other processes used between two marks of
+    :func:`_cpu_mark`, rounded, and at least one."""
+    others = (now[1] - before[1]) / max(now[0] - before[0], 1e-9)
+    return max(1, min(most, most - round(others)))
+
+
+class Threads(BaseCallback):
+    """Torch threads of a run. A fixed count (``threads`` > 0) holds throughout, and a seed's run reproduces bit
+    for bit. ``0`` (auto) steps the envs with one thread (one step's forward pass is too small to share out) and
+    gives each gradient update the cores that other processes left free since the last one, at most torch's own
+    count: two threads that wait on each other stall whenever another process holds a core (beside a filmed
+    evaluation, the Walker2d's training ran 25x slower with two threads and 0.8x with one; benchmarks/under_load.py).
+    """
+
+    def __init__(self, threads: int) -> None:
+        super().__init__()
+        self.threads = threads
+        self.most = th.get_num_threads()
+        self.mark: tuple[float, float] | None = None
+
+    def _on_training_start(self) -> None:
+        th.set_num_threads(self.threads or 1)
+        self.mark = _cpu_mark()
+
+    def _on_rollout_start(self) -> None:
+        if not self.threads:
+            th.set_num_threads(1)
+
+    def _on_rollout_end(self) -> None:
+        if self.threads:
+            return
+        mark, before = _cpu_mark(), self.mark
+        self.mark = mark
+        if mark is None or before is None:
+            return
+        th.set_num_threads(update_threads(before, mark, self.most))
+        self.logger.record("time/update_threads", th.get_num_threads())
+
+    def _on_training_end(self) -> None:
+        th.set_num_threads(self.most)
 
     def _on_step(self) -> bool:
         return True

@@ -36,10 +36,11 @@ from agents.runs import (
     sigterm_as_interrupt,
     write_json,
 )
-from agents.training.callbacks import Checkpoints, CriticWarmup, InfoLogger, ProgressBar, SaveBest, Timer
+from agents.training.callbacks import Checkpoints, CriticWarmup, InfoLogger, ProgressBar, SaveBest, Threads, Timer
 from agents.training.distill import Teachers
 from agents.training.kickstart import KickstartPPO, kickstart_settings, teacher_wrapper
 from agents.vecenvs import EnvFactory, build_vec_env, close
+from envs.tasks.gait import check_schedule_length
 
 
 def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
@@ -51,6 +52,10 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
         try:
             env = EnvFactory(config.env_id, kwargs)()
             env.reset(seed=config.seed)  # some base-env settings are only used (and refused) at reset
+            length = env.spec.max_episode_steps if env.spec is not None else None
+            schedule = getattr(getattr(env.unwrapped, "task", None), "schedule", ())
+            if schedule and length:
+                check_schedule_length(schedule, length, f"{config.env_id}'s episodes are {length} steps")
         except (TypeError, ValueError, gym.error.Error) as exc:
             raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
         spaces.append((env.observation_space, env.action_space))
@@ -128,6 +133,7 @@ def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: V
     n_envs = config.n_envs
     callbacks = [ProgressBar(total_steps)] if progress else []
     callbacks.append(InfoLogger())
+    callbacks.append(Threads(config.threads))
     if config.init_critic_steps:
         callbacks.append(CriticWarmup(config.init_critic_steps))
     if config.checkpoint_freq:

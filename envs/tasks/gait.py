@@ -33,6 +33,19 @@ class Command:
     speed: float | None = None
 
 
+def check_schedule_length(commands: tuple[Command, ...], steps: int, length: str) -> None:
+    """Raise ``ValueError`` if a command is due at or after ``steps``, the episode's length (``length`` says where
+    that number comes from): a command due at step N takes effect from step N + 1, so such a one never would."""
+    late = [command for command in commands if command.step >= steps]
+    if late:
+        first = late[0]
+        text = f"{first.gait}{'' if first.speed is None else f':{first.speed:g}'}@{first.step}"
+        raise ValueError(
+            f"{text} is due at step {first.step}, past the episode's last step {steps} ({length}); schedule every "
+            f"command before step {steps}"
+        )
+
+
 def parse_schedule(
     text: str, gaits: tuple[str, ...] = GAITS, in_place: tuple[str, ...] | None = None
 ) -> tuple[Command, ...]:
