@@ -140,8 +140,8 @@ class TrainConfig:
     device: str = "cpu"
     """Torch device: ``cpu`` or ``auto`` (a GPU if there is one)."""
     threads: int = 0
-    """Torch threads; ``0`` (auto): one while the envs step, and for each update the cores other processes leave free
-    (a run then depends on the machine's load; a fixed count reproduces a seed bit for bit)."""
+    """Torch threads; ``0`` (auto): for each phase (env steps, an update) the cores other processes left free (a run
+    then depends on the machine's load; a fixed count reproduces a seed bit for bit)."""
     policy: dict = dataclasses.field(default_factory=dict)
     """Policy keyword arguments (``lstm_hidden_size``, ``net_arch``, ...), validated per algo."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)

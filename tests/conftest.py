@@ -1,6 +1,7 @@
 """Shared fixtures: headless rendering, the plug-in test body, and pose helpers."""
 
 import os
+import shutil
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -62,6 +63,32 @@ def move_root(env, dz: float = 0.0, pitch: float = 0.0) -> None:
 @pytest.fixture(params=ALL_IDS)
 def env_id(request):
     return request.param
+
+
+WALK = "neuromotor/Walker2d-Walk-v1"
+#: A tiny brain's settings, and the same as train.py flags (without --steps and the checkpoints).
+TINY = {"total_steps": 256, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
+        "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 64}  # fmt: skip
+TINY_FLAGS = ["--n-envs", "2", "--set", "n_steps=32", "--set", "batch_size=32", "--set", "n_epochs=1",
+              "--set", "policy.lstm_hidden_size=8", "--eval-freq", "0"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory):
+    """A finished tiny walk run (256 steps, checkpoints every 64), shared by every test: read it, never change it
+    (``run`` is a private copy)."""
+    from agents.config import resolve_config
+    from agents.training.trainer import train
+
+    run = tmp_path_factory.mktemp("runs") / "walk"
+    train(resolve_config(WALK, "rppo", TINY), run, progress=False)
+    return run
+
+
+@pytest.fixture
+def run(finished, tmp_path):
+    """A private copy of the finished tiny run, free to damage."""
+    return Path(shutil.copytree(finished, tmp_path / "walk"))
 
 
 def tiny_run(env_id: str, run_dir: Path) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from badinput import case, refuse
+from conftest import TINY, TINY_FLAGS, WALK
 
 from agents.brains.store import find_brain, load_model
 from agents.cli import distill
@@ -21,26 +22,9 @@ from agents.training import trainer
 from agents.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
-WALK = "neuromotor/Walker2d-Walk-v1"
-TINY = {"total_steps": 256, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
-        "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 64}  # fmt: skip
-TINY_FLAGS = ["--n-envs", "2", "--set", "n_steps=32", "--set", "batch_size=32", "--set", "n_epochs=1",
-              "--set", "policy.lstm_hidden_size=8", "--eval-freq", "0"]  # fmt: skip
 NEW = ["--env", WALK, "--run-dir", "{tmp}/new", *TINY_FLAGS]
+NEW_CLOCK = ["--env", "neuromotor/Walker2d-Clock-v4", "--run-dir", "{tmp}/new", *TINY_FLAGS]
 TEACH = ["--env", "neuromotor/Walker2d-Clock-v4", "--iterations", "1", "--steps-per-iteration", "8", "--n-envs", "1"]
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run = tmp_path_factory.mktemp("runs") / "walk"
-    train(resolve_config(WALK, "rppo", TINY), run, progress=False)
-    return run
-
-
-@pytest.fixture
-def run(finished, tmp_path):
-    """A private copy of the finished run, free to damage."""
-    return Path(shutil.copytree(finished, tmp_path / "walk"))
 
 
 TRAIN_CASES = [
@@ -54,10 +38,9 @@ TRAIN_CASES = [
     case("target-kl-zero", [*NEW, "--set", "target_kl=0"], "target_kl must be > 0"),
     case(
         "schedule-past-the-episode",
-        ["--env", "neuromotor/Walker2d-Clock-v4", "--run-dir", "{tmp}/new", *TINY_FLAGS,
-         "--set", "env_kwargs.schedule=walk:1.0@0,jump@5000"],
+        [*NEW_CLOCK, "--set", "env_kwargs.schedule=walk:1.0@0,jump@5000"],
         "jump@5000 is due at step 5000, past the episode's last step 1000",
-    ),  # fmt: skip
+    ),
     case(
         "two-teachers-one-gait",
         [*NEW, "--set", "kickstart={teachers: {walk: walker2d-walk, walk: walker2d-walk-speeds}}"],

@@ -20,22 +20,11 @@ from badinput import case, refuse
 from agents.brains.store import BRAINS_DIR
 from agents.cli import analyse, brains
 from agents.cli.evaluate import evaluate_main
-from agents.config import resolve_config
-from agents.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"total_steps": 256, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
-        "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 64}  # fmt: skip
 #: Short episodes, so that a check that let a bad input through costs little.
 SHORT = ("--steps", "5", "--episodes", "1")
 ANALYSE = ("--out", "{tmp}/view", "--episodes", "1", "--video-steps", "0")
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run = tmp_path_factory.mktemp("runs") / "walk"
-    train(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", TINY), run, progress=False)
-    return run
 
 
 @pytest.fixture(scope="module")

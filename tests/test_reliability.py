@@ -7,6 +7,7 @@ import types
 from pathlib import Path
 
 import pytest
+from conftest import TINY_FLAGS, WALK
 from sb3_contrib import RecurrentPPO
 
 from agents.brains.models import load_algorithm
@@ -15,28 +16,7 @@ from agents.brains.store import find_brain, load_model
 from agents.cli import analyse
 from agents.cli.evaluate import evaluate_main
 from agents.cli.train import train_main
-from agents.config import resolve_config
 from agents.runs import RunError, atomic_open, checkpoint_steps, load_run_config, read_summary, resume_point
-from agents.training.trainer import train
-
-WALK = "neuromotor/Walker2d-Walk-v1"
-TINY = {"total_steps": 256, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
-        "policy.lstm_hidden_size": 8, "eval_freq": 0, "checkpoint_freq": 64}  # fmt: skip
-TINY_FLAGS = ["--n-envs", "2", "--set", "n_steps=32", "--set", "batch_size=32", "--set", "n_epochs=1",
-              "--set", "policy.lstm_hidden_size=8", "--eval-freq", "0"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run = tmp_path_factory.mktemp("runs") / "walk"
-    train(resolve_config(WALK, "rppo", TINY), run, progress=False)
-    return run
-
-
-@pytest.fixture
-def run(finished, tmp_path):
-    """A private copy of the finished run, free to damage."""
-    return Path(shutil.copytree(finished, tmp_path / "walk"))
 
 
 def one_line_error(main, argv, capsys) -> str:

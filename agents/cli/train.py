@@ -41,7 +41,7 @@ def train_parser() -> OneLineParser:
     parser.add_argument("--device", help=f"one of {', '.join(DEVICES)}")
     parser.add_argument("--threads", type=int,
                         help="torch threads (default 0: auto, the cores other processes leave free; a fixed count "
-                             "reproduces a seed bit for bit)")  # fmt: skip
+                             "reproduces a seed bit for bit; may change on a resume)")  # fmt: skip
     sweep = parser.add_argument_group("sweeps (Ray Tune; see agents/sweeps/spec.py for the file format)")
     sweep.add_argument("--sweep", type=Path, metavar="SWEEP.yaml", help="run every trial of a sweep file")
     sweep.add_argument("--ray-address", dest="ray_address", metavar="ADDRESS",

@@ -3,6 +3,7 @@ atomically with their normalisation statistics."""
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import time
@@ -75,19 +76,29 @@ def _cpu_mark() -> tuple[float, float] | None:
     return time.monotonic(), (sum(ticks) - ticks[3] - ticks[4] - workers) / hz - own.user - own.system
 
 
+#: Other processes using less than this many cores, on average over a phase, leave the machine idle. Lower than
+#: half a core because a run's own spinning threads starve other processes and make them look idler than they are.
+IDLE_CORES = 0.2
+
+
+#: How long a run with auto threads looks at the machine before its first phase, and the shortest window it
+#: measures.
+PROBE_SECONDS = 0.1
+
+
 def update_threads(before: tuple[float, float], now: tuple[float, float], most: int) -> int:
-    """Threads for an update: ``most`` less the cores' worth that other processes used between two marks of
-    :func:`_cpu_mark`, rounded, and at least one."""
+    """Threads for the next phase of training: ``most`` less one per core (or part of one beyond ``IDLE_CORES``)
+    that other processes used between two marks of :func:`_cpu_mark`, and at least one."""
     others = (now[1] - before[1]) / max(now[0] - before[0], 1e-9)
-    return max(1, min(most, most - round(others)))
+    return max(1, min(most, most - math.ceil(others - IDLE_CORES)))
 
 
 class Threads(BaseCallback):
     """Torch threads of a run. A fixed count (``threads`` > 0) holds throughout, and a seed's run reproduces bit
-    for bit. ``0`` (auto) steps the envs with one thread (one step's forward pass is too small to share out) and
-    gives each gradient update the cores that other processes left free since the last one, at most torch's own
-    count: two threads that wait on each other stall whenever another process holds a core (beside a filmed
-    evaluation, the Walker2d's training ran 25x slower with two threads and 0.8x with one; benchmarks/under_load.py).
+    for bit. ``0`` (auto) gives each phase (stepping the envs, a gradient update) the cores that other processes
+    left free during the phase before, at most torch's own count: two threads that wait on each other stall
+    whenever another process holds a core (beside a filmed evaluation, the Walker2d's training ran 25x slower with
+    two threads and 0.85x with one; benchmarks/under_load.py).
     """
 
     def __init__(self, threads: int) -> None:
@@ -97,22 +108,27 @@ class Threads(BaseCallback):
         self.mark: tuple[float, float] | None = None
 
     def _on_training_start(self) -> None:
-        th.set_num_threads(self.threads or 1)
+        th.set_num_threads(self.threads or self.most)
         self.mark = _cpu_mark()
+        if not self.threads and self.mark is not None:
+            time.sleep(PROBE_SECONDS)  # the first phase's threads, from a moment in which this run is idle
+            self._fit()
 
     def _on_rollout_start(self) -> None:
-        if not self.threads:
-            th.set_num_threads(1)
+        self._fit()
 
     def _on_rollout_end(self) -> None:
+        self._fit()
+        self.logger.record("time/update_threads", th.get_num_threads())
+
+    def _fit(self) -> None:
         if self.threads:
             return
         mark, before = _cpu_mark(), self.mark
+        if mark is None or before is None or mark[0] - before[0] < PROBE_SECONDS:
+            return  # too short a window to measure (a rollout starting as training starts): the count stands
         self.mark = mark
-        if mark is None or before is None:
-            return
         th.set_num_threads(update_threads(before, mark, self.most))
-        self.logger.record("time/update_threads", th.get_num_threads())
 
     def _on_training_end(self) -> None:
         th.set_num_threads(self.most)
