@@ -72,6 +72,13 @@ def test_distill_refuses_bad_input_before_any_work(bad, run, tmp_path, capsys):
     refuse(distill.main, bad.args(tmp=tmp_path, run=run), capsys, says=bad.says, watch=[tmp_path])
 
 
+def test_a_sweep_refuses_a_folder_that_holds_a_training_run(run, tmp_path, capsys):
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(f"env: {WALK}\nseeds: [0]\nsteps: 64\n")
+    argv = ["--sweep", str(sweep), "--run-dir", str(run)]
+    refuse(train_main, argv, capsys, says=["holds a training run, not a sweep"], watch=[run])
+
+
 def _start(argv: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip

@@ -69,7 +69,7 @@ EVALUATE = [
     # recorded (nothing is written).
     case(
         "other observations",
-        ["walker2d-walk", "--env-kwargs", '{{"obs": "proprio"}}', *SHORT],
+        ["walker2d-walk", "--env-kwargs", '{"obs": "proprio"}', *SHORT],
         "observations of shape (20,)",
         "observations of shape (11,)",
         "'obs': 'proprio'",
@@ -79,7 +79,7 @@ EVALUATE = [
         [
             "walker2d-walk",
             "--env-kwargs",
-            '{{"obs": "proprio"}}',
+            '{"obs": "proprio"}',
             "--video",
             "{tmp}/new/v.mp4",
             "--record",

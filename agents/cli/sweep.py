@@ -7,7 +7,6 @@ from pathlib import Path
 
 from agents.cli.parsing import OneLineParser, check_output, given_flags, one_line, positive, run_command
 from agents.config import PRESETS_FILE, ConfigError
-from agents.runs import holds_run, own_run
 from agents.sweeps import report as reports
 from agents.sweeps import runner, spec
 
@@ -26,13 +25,10 @@ def sweep_main(args: argparse.Namespace, parser: OneLineParser) -> int:
     seeds = len(sweep.trials) // len(sweep.settings)
     print(f"sweep {sweep.name}: {len(sweep.settings)} settings x {seeds} seeds = {len(sweep.trials)} trials in "
           f"{sweep_dir}{where}")  # fmt: skip
-    if holds_run(sweep_dir):
-        raise ConfigError(f"{str(sweep_dir)!r} holds a training run, not a sweep; give the sweep another --run-dir")
     tune_error = spec.ray_tune().TuneError
     try:
-        with own_run(sweep_dir):  # one sweep at a time in a folder; each trial owns its own run directory
-            outcome = runner.run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
-                                       cpus_per_trial=args.cpus_per_trial)  # fmt: skip
+        outcome = runner.run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
+                                   cpus_per_trial=args.cpus_per_trial)  # fmt: skip
     except (OSError, tune_error) as exc:
         raise ConfigError(one_line(f"sweep in {sweep_dir}: {exc}")) from None
     report = reports.write_report(sweep_dir)

@@ -18,7 +18,7 @@ import torch as th
 from agents.config import ConfigError, TrainConfig
 from agents.constants import TEST_SEED
 from agents.evaluation.rollout import evaluate_brain
-from agents.runs import Checkpoint, copy_file, resume_point, write_json, write_text
+from agents.runs import Checkpoint, copy_file, holds_run, own_run, resume_point, write_json, write_text
 from agents.sweeps.report import read_json, trial_metrics
 from agents.sweeps.spec import SWEEP_RECORD, Sweep, finished, ray_tune, trial_dir
 from agents.training.trainer import train
@@ -129,14 +129,29 @@ def run_sweep(
     """Run the unfinished trials of ``sweep`` on Ray (a local instance unless ``address``); returns
     ``{"skipped": [...], "finished": [...], "failed": {name: error}, "unfinished": [...]}``. Failed trials do not
     stop the others."""
-    tune = ray_tune()
-    import ray  # installed with ray[tune], which ray_tune() found
-
+    ray_tune()  # without Ray Tune: a one-line error naming the extra to install
     if not address and cpus_per_trial > len(os.sched_getaffinity(0)):
         cores = len(os.sched_getaffinity(0))
         raise ConfigError(f"--cpus-per-trial {cpus_per_trial} is more than this machine's {cores} cores")
     sweep_dir = Path(sweep_dir).resolve()
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    if holds_run(sweep_dir):
+        raise ConfigError(f"{str(sweep_dir)!r} holds a training run, not a sweep; give the sweep another --run-dir")
+    with own_run(sweep_dir):  # one sweep at a time in a folder; each trial owns its own run directory
+        return _run_owned(sweep, sweep_dir, address, max_concurrent, cpus_per_trial, print_line)
+
+
+def _run_owned(
+    sweep: Sweep,
+    sweep_dir: Path,
+    address: str | None,
+    max_concurrent: int | None,
+    cpus_per_trial: int,
+    print_line: Callable[[str], None],
+) -> dict[str, Any]:
+    """:func:`run_sweep` in a sweep directory this process owns."""
+    tune = ray_tune()
+    import ray  # installed with ray[tune], which ray_tune() found
+
     saved = sweep_dir / SWEEP_RECORD
     if saved.exists() and read_json(saved, "the record of the sweep this directory ran") != sweep.source:
         raise ConfigError(

@@ -97,8 +97,8 @@ class Threads(BaseCallback):
     """Torch threads of a run. A fixed count (``threads`` > 0) holds throughout, and a seed's run reproduces bit
     for bit. ``0`` (auto) gives each phase (stepping the envs, a gradient update) the cores that other processes
     left free during the phase before, at most torch's own count: two threads that wait on each other stall
-    whenever another process holds a core (beside a filmed evaluation, the Walker2d's training ran 25x slower with
-    two threads and 0.85x with one; benchmarks/under_load.py).
+    whenever another process holds a core (beside a filmed evaluation, the Walker2d's training ran 38x slower with
+    two threads than alone and 0.87x with one; benchmarks/under_load.py).
     """
 
     def __init__(self, threads: int) -> None:
