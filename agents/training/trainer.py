@@ -183,10 +183,10 @@ def train(
                 checkpoint = _resume_point(config, run_dir, log)
             elif holds_run(run_dir):
                 raise RunError(f"run directory {str(run_dir)!r} already holds a run; use --resume {run_dir}")
-            if checkpoint is None and (run_dir / "config.yaml").is_file():
-                clear_early_outputs(run_dir)
-            else:
+            if checkpoint is not None:
                 set_aside_damaged_time(run_dir, log)
+            elif (run_dir / "config.yaml").is_file():  # stopped before its first checkpoint: start again at 0
+                clear_early_outputs(run_dir)
             return _train(config, run_dir, checkpoint, command, progress, learning)
         except BaseException:
             if checkpoint is None and not learning[0]:
