@@ -83,6 +83,41 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
+#: Signals a curriculum stage may advance on (agents.training.curriculum), with what they measure per episode.
+SIGNALS = {
+    "fell": "1 if the episode ended in a fall, else 0",
+    "length": "episode length (steps)",
+    "flights_per_1000": "flights (every foot off the floor) per 1000 steps",
+    "apex_rise": "highest centre-of-mass rise above standing in each flight (m), averaged over flights",
+    "reward:TERM": "a reward term's mean per step as a fraction of its weight",
+}
+#: Keys of a condition and the default window.
+CONDITION_KEYS = ("signal", "above", "below", "episodes")
+DEFAULT_EPISODES = 20
+
+
+def check_condition(condition: Any, where: str) -> str | None:
+    """The problem with a stage's ``until`` condition, or ``None`` when it is well formed."""
+    if not isinstance(condition, dict):
+        return f"{where} must be a step count or a mapping {{signal: NAME, above|below: X}}, got {condition!r}"
+    unknown = set(condition) - set(CONDITION_KEYS)
+    if unknown:
+        return f"{where} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; valid: {', '.join(CONDITION_KEYS)}"
+    signal = condition.get("signal")
+    if not isinstance(signal, str) or not (signal in SIGNALS or (signal.startswith("reward:") and signal[7:])):
+        return f"{where}.signal must be one of {', '.join(SIGNALS)}, got {signal!r}"
+    sides = [side for side in ("above", "below") if side in condition]
+    if len(sides) != 1:
+        return f"{where} needs exactly one of above or below, got {', '.join(sides) or 'neither'}"
+    value = condition[sides[0]]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return f"{where}.{sides[0]} must be a finite number, got {value!r}"
+    episodes = condition.get("episodes", DEFAULT_EPISODES)
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        return f"{where}.episodes must be a whole number >= 1, got {episodes!r}"
+    return None
+
+
 class ConfigError(ValueError):
     """A setting that is unknown or has a bad value; the message names it and what is valid."""
 
@@ -157,8 +192,10 @@ class TrainConfig:
     STEPS, fresh: BOOL}`` adds ``W * (1 - steps / N)`` times the squared error of the action means against the
     active teacher's action to PPO's loss (see agents.training.kickstart; rppo on gait or clock envs)."""
     curriculum: list = dataclasses.field(default_factory=list)
-    """Earlier stages: ``[{until: STEPS, env_kwargs: {...}, learning_rate: RATE}, ...]``; each's keys replace
-    ``env_kwargs``' until then, and its ``learning_rate`` (optional) the run's."""
+    """Earlier stages: ``[{until: STEPS or {signal: NAME, above|below: X}, env_kwargs: {...}, learning_rate: RATE},
+    ...]``; each's keys replace ``env_kwargs``' until then, and its ``learning_rate`` (optional) the run's. A
+    condition ends the stage once a signal of its training episodes crosses the threshold
+    (agents.training.curriculum)."""
 
     def validate(self) -> TrainConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one."""
@@ -230,17 +267,22 @@ class TrainConfig:
             if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
                 raise ConfigError(f"{where}.learning_rate must be a number > 0, got {rate!r}")
             until, kwargs = stage["until"], stage["env_kwargs"]
-            if isinstance(until, bool) or not isinstance(until, int) or not last < until < self.total_steps:
+            if isinstance(until, dict):
+                problem = check_condition(until, f"{where}.until")
+                if problem:
+                    raise ConfigError(problem)
+            elif isinstance(until, bool) or not isinstance(until, int) or not last < until < self.total_steps:
                 raise ConfigError(
                     f"{where}.until must be a whole number of steps above the stage before ({last}) and below "
-                    f"total_steps ({self.total_steps}), got {until!r}"
+                    f"total_steps ({self.total_steps}), or a condition {{signal: NAME, above|below: X}}; got {until!r}"
                 )
+            else:
+                last = until
             if not isinstance(kwargs, dict):
                 raise ConfigError(f"{where}.env_kwargs must be a mapping, got {kwargs!r}")
-            last = until
         # A stage ends at the end of a rollout, up to a rollout past its `until`: a shorter stage would not run.
         rollout = self.n_steps * self.n_envs
-        ends = [s["until"] for s in self.curriculum] + [self.total_steps]
+        ends = [s["until"] for s in self.curriculum if not isinstance(s["until"], dict)] + [self.total_steps]
         for before, after in zip([0, *ends], ends, strict=False):
             if self.curriculum and after - before < rollout:
                 raise ConfigError(
@@ -248,17 +290,22 @@ class TrainConfig:
                     f"(n_steps x n_envs = {rollout} steps)"
                 )
 
-    def stages(self, start: int = 0) -> list[tuple[int, dict[str, Any]]]:
-        """``(end step, env kwargs)`` of each stage of training still to run from step ``start``."""
-        ends = [(s["until"], {**self.env_kwargs, **s["env_kwargs"]}) for s in self.curriculum]
-        return [(end, kwargs) for end, kwargs in [*ends, (self.total_steps, dict(self.env_kwargs))] if end > start]
-
-    def stage_learning_rate(self, end: int) -> float:
-        """The learning rate of the stage that ends at step ``end`` (the run's own unless the stage sets one)."""
-        for stage in self.curriculum:
-            if stage["until"] == end:
-                return float(stage.get("learning_rate", self.learning_rate))
-        return self.learning_rate
+    def stage_plan(self) -> list[dict[str, Any]]:
+        """Every stage of training in order, the run's own settings last: ``{"until": STEPS or a condition,
+        "env_kwargs": the stage's (over the run's), "learning_rate": RATE}``; the last stage's ``until`` is
+        ``total_steps``."""
+        plan = [
+            {
+                "until": stage["until"],
+                "env_kwargs": {**self.env_kwargs, **stage["env_kwargs"]},
+                "learning_rate": float(stage.get("learning_rate", self.learning_rate)),
+            }
+            for stage in self.curriculum
+        ]
+        plan.append(
+            {"until": self.total_steps, "env_kwargs": dict(self.env_kwargs), "learning_rate": self.learning_rate}
+        )
+        return plan
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

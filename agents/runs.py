@@ -43,7 +43,7 @@ _PARTIAL = ".*.partial*"
 #: Folders of a run whose files are the run's own (not another run's, as a chain's ``chain-N/`` are).
 _RUN_FOLDERS = (".", "checkpoints", "best", "eval")
 #: What a training run leaves before its first checkpoint; starting it again from step 0 clears them.
-_EARLY_OUTPUTS = ("time.json", "eval", "best", "tb")
+_EARLY_OUTPUTS = ("curriculum.json", "time.json", "eval", "best", "tb")
 
 
 class RunError(ValueError):

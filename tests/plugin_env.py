@@ -39,3 +39,35 @@ def make_crash_after(crash_after: int = 0) -> CrashAfter:
 
 if "CrashingWalker-v0" not in gym.registry:
     gym.register("CrashingWalker-v0", entry_point=make_crash_after, max_episode_steps=1000)
+
+
+class ScriptedScore(gym.Env):
+    """A curriculum's scripted signal: episodes of ``length`` steps whose reward term ``score`` (weight 1) pays
+    ``min(1, episode / ramp)`` every step of this env's ``episode``-th episode, and which fall (terminate) while
+    ``episode < falls``. ``level`` (a stage's setting) is reported in ``info``."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,))
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,))
+
+    def __init__(self, length: int = 8, ramp: int = 10, falls: int = 0, level: int = 0) -> None:
+        import types
+
+        self.length, self.ramp, self.falls, self.level = length, ramp, falls, level
+        self.task = types.SimpleNamespace(weights={"score": 1.0, "unused": 0.0})
+        self.episode, self.t = -1, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.episode, self.t = self.episode + 1, 0
+        return self.observation_space.sample() * 0, {}
+
+    def step(self, action):
+        self.t += 1
+        score = min(1.0, self.episode / self.ramp)
+        info = {"reward_score": score, "level": self.level, "airborne": self.t % 4 == 0, "com_rise": 0.1 * self.t}
+        terminated = self.episode < self.falls and self.t == self.length
+        return self.observation_space.sample() * 0, score, terminated, False, info
+
+
+if "ScriptedScore-v0" not in gym.registry:
+    gym.register("ScriptedScore-v0", entry_point=ScriptedScore, max_episode_steps=8)

@@ -37,6 +37,15 @@ from agents.runs import (
     write_json,
 )
 from agents.training.callbacks import Checkpoints, CriticWarmup, InfoLogger, ProgressBar, SaveBest, Threads, Timer
+from agents.training.curriculum import (
+    Advance,
+    check_signal,
+    describe,
+    read_advances,
+    record_advance,
+    stage_at,
+    task_weights,
+)
 from agents.training.distill import Teachers
 from agents.training.kickstart import KickstartPPO, kickstart_settings, teacher_wrapper
 from agents.vecenvs import EnvFactory, build_vec_env, close
@@ -48,14 +57,18 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
     (with ``warm_start``) on an ``init_from`` brain that cannot start this run."""
     envs.resolve_env_id(config.env_id)
     spaces = []
-    for _, kwargs in config.stages():
+    for stage in config.stage_plan():
+        kwargs = stage["env_kwargs"]
         try:
             env = EnvFactory(config.env_id, kwargs)()
             env.reset(seed=config.seed)  # some base-env settings are only used (and refused) at reset
             length = env.spec.max_episode_steps if env.spec is not None else None
-            schedule = getattr(getattr(env.unwrapped, "task", None), "schedule", ())
+            task = getattr(env.unwrapped, "task", None)
+            schedule = getattr(task, "schedule", ())
             if schedule and length:
                 check_schedule_length(schedule, length, f"{config.env_id}'s episodes are {length} steps")
+            if isinstance(stage["until"], dict):
+                check_signal(stage["until"], task_weights(task))
         except (TypeError, ValueError, gym.error.Error) as exc:
             raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
         spaces.append((env.observation_space, env.action_space))
@@ -238,17 +251,21 @@ def _train(
         eval_env = training_env(config, 1, config.seed + TRAINING_EVAL_SEED_OFFSET, training=False)
     timers: list[Timer] = []
     start = checkpoint.steps if checkpoint is not None else 0
+    plan = config.stage_plan()
     config_saved = False
     # A Ctrl-C anywhere in the loop, within a stage or between two, still counts the time of every stage run.
     try:
-        for end, env_kwargs in config.stages(start):
-            env = training_env(config, config.n_envs, config.seed, env_kwargs=env_kwargs)
+        for index in range(_first_stage(plan, run_dir, start), len(plan)):
+            stage = plan[index]
+            until = stage["until"]
+            end = config.total_steps if isinstance(until, dict) else until
+            env = training_env(config, config.n_envs, config.seed, env_kwargs=stage["env_kwargs"])
             try:
                 model = _open_model(config, run_dir, env, checkpoint)
             except BaseException:
                 close(env, eval_env)
                 raise
-            rate = config.stage_learning_rate(end)
+            rate = stage["learning_rate"]
             if model.learning_rate != rate:  # a stage's own rate; SB3 reads the schedule at every update
                 model.learning_rate = rate
                 model._setup_lr_schedule()
@@ -260,7 +277,10 @@ def _train(
                 config_saved = True
             env = model.get_env()
             timers.append(Timer())
-            callbacks = CallbackList([timers[-1], *_callbacks(config, run_dir, config.total_steps, eval_env, progress)])
+            advance = Advance(until if isinstance(until, dict) else None, index)
+            callbacks = CallbackList(
+                [timers[-1], advance, *_callbacks(config, run_dir, config.total_steps, eval_env, progress)]
+            )
             learning[0] = True
             try:
                 model.learn(
@@ -283,10 +303,17 @@ def _train(
             except BaseException:
                 close(env, eval_env)
                 raise
-            if end < config.total_steps:
-                # The next stage starts from this checkpoint in its own envs, as a resumed run would.
-                checkpoint = save_checkpoint(model, run_dir / "checkpoints")
-                close(env)
+            if index == len(plan) - 1 or model.num_timesteps >= config.total_steps:
+                break  # the last stage, or a stage whose condition the whole budget did not meet
+            # The stage ended (at its step count, or its condition held): the next starts from this checkpoint in its
+            # own envs, as a resumed run would.
+            reason = describe(until) if isinstance(until, dict) else f"{until} steps"
+            record_advance(run_dir, index, model.num_timesteps, reason, advance.advanced)
+            if isinstance(until, dict):
+                print(f"curriculum: stage {index} ended at step {model.num_timesteps}: {reason} "
+                      f"(measured {advance.advanced:.3g})")  # fmt: skip
+            checkpoint = save_checkpoint(model, run_dir / "checkpoints")
+            close(env)
     except KeyboardInterrupt:
         add_seconds(run_dir, sum(t.rate()[0] for t in timers))
         raise
@@ -308,11 +335,23 @@ def _train(
         "steps_per_second": round(rate, 1),
         "mean_return": float(np.mean(returns)) if returns else None,
         "best_eval_return": None if eval_callback is None else float(eval_callback.best_mean_reward),
+        "stage": index,
+        "stages": len(plan),
+        "advances": read_advances(run_dir),
         "run_dir": str(run_dir),
     }
     write_json(run_dir / "summary.json", summary)
     close(env, eval_env)
     return summary
+
+
+def _first_stage(plan: list[dict], run_dir: Path, start: int) -> int:
+    """The stage a run (re)starting at step ``start`` is in: past every advance recorded at or before it, and past
+    every stage whose step count it reached (a run recorded before advances were)."""
+    index = stage_at(run_dir, start) if start else 0
+    while index < len(plan) - 1 and not isinstance(plan[index]["until"], dict) and plan[index]["until"] <= start:
+        index += 1
+    return index
 
 
 def summary_line(summary: dict) -> str:
