@@ -143,6 +143,11 @@ def normal_cdf(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
+#: Beyond this many standard deviations :func:`normal_cdf` is exactly 0 or 1 in doubles (``erf`` rounds to 1 past
+#: about 5.93, i.e. 8.4 standard deviations).
+SATURATED = 8.5
+
+
 def _reach(width: float) -> int:
     """How many cycles either side a blur of ``width`` reaches (beyond 6 widths a normal CDF is 0 or 1 in floats)."""
     return math.ceil(6.0 * width) + 1
@@ -157,7 +162,13 @@ def _arc_probability(phase: float, start: float, length: float, width: float) ->
     phase %= 1.0
     total = 0.0
     for k in range(-_reach(width), _reach(width) + 1):
-        total += normal_cdf((phase - k - start) / width) - normal_cdf((phase - k - start - length) / width)
+        upper = (phase - k - start) / width
+        if upper <= -SATURATED:
+            continue  # both ends below: 0 - 0, skipped without changing the sum's bits
+        lower = (phase - k - start - length) / width
+        if lower >= SATURATED:
+            continue  # both ends above: 1 - 1
+        total += normal_cdf(upper) - normal_cdf(lower)
     return min(max(total, 0.0), 1.0)
 
 

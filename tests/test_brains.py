@@ -86,6 +86,23 @@ def test_bundled_brains_are_complete():
         assert 0 < preview.stat().st_size < 2_000_000, name
 
 
+#: Steps each bundled brain runs in the no-fall check: long enough to show a walk's strides, a jump's flights and the
+#: first switch of the gait brain's schedule.
+NO_FALL_STEPS = 300
+
+
+@pytest.mark.parametrize("name", sorted(bundled_brains()))
+def test_every_bundled_brain_stays_up(name):
+    """Each bundled brain, in its test env, stays up for its first test episode's first 300 steps: a library upgrade
+    or an env change that breaks a brain fails here."""
+    recipe = load_recipes()[name]
+    episode = evaluation.evaluate_brain(
+        name, episodes=1, seed=TEST_SEED, env_kwargs=recipe.get("eval_env_kwargs"), max_episode_steps=NO_FALL_STEPS
+    ).episodes[0]
+    assert not episode.fell, f"{name} fell after {len(episode.rewards)} steps"
+    assert len(episode.rewards) == NO_FALL_STEPS
+
+
 def test_bundle_measures_a_run_and_bundles_only_a_pass(tmp_path, monkeypatch):
     from agents.training.trainer import train
 

@@ -74,8 +74,8 @@ def _brains(args: argparse.Namespace, parser: OneLineParser) -> int:
         if not report["passed"]:
             print(f"{args.name}: not bundled (criteria failed)")
     else:
-        report = bundling.measure(args.name, recipe["criteria"], recipe.get("eval_env_kwargs"))
-    print_checks(args.name, report["criteria"])
+        report = bundling.measure_recipe(args.name, recipe)
+    print_checks(args.name, bundling.all_checks(report))
     return 0 if report["passed"] else 1
 
 

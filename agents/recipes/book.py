@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import ConfigError, load_yaml
+from agents.recipes.templates import expand
 from agents.training import distill
 
 RECIPES_FILE = Path(__file__).with_name("recipes.yaml")
@@ -23,7 +24,10 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
     recipes = load_yaml(Path(path).read_text()) or {}
     if not isinstance(recipes, dict):
         raise ConfigError(f"{path}: expected a mapping of brain names to recipes")
-    for name, recipe in recipes.items():
+    for name, entry in list(recipes.items()):
+        recipe = recipes[name] = expand(name, entry) if isinstance(entry, dict) and "template" in entry else entry
+        if not isinstance(recipe, dict):
+            raise ConfigError(f"{path}: brain {name!r}: expected a mapping (a template entry or a recipe)")
         missing = {"env_id", "algo", "criteria"} - set(recipe)
         if missing:
             raise ConfigError(f"{path}: brain {name!r} lacks {', '.join(sorted(missing))}")
@@ -38,6 +42,10 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
                       or any(link.get("init_from") for link in chain[1:])):  # fmt: skip
             raise ConfigError(f"{path}: brain {name!r}: in a chain each run starts from the one before: only the "
                               "first may set init_from, and distill cannot be combined with it")  # fmt: skip
+        also = recipe.get("also", [])
+        if not (isinstance(also, list) and all(isinstance(t, dict) and set(t) == {"eval_env_kwargs", "criteria"}
+                                               for t in also)):  # fmt: skip
+            raise ConfigError(f"{path}: brain {name!r}: also must be a list of {{eval_env_kwargs, criteria}} tests")
         rules = recipe.get("distill")
         if "distill" in recipe and not (isinstance(rules, dict) and isinstance(rules.get("teachers"), dict)
                                         and rules["teachers"]):  # fmt: skip
@@ -66,3 +74,9 @@ def select_rules(recipe: dict[str, Any], total_steps: int | None = None) -> dict
     if total_steps is not None and rules["from"] > total_steps:
         raise ConfigError(f"select from {rules['from']} is beyond the run's {total_steps} training steps")
     return rules
+
+
+def recipe_tests(recipe: dict[str, Any]) -> list[tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]]:
+    """Every test of a recipe as ``(eval env kwargs, criteria)``: its own, then each of ``also``."""
+    tests = [(recipe.get("eval_env_kwargs"), recipe["criteria"])]
+    return tests + [(test["eval_env_kwargs"], test["criteria"]) for test in recipe.get("also", [])]

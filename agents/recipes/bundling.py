@@ -19,7 +19,7 @@ from agents.constants import TEST_EPISODES, TEST_SEED
 from agents.evaluation import video
 from agents.evaluation.criteria import check_criteria
 from agents.evaluation.rollout import env_dt, evaluate_brain
-from agents.recipes.book import select_rules
+from agents.recipes.book import recipe_tests, select_rules
 from agents.recipes.selection import select_checkpoint
 from agents.runs import copy_file, read_summary, training_seconds, write_json, write_text
 from agents.training import distill
@@ -48,6 +48,23 @@ def measure(
         "passed": all(row["passed"] for row in checks),
         "model_env_steps": int(evaluation.model.num_timesteps),
     }
+
+
+def measure_recipe(target: Any, recipe: dict[str, Any]) -> dict[str, Any]:
+    """:func:`measure` on every test of ``recipe`` (:func:`agents.recipes.book.recipe_tests`): the first test's
+    report, each further test's under ``also``; ``passed`` when every test passes."""
+    (env_kwargs, criteria), *more = recipe_tests(recipe)
+    report = measure(target, criteria, env_kwargs)
+    if more:
+        also = [measure(target, c, kwargs) for kwargs, c in more]
+        report["also"] = [{key: r[key] for key in ("evaluation", "criteria", "passed")} for r in also]
+        report["passed"] = report["passed"] and all(r["passed"] for r in also)
+    return report
+
+
+def all_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every criterion row of a report, its ``also`` tests' included."""
+    return [*report["criteria"], *(row for test in report.get("also", []) for row in test["criteria"])]
 
 
 def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path) -> dict[str, Any]:
@@ -92,7 +109,7 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
         raise ConfigError(f"{target!r} was trained on {brain.config.env_id}; {name} is {recipe['env_id']}")
     run_dir = store.run_dir_of(brain.model_path)
     summary = read_summary(run_dir)
-    report = measure(target, recipe["criteria"], recipe.get("eval_env_kwargs"))
+    report = measure_recipe(target, recipe)
     selection = brain.model_path.parent / "selection.json"
     if selection.is_file():
         report["selection"] = json.loads(selection.read_text())
@@ -195,7 +212,8 @@ def metrics_table() -> str:
     for name, path in store.bundled_brains().items():
         report = json.loads((path / "metrics.json").read_text())
         summary = report["evaluation"]["summary"]
-        passed = sum(row["passed"] for row in report["criteria"])
+        checks = all_checks(report)
+        passed = sum(row["passed"] for row in checks)
         steps, seconds = report["training"]["env_steps"], report["training"]["wall_clock_seconds"]
         if seconds is not None:  # and the runs its recipe chains first
             seconds += sum(link["wall_clock_seconds"] or 0.0 for link in report["training"].get("chain", []))
@@ -203,7 +221,7 @@ def metrics_table() -> str:
             f"`{name}`",
             "n/a" if steps is None else f"{steps:,}",
             "n/a" if seconds is None else f"{seconds / 60:.1f}",
-            f"{passed}/{len(report['criteria'])}" + (" pass" if report["passed"] else " **fail**"),
+            f"{passed}/{len(checks)}" + (" pass" if report["passed"] else " **fail**"),
             *(_cell(summary.get(metric, "n/a")) for _, metric in TABLE_COLUMNS),
         ]
         lines.append("| " + " | ".join(cells) + " |")

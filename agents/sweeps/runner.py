@@ -16,9 +16,20 @@ from typing import Any
 import torch as th
 
 from agents.config import ConfigError, TrainConfig
-from agents.constants import TEST_SEED
+from agents.constants import TEST_SEED, VALIDATION_SEED
+from agents.evaluation.criteria import check_criteria
 from agents.evaluation.rollout import evaluate_brain
-from agents.runs import Checkpoint, copy_file, holds_run, own_run, resume_point, write_json, write_text
+from agents.runs import (
+    Checkpoint,
+    checkpoint_paths,
+    checkpoint_steps,
+    copy_file,
+    holds_run,
+    own_run,
+    resume_point,
+    write_json,
+    write_text,
+)
 from agents.sweeps.report import read_json, trial_metrics
 from agents.sweeps.spec import SWEEP_RECORD, Sweep, finished, ray_tune, trial_dir
 from agents.training.trainer import train
@@ -42,7 +53,12 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         else:
             train(config, run_dir, resume=checkpoint is not None, progress=False)
     summary = json.loads((run_dir / "summary.json").read_text())
-    measured = evaluate_brain(run_dir, episodes=spec["episodes"], seed=TEST_SEED).summary()["summary"]
+    tests = spec.get("tests") or []
+    if tests:
+        judged = judge(run_dir, tests, spec["episodes"], TEST_SEED)
+        measured = judged[0]["summary"]
+    else:
+        measured = evaluate_brain(run_dir, episodes=spec["episodes"], seed=TEST_SEED).summary()["summary"]
     result = {
         "name": spec["name"],
         "setting": spec["setting"],
@@ -52,8 +68,42 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         "evaluation": measured,
         "metrics": trial_metrics(measured),
     }
+    if tests:
+        result["tests"] = [{key: test[key] for key in ("eval_env_kwargs", "criteria", "passed")} for test in judged]
+        result["passed"] = all(test["passed"] for test in judged)
+        if spec.get("first_pass"):
+            result["first_pass_steps"] = first_pass(run_dir, tests, spec["first_pass"])
     write_json(run_dir / "trial.json", result)  # atomic: a trial is finished only once its whole record is written
     return result
+
+
+def judge(target: Path | str, tests: list[dict[str, Any]], episodes: int, seed: int) -> list[dict[str, Any]]:
+    """Each test (``{eval_env_kwargs, criteria}``) judged on ``episodes`` deterministic episodes of ``target`` from
+    ``seed`` on: its summary, criterion rows and whether every row passed."""
+    judged = []
+    for test in tests:
+        evaluation = evaluate_brain(target, episodes=episodes, seed=seed, env_kwargs=test["eval_env_kwargs"])
+        summary = evaluation.summary()["summary"]
+        rows = check_criteria(summary, test["criteria"])
+        judged.append({"eval_env_kwargs": test["eval_env_kwargs"], "summary": summary, "criteria": rows,
+                       "passed": all(row["passed"] for row in rows)})  # fmt: skip
+    return judged
+
+
+def first_pass(run_dir: Path, tests: list[dict[str, Any]], episodes: int) -> int | None:
+    """Steps of the run's first checkpoint (its final model last) that passes every test on ``episodes`` validation
+    episodes (never the test seeds), or ``None`` if none does."""
+    models = [(n, checkpoint_paths(run_dir / "checkpoints", n).model) for n in checkpoint_steps(run_dir)]
+    final = json.loads((run_dir / "summary.json").read_text()).get("steps")
+    if final is not None and (not models or final > models[-1][0]):
+        models.append((int(final), run_dir / "model.zip"))
+    for steps, model in models:
+        for test in tests:
+            if not judge(model, [test], episodes, VALIDATION_SEED)[0]["passed"]:
+                break
+        else:
+            return steps
+    return None
 
 
 def finish_from_checkpoint(config: TrainConfig, run_dir: Path, checkpoint: Checkpoint) -> None:
@@ -167,7 +217,7 @@ def _run_owned(
     if pending:
         specs = [
             {**dataclasses.asdict(t), "run_dir": str(trial_dir(sweep_dir, t)), "episodes": sweep.episodes,
-             "threads": cpus_per_trial}
+             "threads": cpus_per_trial, "tests": sweep.tests, "first_pass": sweep.first_pass}
             for t in pending
         ]  # fmt: skip
         with _ray_output_to(sweep_dir / RAY_LOG):

@@ -16,6 +16,10 @@ keys (the keys of ``--set``)::
       ent_coef: {loguniform: [1.0e-4, 1.0e-2]}
     samples: 4
     episodes: 5                         # deterministic evaluation episodes per trial for the gait metrics
+    tests:                              # optional: criteria each trial is judged on (as a recipe's), each on
+      - {eval_env_kwargs: {}, criteria: {fell: {max: 0}}}   # `episodes` test episodes in its env kwargs
+    first_pass: 3                       # optional: the first checkpoint whose `first_pass` validation episodes
+                                        # all pass every test (0: not searched)
 
 Every setting (a point of the grid times a draw of the search) runs once per seed. The sweep directory holds
 ``sweep.json`` (the sweep as run), ``trials/<trial>/`` (run directories, each with ``trial.json`` once finished) and
@@ -38,7 +42,8 @@ import yaml
 from agents.config import ALGOS, ConfigError, TrainConfig, load_yaml, resolve_config
 from agents.training.trainer import check_env_config
 
-SWEEP_KEYS = ("name", "env", "algo", "seeds", "steps", "settings", "grid", "search", "samples", "episodes")
+SWEEP_KEYS = ("name", "env", "algo", "seeds", "steps", "settings", "grid", "search", "samples", "episodes", "tests",
+              "first_pass")  # fmt: skip
 #: Random-search distributions (Ray Tune's sampling domains) by the name used in sweep files.
 DISTRIBUTIONS = ("uniform", "loguniform", "randint", "choice")
 #: Seed of the random-search draws, so that a resumed sweep draws the same settings.
@@ -79,6 +84,8 @@ class Sweep:
     episodes: int
     trials: list[Trial]
     source: dict[str, Any]
+    tests: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    first_pass: int = 0
 
     @property
     def settings(self) -> dict[str, dict[str, Any]]:
@@ -131,6 +138,15 @@ def parse_sweep(data: Any, source: str = "sweep") -> Sweep:
     episodes = data.get("episodes", 5)
     if not isinstance(episodes, int) or episodes < 1:
         raise ConfigError(f"{source}: `episodes` must be an integer >= 1, got {episodes!r}")
+    tests = data.get("tests", [])
+    if not (isinstance(tests, list) and all(isinstance(t, dict) and set(t) == {"eval_env_kwargs", "criteria"}
+                                            and isinstance(t["criteria"], dict) for t in tests)):  # fmt: skip
+        raise ConfigError(f"{source}: `tests` must be a list of {{eval_env_kwargs, criteria}} mappings, got {tests!r}")
+    first_pass = data.get("first_pass", 0)
+    if isinstance(first_pass, bool) or not isinstance(first_pass, int) or first_pass < 0:
+        raise ConfigError(f"{source}: `first_pass` must be a whole number of episodes >= 0, got {first_pass!r}")
+    if first_pass and not tests:
+        raise ConfigError(f"{source}: `first_pass` finds the first checkpoint that passes `tests`, which are missing")
     for key in ("settings", "grid", "search"):
         if not isinstance(data.get(key) or {}, dict):
             raise ConfigError(f"{source}: `{key}` must be a mapping of setting keys, got {data[key]!r}")
@@ -173,7 +189,7 @@ def parse_sweep(data: Any, source: str = "sweep") -> Sweep:
     name = str(data.get("name") or "sweep")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ConfigError(f"{source}: name {name!r} must use only letters, digits, '_', '.' and '-'")
-    return Sweep(name, data["env"], algo, episodes, trials, data)
+    return Sweep(name, data["env"], algo, episodes, trials, data, tests, first_pass)
 
 
 def load_sweep(path: Path) -> Sweep:

@@ -1,0 +1,208 @@
+"""Recipe templates by gait kind: one way to learn a walk, a jump and a switch between them, the same for every body.
+
+A template turns a body (a :class:`~envs.bodies.BodySpec`: its gait catalogue from :func:`envs.gaits.gaits_of`, its
+walk speed, its feet) into a full recipe on the body's clock task: training settings, a curriculum whose stages end
+on measured signals of the training episodes (:mod:`agents.training.curriculum`), and the definition the brain is
+tested against. A bundled recipe in ``recipes.yaml`` is ``{template: KIND, body: BODY}`` with at most a few
+``overrides`` (settings merged over the template's), each commented with why.
+
+| template | what it learns                                                                                 |
+|----------|------------------------------------------------------------------------------------------------|
+| `walk`   | the walk schedule at commanded speeds (0.6-1.2x the walk speed, changing within episodes), no flight |
+| `jump`   | every foot in phase, in place, one flight each cycle                                           |
+| `switch` | walk and jump commands in one brain, taught by the body's walk and jump brains (bundled names)   |
+
+Speeds and speed errors scale with the body's walk speed, so one template serves every body.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import envs
+from agents.config import ConfigError
+from envs.bodies import BodySpec
+from envs.gaits import gaits_of
+
+#: Keys of a template entry in recipes.yaml.
+ENTRY_KEYS = ("template", "body", "seed", "overrides")
+#: Range of commanded walking speeds, in multiples of the body's walk speed.
+WALK_SPEEDS = (0.6, 1.2)
+#: Seconds between random command changes within an episode.
+SWITCH_INTERVAL = (1.5, 4.0)
+
+
+def brain_name(body: str, kind: str) -> str:
+    """The bundled name of a body's brain of one gait kind: ``walker2d-walk``."""
+    return f"{body.lower()}-{kind}"
+
+
+def _speed(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def walk_criteria(spec: BodySpec, speed: float | None = None) -> dict[str, dict[str, Any]]:
+    """What a walk must show: never falls, at ``speed`` (a multiple of the walk speed) within 20% when given, a foot
+    on the floor almost always, each foot in stance at least 30% of the time, upright, labelled ``walk``; a biped's
+    feet alternate and share the work."""
+    v = spec.walk_speed
+    criteria: dict[str, dict[str, Any]] = {"fell": {"max": 0}, "length": {"min": 1000, "of": "min"}}
+    if speed is not None:
+        criteria["forward_speed"] = {"min": round(0.8 * speed * v, 3), "max": round(1.2 * speed * v, 3)}
+    criteria.update(ground_contact_fraction={"min": 0.95}, duty_factor={"min": 0.30})
+    if len(spec.feet) == 2:
+        criteria.update(duty_factor_gap={"max": 0.15}, alternation={"min": 0.80})
+    criteria.update(torso_pitch={"min": -0.3, "max": 0.3}, gait={"equals": "walk"})
+    return criteria
+
+
+def walk(spec: BodySpec) -> dict[str, Any]:
+    """The walk: the body's walk schedule at commanded speeds, unscheduled flights charged as much as the whole
+    step's reward can lose to them, tested at the walk speed and on a schedule of three speeds."""
+    v = spec.walk_speed
+    env_kwargs = {
+        "gaits": ["walk"],
+        "speed_range": list(WALK_SPEEDS),
+        "switch_interval": list(SWITCH_INTERVAL),
+        "speed_weight": 1.0,
+        "speed_scale": round(2.0 / v, 4),
+        "grounded_weight": 1.0,
+    }
+    low, high = WALK_SPEEDS
+    speeds = f"walk:{_speed(low * v)}@0,walk:{_speed(high * v)}@333,walk:{_speed(0.8 * v)}@666"
+    speed_criteria = walk_criteria(spec)
+    speed_criteria["walk_speed_error"] = {"max": round(0.2 * v, 3)}
+    return {
+        "settings": {"total_steps": 1_500_000, "checkpoint_freq": 100_000, "eval_freq": 0, "env_kwargs": env_kwargs},
+        "eval_env_kwargs": {"schedule": f"walk:{_speed(v)}@0"},
+        "criteria": walk_criteria(spec, speed=1.0),
+        "also": [{"eval_env_kwargs": {"schedule": speeds}, "criteria": speed_criteria}],
+    }
+
+
+def jump_criteria(spec: BodySpec) -> dict[str, dict[str, Any]]:
+    """What a jump must show: never falls, at least 5 flights per 1000 steps rising 0.30 m (a Walker2d's scale:
+    the scheduled flight's apex is g T^2 / 8), on its spot, landing on every foot, upright, labelled ``jump``."""
+    criteria: dict[str, dict[str, Any]] = {
+        "fell": {"max": 0},
+        "length": {"min": 1000, "of": "min"},
+        "flight_phases_per_1000": {"min": 5},
+        "mean_apex_rise": {"min": 0.30},
+        "horizontal_drift": {"max": 1.0, "of": "max"},
+    }
+    if len(spec.feet) > 1:
+        criteria.update(two_footed_landings={"min": 0.8}, duty_factor_gap={"max": 0.1})
+    criteria.update(torso_pitch={"min": -0.3, "max": 0.3}, gait={"equals": "jump"})
+    return criteria
+
+
+def jump(spec: BodySpec) -> dict[str, Any]:
+    """The jump in place, learned in stages that each end when the symptom they fix is gone from the training
+    episodes: first a high jump with flights forgiven (``grounded`` light, no ``one_flight``); then unscheduled
+    flights charged in full; then short episodes (more starts from rest) until falls are rare; then each episode
+    standing first and one flight per scheduled flight; last, a foot lifted in stance charged five times more."""
+    if "jump" not in gaits_of(spec):
+        raise ConfigError(f"{spec.name} has no jump gait; its gaits: {', '.join(gaits_of(spec))}")
+    final = {"gaits": ["jump"], "speed_weight": 0.6, "grounded_weight": 2.0, "stand_first": True,
+             "stance_contact_weight": 1.0}  # fmt: skip
+    lenient = {"stand_first": False, "one_flight": False, "stance_contact_weight": 0.2}
+    curriculum = [
+        {"until": {"signal": "apex_rise", "above": 0.25, "episodes": 40},
+         "env_kwargs": {**lenient, "grounded_weight": 0.3}, "learning_rate": 3.0e-4},
+        {"until": {"signal": "reward:grounded", "above": 0.95, "episodes": 40},
+         "env_kwargs": {**lenient, "grounded_weight": 1.0}, "learning_rate": 3.0e-4},
+        {"until": {"signal": "fell", "below": 0.05, "episodes": 100},
+         "env_kwargs": {**lenient, "max_episode_steps": 200}},
+        {"until": {"signal": "fell", "below": 0.05, "episodes": 60},
+         "env_kwargs": {"max_episode_steps": 300, "stance_contact_weight": 0.2}},
+    ]  # fmt: skip
+    return {
+        "settings": {
+            "total_steps": 8_500_000,
+            "learning_rate": 1.0e-4,
+            "checkpoint_freq": 100_000,
+            "eval_freq": 0,
+            "gamma": 0.995,
+            "env_kwargs": final,
+            "curriculum": curriculum,
+        },
+        "criteria": jump_criteria(spec),
+    }
+
+
+def switch(spec: BodySpec) -> dict[str, Any]:
+    """One brain for walk and jump commands: from the body's walk brain, kickstarted throughout by its walk and jump
+    brains (the commanded gait's teacher), tested on a schedule with two switches each way."""
+    v = spec.walk_speed
+    walker, jumper = brain_name(spec.name, "walk"), brain_name(spec.name, "jump")
+    env_kwargs = {
+        "gaits": ["walk", "jump"],
+        "speed_range": list(WALK_SPEEDS),
+        "switch_interval": list(SWITCH_INTERVAL),
+        "speed_weight": 1.0,
+        "speed_scale": round(2.0 / v, 4),
+        "one_flight": False,
+        "grounded_weight": 0.3,
+        "stance_contact_weight": 1.0,
+    }
+    schedule = f"walk:{_speed(v)}@0,jump@250,walk:{_speed(0.7 * v)}@500,jump@750"
+    return {
+        "settings": {
+            "total_steps": 2_500_000,
+            "learning_rate": 1.0e-4,
+            "gamma": 0.995,
+            "checkpoint_freq": 50_000,
+            "eval_freq": 0,
+            "init_from": walker,
+            "env_kwargs": env_kwargs,
+            "kickstart": {"teachers": {"walk": walker, "jump": jumper}, "weight": 1.0, "anneal_steps": 100_000_000},
+        },
+        "eval_env_kwargs": {"schedule": schedule},
+        "criteria": {
+            "fell": {"max": 0},
+            "length": {"min": 1000, "of": "min"},
+            "switches_followed": {"min": 0.9},
+            "walk_speed_error": {"max": round(0.2 * v, 3)},
+            "walk_flights_per_1000": {"max": 0},
+            "jump_apex_rise": {"min": 0.30},
+        },
+    }
+
+
+#: Templates by gait kind.
+TEMPLATES: dict[str, Callable[[BodySpec], dict[str, Any]]] = {"walk": walk, "jump": jump, "switch": switch}
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` over ``base``, mappings merged key by key (so ``env_kwargs: {crouch: 0.1}`` changes one)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def expand(name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """The full recipe of a template entry ``{template, body, seed, overrides}``: env id, algo, seed, settings,
+    tests; ``template`` and ``body`` are kept for the record."""
+    unknown = set(entry) - set(ENTRY_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"brain {name!r}: unknown key(s) {', '.join(sorted(unknown))}; valid: {', '.join(ENTRY_KEYS)}"
+        )
+    kind, body = entry.get("template"), entry.get("body")
+    if kind not in TEMPLATES:
+        raise ConfigError(f"brain {name!r}: template {kind!r} is not one of {', '.join(TEMPLATES)}")
+    if body not in envs.BODIES:
+        raise ConfigError(f"brain {name!r}: body {body!r} is not registered; valid: {', '.join(envs.BODIES)}")
+    overrides = entry.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"brain {name!r}: overrides must be a mapping of settings, got {overrides!r}")
+    recipe = TEMPLATES[kind](envs.BODIES[body])
+    recipe["settings"] = _merge(recipe["settings"], overrides)
+    return {"env_id": envs.env_id(body, "clock"), "algo": "rppo", "seed": entry.get("seed", 0), "template": kind,
+            "body": body, **recipe}  # fmt: skip

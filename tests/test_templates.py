@@ -1,0 +1,84 @@
+"""Recipe templates: every template resolves on every body (the plug-in biped too), and each gait kind trains end to
+end on a tiny budget."""
+
+from __future__ import annotations
+
+import pytest
+
+import envs
+import plugin_env  # noqa: F401  (registers PluginBiped)
+from agents.config import ConfigError, resolve_config
+from agents.recipes.templates import TEMPLATES, brain_name, expand
+from agents.training.trainer import check_env_config, train
+
+BODIES = sorted(envs.BODIES)
+#: A tiny budget: two envs, rollouts of 128 steps, a small LSTM.
+TINY = {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "policy": {"lstm_hidden_size": 16},
+        "total_steps": 256, "checkpoint_freq": 128, "threads": 1}  # fmt: skip
+
+
+def config_of(kind: str, body: str, **overrides):
+    recipe = expand(f"{body}-{kind}", {"template": kind, "body": body, "overrides": overrides})
+    return recipe, resolve_config(recipe["env_id"], recipe["algo"], {**recipe["settings"], "seed": recipe["seed"]})
+
+
+@pytest.mark.parametrize("body", BODIES)
+@pytest.mark.parametrize("kind", ["walk", "jump"])
+def test_every_template_resolves_on_every_body(kind, body):
+    recipe, config = config_of(kind, body)
+    assert recipe["env_id"] == envs.env_id(body, "clock") and recipe["template"] == kind
+    check_env_config(config)  # every stage's env builds with its settings, every signal is a term of the task
+    spec = envs.BODIES[body]
+    speeds = [test["eval_env_kwargs"].get("schedule", "") for test in recipe.get("also", [])]
+    if kind == "walk":  # speeds scale with the body's walk speed
+        assert recipe["eval_env_kwargs"]["schedule"] == f"walk:{spec.walk_speed:.3g}@0"
+        assert speeds == [f"walk:{0.6 * spec.walk_speed:.3g}@0,walk:{1.2 * spec.walk_speed:.3g}@333,"
+                          f"walk:{0.8 * spec.walk_speed:.3g}@666"]  # fmt: skip
+        assert ("alternation" in recipe["criteria"]) == (len(spec.feet) == 2)
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_the_switch_template_names_the_bodys_own_brains(body):
+    recipe, config = config_of("switch", body)
+    assert config.init_from == brain_name(body, "walk") == f"{body.lower()}-walk"
+    assert config.kickstart["teachers"] == {"walk": f"{body.lower()}-walk", "jump": f"{body.lower()}-jump"}
+    assert "switches_followed" in recipe["criteria"]
+
+
+def test_overrides_merge_into_the_template():
+    recipe, config = config_of("walk", "Walker2d", env_kwargs={"speed_weight": 0.5}, total_steps=1000)
+    assert config.env_kwargs["speed_weight"] == 0.5 and config.env_kwargs["gaits"] == ["walk"]
+    assert config.total_steps == 1000
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"template": "run", "body": "Walker2d"}, "template 'run' is not one of walk, jump, switch"),
+        ({"template": "walk", "body": "Biped"}, "body 'Biped' is not registered; valid: Walker2d"),
+        ({"template": "walk", "body": "Walker2d", "steps": 5}, "unknown key(s) steps; valid: template, body, seed"),
+        ({"template": "walk", "body": "Walker2d", "overrides": [1]}, "overrides must be a mapping of settings"),
+    ],
+)
+def test_bad_template_entries(entry, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        expand("x", entry)
+
+
+def test_each_gait_kind_trains_end_to_end(tmp_path):
+    _, walk = config_of("walk", "Walker2d", **TINY)
+    summary = train(walk, tmp_path / "walk", progress=False)
+    assert summary["steps"] == 256
+    _, jump = config_of("jump", "Walker2d", **TINY)
+    summary = train(jump, tmp_path / "jump", progress=False)
+    assert summary["steps"] == 256 and summary["stage"] == 0 and summary["stages"] == len(jump.curriculum) + 1
+    # The switch starts from and is taught by the walk run here (bundled brain names in the real recipe).
+    walker = str(tmp_path / "walk")
+    _, switch = config_of("switch", "Walker2d", **TINY, init_from=walker,
+                          kickstart={"teachers": {"walk": walker, "jump": walker}})  # fmt: skip
+    summary = train(switch, tmp_path / "switch", progress=False)
+    assert summary["steps"] == 256
+
+
+def test_every_template_is_listed():
+    assert set(TEMPLATES) == {"walk", "jump", "switch"}
