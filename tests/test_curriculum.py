@@ -7,9 +7,9 @@ import json
 import re
 
 import numpy as np
+import plugin_env  # noqa: F401  (registers ScriptedScore-v0)
 import pytest
 
-import plugin_env  # noqa: F401  (registers ScriptedScore-v0)
 from agents.config import ConfigError, resolve_config
 from agents.training.curriculum import EpisodeSignals, holds, read_advances, record_advance, stage_at
 from agents.training.trainer import _first_stage, check_env_config, train
@@ -109,7 +109,7 @@ def test_bad_conditions(until, message):
 def test_a_reward_signal_names_a_weighted_term_of_the_task():
     config = resolve_config(SCRIPTED, "rppo", _scripted(96))
     config.curriculum = [{"until": {"signal": "reward:unused", "above": 0.5}, "env_kwargs": {}}]
-    with pytest.raises(ConfigError, match="'reward:unused' is not a weighted reward term .*; valid: reward:score"):
+    with pytest.raises(ConfigError, match=r"'reward:unused' is not a weighted reward term .*; valid: reward:score"):
         check_env_config(config)
 
 

@@ -3,10 +3,10 @@ end on a tiny budget."""
 
 from __future__ import annotations
 
+import plugin_env  # noqa: F401  (registers PluginBiped)
 import pytest
 
 import envs
-import plugin_env  # noqa: F401  (registers PluginBiped)
 from agents.config import ConfigError, resolve_config
 from agents.recipes.templates import TEMPLATES, brain_name, expand
 from agents.training.trainer import check_env_config, train
@@ -46,7 +46,7 @@ def test_the_switch_template_names_the_bodys_own_brains(body):
 
 
 def test_overrides_merge_into_the_template():
-    recipe, config = config_of("walk", "Walker2d", env_kwargs={"speed_weight": 0.5}, total_steps=1000)
+    _, config = config_of("walk", "Walker2d", env_kwargs={"speed_weight": 0.5}, total_steps=1000)
     assert config.env_kwargs["speed_weight"] == 0.5 and config.env_kwargs["gaits"] == ["walk"]
     assert config.total_steps == 1000
 
