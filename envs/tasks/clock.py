@@ -26,6 +26,20 @@ def parse_clock_schedule(text: str, spec: BodySpec) -> tuple[Command, ...]:
     return parse_schedule(text, tuple(catalogue), in_place)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Step:
+    """What every reward term of one step reads."""
+
+    reading: BodyReading
+    action: np.ndarray
+    #: Each foot's smooth stance indicator (all 1 while the episode stands first).
+    stance: tuple[float, ...]
+    #: How much the schedule has every foot in swing: the product of the swing indicators.
+    swing_all: float
+    #: Mean squared change of the action since the last step (0 at the first).
+    change: float
+
+
 class ClockTask(Task):
     """Step to a gait clock: each foot stands and swings when the body's gait schedule says, at a commanded speed.
 
@@ -53,7 +67,9 @@ class ClockTask(Task):
 
     ## Rewards
     Every term is ``weight * exp(-scale * error)`` (or ``weight`` times a fraction), so it lies in ``[0, weight]``
-    and none can be farmed. ``S_i`` is foot ``i``'s smooth stance indicator
+    and none can be farmed. Each term is one method (``_<term>``, returning its error or its fraction) and two
+    numbers, its weight and its scale (``weights`` and ``scales``, from the ``<term>_weight`` and ``<term>_scale``
+    arguments), as MuJoCo Playground's locomotion rewards are. ``S_i`` is foot ``i``'s smooth stance indicator
     (:func:`~envs.clock.stance_indicator`, blur ``indicator_width``), ``1 - S_i`` its swing indicator.
 
     | term           | error (or pay)                                                                            |
@@ -243,6 +259,9 @@ class ClockTask(Task):
         self._flown = False  # the body was airborne in the current scheduled flight
         self._landed = False  # ... and has touched the floor since
         self.indicator_width = float(indicator_width)
+        #: Each term's weight, and the scale of the error of each term paid as ``weight * exp(-scale * error)``
+        #: (terms without a scale pay ``weight`` times a fraction): a new term is a ``_<name>`` method and its two
+        #: numbers here (the shape of MuJoCo Playground's reward configs).
         self.weights = {
             "swing_force": swing_force_weight,
             "stance_contact": stance_contact_weight,
@@ -255,16 +274,19 @@ class ClockTask(Task):
             "action_rate": action_rate_weight,
             "ctrl": ctrl_weight,
         }
-        self.swing_force_scale = swing_force_scale
-        self.stance_speed_scale = stance_speed_scale
-        self.speed_scale = speed_scale
+        self.scales = {
+            "swing_force": swing_force_scale,
+            "stance_speed": stance_speed_scale,
+            "speed": speed_scale,
+            "upright": upright_scale,
+            "height": height_scale,
+            "action_rate": action_rate_scale,
+            "ctrl": ctrl_scale,
+        }
+        self._terms = tuple((name, getattr(self, f"_{name}"), self.scales.get(name)) for name in self.terms)
         self.speed_deadzone = speed_deadzone
-        self.upright_scale = upright_scale
-        self.height_scale = height_scale
         self.height_deadzone = height_deadzone
         self.crouch = crouch
-        self.action_rate_scale = action_rate_scale
-        self.ctrl_scale = ctrl_scale
         self.np_random = np.random.default_rng()
         self.catalogue: dict[str, Gait] = {}
         self.schedule: tuple[Command, ...] = ()
@@ -395,71 +417,111 @@ class ClockTask(Task):
         self._positions.append(tuple(reading.com_position[:2].tolist()))
 
     def reward_terms(self, reading: BodyReading, action: np.ndarray, base_info: Mapping[str, Any]) -> dict[str, float]:
+        self._advance_clock()
+        step = self._step_state(reading, action)
+        terms = {}
+        for name, term, scale in self._terms:
+            value = term(step)
+            terms[name] = self.weights[name] * (value if scale is None else math.exp(-scale * value))
+        self._next_command()
+        return terms
+
+    def _advance_clock(self) -> None:
+        """Move the clock on one step; the speed average restarts when a new gait takes over, and a standing start
+        ends when the clock passes 0."""
         clock = self.clock
         before = clock.phase
         if clock.advance(self.dt):
             self._activate(self.speed)
         if self.standing and clock.phase < before:
             self.standing = False  # the clock passed 0: the schedule starts
+
+    def _step_state(self, reading: BodyReading, action: np.ndarray) -> _Step:
+        """What the terms share this step: each foot's stance indicator, the body's reading, the action and the
+        schedule's flight bookkeeping (one flight per scheduled flight)."""
+        clock = self.clock
         stance = (1.0,) * len(clock.gait.offsets) if self.standing else clock.stance(self.indicator_width)
-        forces, speeds = reading.foot_forces, reading.foot_speeds
-        n = len(stance)
-        swing_force = sum((1.0 - s) * f for s, f in zip(stance, forces, strict=True)) / n
-        hovering = sum(s * (not c) for s, c in zip(stance, reading.foot_contacts, strict=True)) / n
-        stance_speed = sum(s * v for s, v in zip(stance, speeds, strict=True)) / n
-        # The speed over the last cycle: the centre of mass's displacement over up to one period.
+        # How much the schedule has every foot in swing (a flight, for gaits that have one).
+        swing_all = 1.0
+        for s in stance:
+            swing_all *= 1.0 - s
+        # One flight per scheduled flight: after the body has flown and landed, leaving the floor again is a rebound.
+        in_flight = not self.standing and clock.gait.airborne(clock.phase)
+        if in_flight and not self._in_flight:
+            self._flown = self._landed = False
+        self._in_flight = in_flight
+        if reading.airborne and (in_flight or swing_all > 0.5):
+            self._flown = True
+        elif self._flown and not reading.airborne and self.one_flight:
+            self._landed = True
+        change = 0.0
+        if self.last_action is not None:
+            change = mean_square(action - self.last_action)
+        self.last_action = np.array(action, dtype=np.float64)
+        return _Step(reading, action, stance, swing_all, change)
+
+    # One method per reward term: the error of a term with a scale, the pay (a fraction) of one without.
+
+    def _swing_force(self, step: _Step) -> float:
+        """Mean over feet of the floor force (body weights) on a foot due in swing."""
+        forces = step.reading.foot_forces
+        return sum((1.0 - s) * f for s, f in zip(step.stance, forces, strict=True)) / len(step.stance)
+
+    def _stance_contact(self, step: _Step) -> float:
+        """One less the mean over feet of a foot due in stance hovering off the floor."""
+        contacts = step.reading.foot_contacts
+        return 1.0 - sum(s * (not c) for s, c in zip(step.stance, contacts, strict=True)) / len(step.stance)
+
+    def _grounded(self, step: _Step) -> float:
+        """One less every foot off the floor outside the scheduled flight (or after its one flight)."""
+        free = 0.0 if self._landed else step.swing_all
+        return 1.0 - (1.0 - free) * step.reading.airborne
+
+    def _stance_speed(self, step: _Step) -> float:
+        """Mean over feet of the speed (m/s) of a foot due in stance."""
+        speeds = step.reading.foot_speeds
+        return sum(s * v for s, v in zip(step.stance, speeds, strict=True)) / len(step.stance)
+
+    def _speed(self, step: _Step) -> float:
+        """Distance of the centre of mass's velocity over the last cycle from the command, less the deadzone."""
         positions = self._positions
-        x, y = reading.com_position[:2].tolist()
+        x, y = step.reading.com_position[:2].tolist()
         positions.append((x, y))
         while len(positions) > self._window + 1:
             positions.popleft()
         span = (len(positions) - 1) * self.dt
         x0, y0 = positions[0]
         vx, vy = ((x - x0) / span, (y - y0) / span) if span > 0 else (0.0, 0.0)
-        speed_error = max(0.0, math.hypot(vx - self.speed, vy) - self.speed_deadzone)
-        # How much the schedule has every foot in swing (a flight, for gaits that have one).
-        swing_all = 1.0
-        for s in stance:
-            swing_all *= 1.0 - s
-        gait = clock.gait
-        # One flight per scheduled flight: after the body has flown and landed, leaving the floor again is a rebound.
-        in_flight = not self.standing and gait.airborne(clock.phase)
-        if in_flight and not self._in_flight:
-            self._flown = self._landed = False
-        self._in_flight = in_flight
-        airborne = reading.airborne
-        if airborne and (in_flight or swing_all > 0.5):
-            self._flown = True
-        elif self._flown and not airborne and self.one_flight:
-            self._landed = True
-        free = 0.0 if self._landed else swing_all
-        reference = 0.0 if self.standing else rise_reference(gait, clock.phase, self.crouch)
-        height_gap = abs(reading.com_rise - reference)
-        height_error = max(0.0, height_gap - self.height_deadzone)
-        # Upward speed in a scheduled flight, in units of the take-off speed of that flight (g T / 2): a dense hint
-        # towards an explosive take-off, never paid on the way down.
-        takeoff_speed = 0.5 * GRAVITY * gait.flight_time()
-        launch = 0.0
+        return max(0.0, math.hypot(vx - self.speed, vy) - self.speed_deadzone)
+
+    def _upright(self, step: _Step) -> float:
+        """``1 - cos`` of the torso's tilt from vertical."""
+        return 1.0 - step.reading.torso_upright
+
+    def _height(self, step: _Step) -> float:
+        """Distance of the centre-of-mass rise from the schedule's, less the deadzone."""
+        clock = self.clock
+        reference = 0.0 if self.standing else rise_reference(clock.gait, clock.phase, self.crouch)
+        return max(0.0, abs(step.reading.com_rise - reference) - self.height_deadzone)
+
+    def _launch(self, step: _Step) -> float:
+        """Upward speed in a scheduled flight, in units of the flight's take-off speed (g T / 2), capped at 1: a dense
+        hint towards an explosive take-off, never paid on the way down."""
+        takeoff_speed = 0.5 * GRAVITY * self.clock.gait.flight_time()
         if takeoff_speed > 0 and not self.standing:
-            launch = min(max(float(reading.com_velocity[2]) / takeoff_speed, 0.0), 1.0) * swing_all
-        change = 0.0
-        if self.last_action is not None:
-            change = mean_square(action - self.last_action)
-        self.last_action = np.array(action, dtype=np.float64)
-        w = self.weights
-        terms = {
-            "swing_force": w["swing_force"] * math.exp(-self.swing_force_scale * swing_force),
-            "stance_contact": w["stance_contact"] * (1.0 - hovering),
-            "grounded": w["grounded"] * (1.0 - (1.0 - free) * airborne),
-            "stance_speed": w["stance_speed"] * math.exp(-self.stance_speed_scale * stance_speed),
-            "speed": w["speed"] * math.exp(-self.speed_scale * speed_error),
-            "upright": w["upright"] * math.exp(-self.upright_scale * (1.0 - reading.torso_upright)),
-            "height": w["height"] * math.exp(-self.height_scale * height_error),
-            "launch": w["launch"] * launch,
-            "action_rate": w["action_rate"] * math.exp(-self.action_rate_scale * change),
-            "ctrl": w["ctrl"] * math.exp(-self.ctrl_scale * mean_square(action)),
-        }
-        # The next command applies from the next step on.
+            return min(max(float(step.reading.com_velocity[2]) / takeoff_speed, 0.0), 1.0) * step.swing_all
+        return 0.0
+
+    def _action_rate(self, step: _Step) -> float:
+        """Mean squared change of the action since the last step."""
+        return step.change
+
+    def _ctrl(self, step: _Step) -> float:
+        """Mean squared action."""
+        return mean_square(step.action)
+
+    def _next_command(self) -> None:
+        """Count the step; a command due after it (or a random one whose time has come) applies from the next."""
         self.step_count += 1
         if self.episode_schedule:
             due = self._due.get(self.step_count)
@@ -467,4 +529,3 @@ class ClockTask(Task):
                 self._command(self.catalogue[due.gait], due.speed)
         elif self.step_count >= self.next_switch:
             self._draw()
-        return terms
