@@ -9,11 +9,12 @@ export MUJOCO_GL ?= egl
 
 .PHONY: setup demo test lint
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every package to the versions the bundled brains and golden files were checked under.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e ".[dev,sweeps]"
+	$(PY) -m pip install --quiet -c constraints.txt $(TORCH)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,sweeps]"
 	touch $@
 
 setup: $(VENV)/.installed
