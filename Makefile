@@ -19,11 +19,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 setup: $(VENV)/.installed
 
-# One filmed episode (500 steps) per bundled brain, two brains at a time: one core each (one torch and one renderer
-# thread).
+# One filmed episode per bundled brain in its test env (500 steps; the switching brain through its schedule's walk,
+# jump, walk and jump), two brains at a time, each on one core (one torch and one renderer thread).
 demo: setup
-	@$(PY) evaluate.py --list | cut -f1 | OMP_NUM_THREADS=1 LP_NUM_THREADS=1 xargs -P 2 -I{} \
-		$(PY) evaluate.py {} --episodes 1 --steps 500 --video videos/{}.mp4
+	@$(PY) -m agents brains film
 
 lint: setup
 	$(PY) -m ruff check .

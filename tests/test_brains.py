@@ -365,3 +365,36 @@ def test_a_missing_model_path_is_named_as_missing_with_the_newest_zips_beside_it
         find_brain(tmp_path / "ckpt_1500000_steps.zip")
     with pytest.raises(RunError, match=r"does not exist$"):
         find_brain(tmp_path / "gone" / "model.zip")
+
+
+def test_film_runs_through_a_switching_schedule():
+    from agents.cli.brains import FILM_AFTER_LAST, FILM_STEPS, film_steps
+
+    assert film_steps(None) == film_steps({"schedule": "walk:1.0@0"}) == FILM_STEPS
+    assert film_steps({"schedule": "walk:1.0@0,jump@250,walk:0.7@500,jump@750"}) == 750 + FILM_AFTER_LAST
+
+
+def test_film_writes_a_video_per_brain(tmp_path, monkeypatch):
+    """``brains film`` (make demo) films each named bundled brain in its test env, and refuses an unknown one."""
+    from agents.cli import brains
+
+    calls = []
+
+    class Process:
+        def __init__(self, command, env):
+            calls.append(command)
+            assert env["OMP_NUM_THREADS"] == "1"
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(brains.subprocess, "Popen", Process)
+    name = next(iter(bundled_brains()))
+    assert brains.main(["film", name, "--out", str(tmp_path)]) == 0
+    (command,) = calls
+    assert command[3:6] == ["evaluate", name, "--episodes"] and command[command.index("--video") + 1] == str(
+        tmp_path / f"{name}.mp4"
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        brains.main(["film", "no-such-brain"])
+    assert exit_info.value.code == 2

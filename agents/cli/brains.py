@@ -7,11 +7,16 @@ neuromotor brains bundle walker2d-jump RUN  # measure a run (or RUN/best/model.z
 neuromotor brains select walker2d-jump RUN  # choose the run's checkpoint on validation seeds; measure, bundle
 neuromotor brains table [--readme]          # the metrics table (and the README's table and previews)
 neuromotor brains preview walker2d-walk     # (re)write its README GIF, agents/brains/bundled/<name>/preview.gif
+neuromotor brains film [NAME] [--out DIR]   # film every bundled brain (or one) in its test env: videos/<name>.mp4
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +26,38 @@ from agents.recipes import bundling
 from agents.recipes.book import load_recipes
 from agents.recipes.selection import select_checkpoint
 
-COMMANDS = ("list", "train", "check", "bundle", "select", "table", "preview")
+COMMANDS = ("list", "train", "check", "bundle", "select", "table", "preview", "film")
+#: Steps a film shows of a brain with one gait, and after the last command of a test schedule that switches.
+FILM_STEPS, FILM_AFTER_LAST = 500, 250
+
+
+def film_steps(env_kwargs: dict[str, Any] | None) -> int:
+    """How long a brain's film runs: :data:`FILM_STEPS`, or through every command of its test schedule and
+    :data:`FILM_AFTER_LAST` steps beyond the last (the switching brain's walk, jump, walk, jump)."""
+    schedule = str((env_kwargs or {}).get("schedule") or "")
+    starts = [int(part.rsplit("@", 1)[1]) for part in schedule.split(",") if "@" in part]
+    return max(FILM_STEPS, max(starts, default=0) + FILM_AFTER_LAST)
+
+
+def film(recipes: dict[str, dict[str, Any]], names: list[str], out: Path, jobs: int = 2) -> int:
+    """Film each bundled brain's first test episode in its test env (its recipe's schedule) into ``out/NAME.mp4``,
+    ``jobs`` at a time, each on one core (one torch and one renderer thread); returns the worst exit status."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LP_NUM_THREADS": "1"}
+    commands = []
+    for name in names:
+        kwargs = recipes[name].get("eval_env_kwargs") or {}
+        command = [sys.executable, "-m", "agents", "evaluate", name, "--episodes", "1", "--steps",
+                   str(film_steps(kwargs)), "--video", str(out / f"{name}.mp4")]  # fmt: skip
+        commands.append(command + (["--env-kwargs", json.dumps(kwargs)] if kwargs else []))
+    worst = 0
+    running: list[subprocess.Popen] = []
+    for command in commands:
+        while len(running) >= jobs:
+            worst = max(worst, running.pop(0).wait())
+        running.append(subprocess.Popen(command, env=env))
+    for process in running:
+        worst = max(worst, process.wait())
+    return worst
 
 
 def print_checks(name: str, checks: list[dict[str, Any]]) -> None:
@@ -43,6 +79,12 @@ def _brains(args: argparse.Namespace, parser: OneLineParser) -> int:
             bundling.write_readme_table()
         print(bundling.metrics_table())
         return 0
+    if args.command == "film":
+        names = [args.name] if args.name else list(bundled_brains())
+        unknown = [n for n in names if n not in bundled_brains()]
+        if unknown:
+            parser.error(f"{unknown[0]!r} is not a bundled brain; valid: {', '.join(bundled_brains())}")
+        return film(recipes, names, args.out)
     if args.name is None:
         parser.error(f"{args.command} needs a brain name: neuromotor brains {args.command} NAME; valid: "
                      f"{', '.join(recipes)}")  # fmt: skip
@@ -88,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="override the recipe's training steps")
     parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
     parser.add_argument("--readme", action="store_true", help="with table: write it into README.md")
+    parser.add_argument("--out", type=Path, default=Path("videos"), help="film: where the videos go")
     args = parser.parse_args(argv)
     positive(parser, args, "steps")
     return run_command(parser, lambda: _brains(args, parser))
