@@ -46,9 +46,9 @@ def test_the_switch_template_names_the_bodys_own_brains(body):
 
 
 def test_overrides_merge_into_the_template():
-    _, config = config_of("walk", "Walker2d", env_kwargs={"speed_weight": 0.5}, total_steps=1000)
+    _, config = config_of("walk", "Walker2d", env_kwargs={"speed_weight": 0.5}, total_steps=100_000)
     assert config.env_kwargs["speed_weight"] == 0.5 and config.env_kwargs["gaits"] == ["walk"]
-    assert config.total_steps == 1000
+    assert config.total_steps == 100_000
 
 
 @pytest.mark.parametrize(
