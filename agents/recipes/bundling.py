@@ -215,8 +215,11 @@ def metrics_table() -> str:
         checks = all_checks(report)
         passed = sum(row["passed"] for row in checks)
         steps, seconds = report["training"]["env_steps"], report["training"]["wall_clock_seconds"]
-        if seconds is not None:  # and the runs its recipe chains first
-            seconds += sum(link["wall_clock_seconds"] or 0.0 for link in report["training"].get("chain", []))
+        chain = report["training"].get("chain", [])  # the runs its recipe trains first count as well
+        if steps is not None:
+            steps += sum(link["env_steps"] or 0 for link in chain)
+        if seconds is not None:
+            seconds += sum(link["wall_clock_seconds"] or 0.0 for link in chain)
         cells = [
             f"`{name}`",
             "n/a" if steps is None else f"{steps:,}",
