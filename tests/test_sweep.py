@@ -226,3 +226,48 @@ def test_a_trial_stopped_after_its_last_checkpoint_finishes_from_it(tmp_path):
     result = runner.run_trial(trial_spec)
     assert result["training"]["finished_from_checkpoint"].endswith("ckpt_128_steps.zip")
     assert (run_dir / "model.zip").is_file() and (run_dir / "trial.json").is_file()
+
+
+def _recipes_benchmark():
+    import importlib.util
+
+    loader = importlib.util.spec_from_file_location("recipes_benchmark", ROOT / "benchmarks" / "recipes.py")
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    return module
+
+
+def test_the_recipe_benchmark_prints_its_table(tmp_path, capsys):
+    """``benchmarks/recipes.py`` trains a template on a seed through the sweep engine, judges the model on every
+    test of the recipe, finds the first passing checkpoint (none, at this budget) and prints the table."""
+    bench = _recipes_benchmark()
+    tiny = ["n_envs=2", "n_steps=32", "batch_size=32", "n_epochs=1", "policy.lstm_hidden_size=8",
+            "checkpoint_freq=64", "threads=1"]  # fmt: skip
+    out = tmp_path / "table.md"
+    argv = ["walk", "--body", "Walker2d", "--seeds", "0", "--steps", "128", "--episodes", "1", "--first-pass", "1",
+            "--cpus-per-trial", "1", "--run-dir", str(tmp_path / "sweep"), "--out", str(out)]  # fmt: skip
+    for setting in tiny:
+        argv += ["--set", setting]
+    assert bench.main(argv) == 0
+    table = out.read_text()
+    assert "| seed | meets definition | criteria passed | train min | steps | first pass (steps) |" in table
+    assert "| 0 | no |" in table and "0 of 1 seeds meet the definition." in table
+    trial = json.loads((tmp_path / "sweep" / "trials" / "set00-s0" / "trial.json").read_text())
+    assert len(trial["tests"]) == 2 and trial["passed"] is False and trial["first_pass_steps"] is None
+    assert trial["training"]["stages"] == 2  # the walk's first stage (the walk speed alone) and the rest
+    assert table in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--body", "Walker2d"], "'run' is neither a template (walk, jump, switch) nor a recipe"),
+        (["walk"], "template 'walk' needs --body"),
+        (["walker2d-walk", "--body", "Hopper"], "--body is for templates"),
+        (["walker2d-gait"], "a recipe with a chain or distillation is not one run per seed"),
+    ],
+)
+def test_the_recipe_benchmark_refuses_bad_input(argv, message, capsys):
+    assert _recipes_benchmark().main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
