@@ -22,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 
+from agents.cli.parsing import OneLineParser, non_negative, positive, run_command
 from agents.config import ConfigError, parse_override
 from agents.constants import TEST_EPISODES
 from agents.recipes.book import load_recipes, recipe_tests
@@ -96,7 +97,7 @@ def table(label: str, sweep, sweep_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="recipes", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe", help=f"a template ({', '.join(TEMPLATES)}) with --body, or a bundled recipe's name")
     parser.add_argument("--body", help="the body a template runs on (a registered body: Walker2d, ...)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -107,20 +108,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, help="the sweep's folder (default runs/recipes/<recipe>)")
     parser.add_argument("--ray-address", help="a Ray cluster (default: a local Ray)")
     parser.add_argument("--max-concurrent", type=int, default=1, help="trials at once (default 1: a small machine)")
-    parser.add_argument("--cpus-per-trial", type=int, default=min(2, len(os.sched_getaffinity(0))))
+    parser.add_argument("--cpus-per-trial", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
     args = parser.parse_args(argv)
-    try:
-        label, recipe = recipe_of(args.recipe, args.body)
-        sweep = parse_sweep(
-            sweep_of(label, recipe, args.seeds, args.steps, args.first_pass, args.episodes, args.set), "recipe"
-        )
-        sweep_dir = args.run_dir or Path("runs/recipes") / label
-        outcome = run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
-                            cpus_per_trial=args.cpus_per_trial)  # fmt: skip
-    except ConfigError as exc:
-        print(f"recipes: {exc}", file=sys.stderr)
-        return 2
+    positive(parser, args, "steps", "episodes", "max_concurrent", "cpus_per_trial")
+    non_negative(parser, args, "first_pass")
+    return run_command(parser, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    label, recipe = recipe_of(args.recipe, args.body)
+    sweep = parse_sweep(sweep_of(label, recipe, args.seeds, args.steps, args.first_pass, args.episodes, args.set),
+                        "recipe")  # fmt: skip
+    if args.out is not None and not args.out.parent.is_dir():
+        raise ConfigError(f"--out {str(args.out)!r}: its folder does not exist")
+    sweep_dir = args.run_dir or Path("runs/recipes") / label
+    outcome = run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
+                        cpus_per_trial=args.cpus_per_trial)  # fmt: skip
     text = table(label, sweep, sweep_dir)
     print(text)
     if args.out:

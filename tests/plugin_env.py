@@ -44,7 +44,7 @@ if "CrashingWalker-v0" not in gym.registry:
 class ScriptedScore(gym.Env):
     """A curriculum's scripted signal: episodes of ``length`` steps whose reward term ``score`` (weight 1) pays
     ``min(1, episode / ramp)`` every step of this env's ``episode``-th episode, and which fall (terminate) while
-    ``episode < falls``. ``level`` (a stage's setting) is reported in ``info``."""
+    ``episode < falls``. ``level`` (a stage's setting) is reported as the term ``level`` (``level / 10``)."""
 
     observation_space = gym.spaces.Box(-1.0, 1.0, (2,))
     action_space = gym.spaces.Box(-1.0, 1.0, (1,))
@@ -53,7 +53,7 @@ class ScriptedScore(gym.Env):
         import types
 
         self.length, self.ramp, self.falls, self.level = length, ramp, falls, level
-        self.task = types.SimpleNamespace(weights={"score": 1.0, "unused": 0.0})
+        self.task = types.SimpleNamespace(weights={"score": 1.0, "unused": 0.0, "level": 1.0})
         self.episode, self.t = -1, 0
 
     def reset(self, *, seed=None, options=None):
@@ -64,7 +64,8 @@ class ScriptedScore(gym.Env):
     def step(self, action):
         self.t += 1
         score = min(1.0, self.episode / self.ramp)
-        info = {"reward_score": score, "level": self.level, "airborne": self.t % 4 == 0, "com_rise": 0.1 * self.t}
+        info = {"reward_score": score, "reward_level": self.level / 10, "airborne": self.t % 4 == 0,
+                "com_rise": 0.1 * self.t}  # fmt: skip
         terminated = self.episode < self.falls and self.t == self.length
         return self.observation_space.sample() * 0, score, terminated, False, info
 

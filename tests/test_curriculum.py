@@ -40,15 +40,27 @@ def test_episode_signals_from_infos():
     assert signals.value("reward:height", 2) is None
 
 
+def test_a_resume_from_before_an_advance_forgets_it(tmp_path):
+    """An advance recorded past the checkpoint a run resumes from is made again, not kept: a later stop still in the
+    old stage must not resume in the next."""
+    record_advance(tmp_path, 0, 2000, "fell below 0.1 over 20 episodes", 0.05)
+    plan = [{"until": {"signal": "fell", "below": 0.1}}, {"until": 9000}]
+    assert _first_stage(plan, tmp_path, 1500) == 0 and read_advances(tmp_path) == []
+    record_advance(tmp_path, 0, 2000, "fell below 0.1 over 20 episodes", 0.05)
+    record_advance(tmp_path, 1, 2500, "9000 steps", None)  # more advances than the plan has stages
+    assert _first_stage(plan, tmp_path, 3000) == 1
+
+
 def test_holds_is_strict():
     assert holds({"signal": "fell", "below": 0.1}, 0.05) and not holds({"signal": "fell", "below": 0.1}, 0.1)
     assert holds({"signal": "length", "above": 500}, 501) and not holds({"signal": "length", "above": 500}, 500)
 
 
 def _scripted(total: int, ramp: int = 10, **more) -> dict:
-    stage = {"until": {"signal": "reward:score", "above": 0.5, "episodes": 2}, "env_kwargs": {"level": 1}}
+    stage = {"until": {"signal": "reward:score", "above": 0.5, "episodes": 2}, "env_kwargs": {"level": 1},
+             "learning_rate": 1e-3}  # fmt: skip
     return {**TINY_SCRIPTED, "total_steps": total, "env_kwargs": {"level": 2, "ramp": ramp}, "curriculum": [stage],
-            **more}  # fmt: skip
+            "learning_rate": 2e-4, **more}  # fmt: skip
 
 
 def test_stage_advances_when_its_signal_crosses_and_not_before(tmp_path):
@@ -121,4 +133,9 @@ def test_advances_reach_tensorboard(tmp_path):
     events.Reload()
     stages = {e.step: e.value for e in events.Scalars("curriculum/stage")}
     assert stages[112] == 0 and stages[114 + 16] == 1
+    # Each stage ran in its own env settings (level 1, then the run's 2) and at its own learning rate.
+    levels = {e.step: e.value for e in events.Scalars("reward/level")}
+    assert levels[112] == pytest.approx(0.1) and levels[114 + 16] == pytest.approx(0.2)
+    rates = {e.step: e.value for e in events.Scalars("train/learning_rate")}
+    assert rates[112] == pytest.approx(1e-3) and rates[114 + 2 * 16] == pytest.approx(2e-4)  # logged after an update
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["stage"] == 1

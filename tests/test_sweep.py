@@ -265,9 +265,13 @@ def test_the_recipe_benchmark_prints_its_table(tmp_path, capsys):
         (["walk"], "template 'walk' needs --body"),
         (["walker2d-walk", "--body", "Hopper"], "--body is for templates"),
         (["walker2d-gait"], "a recipe with a chain or distillation is not one run per seed"),
+        (["walk", "--body", "Walker2d", "--out", "/no/such/folder/t.md"], "--out '/no/such/folder/t.md': its folder"),
+        (["walk", "--body", "Walker2d", "--steps", "0"], "--steps must be >= 1, got 0"),
     ],
 )
 def test_the_recipe_benchmark_refuses_bad_input(argv, message, capsys):
-    assert _recipes_benchmark().main(argv) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        _recipes_benchmark().main(argv)
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1

@@ -5,7 +5,7 @@ make and CI install, so CI checks that training is unchanged; the default traini
 it (first recorded before the speed work of issue 19, on the walk task). Float results differ between library
 releases and thread counts, so the record names its versions, the run uses one torch thread, and under other
 versions the test skips. To record it anew (new versions, or an intended change of training):
-``NEUROMOTOR_WRITE_GOLDEN=1 python -m pytest tests/test_train_golden.py``.
+``NEUROMOTOR_WRITE_GOLDEN_TRAINING=1 python -m pytest tests/test_train_golden.py``.
 """
 
 import hashlib
@@ -54,8 +54,9 @@ def digest() -> str:
 
 
 def test_default_training_is_bit_identical_to_the_record(one_thread):
-    if os.environ.get("NEUROMOTOR_WRITE_GOLDEN"):
+    if os.environ.get("NEUROMOTOR_WRITE_GOLDEN_TRAINING"):
         GOLDEN.write_text(json.dumps({"digest": digest(), "versions": VERSIONS, "env_id": ENV_ID}, indent=2) + "\n")
+        pytest.skip(f"recorded the golden training run anew in {GOLDEN}")
     golden = json.loads(GOLDEN.read_text())
     if golden["versions"] != VERSIONS:
         pytest.skip(f"the golden training run was recorded under {golden['versions']}, not {VERSIONS}")

@@ -53,11 +53,16 @@ def film(recipes: dict[str, dict[str, Any]], names: list[str], out: Path, jobs: 
     running: list[subprocess.Popen] = []
     for command in commands:
         while len(running) >= jobs:
-            worst = max(worst, running.pop(0).wait())
+            worst = max(worst, _status(running.pop(0).wait()))
         running.append(subprocess.Popen(command, env=env))
     for process in running:
-        worst = max(worst, process.wait())
+        worst = max(worst, _status(process.wait()))
     return worst
+
+
+def _status(code: int) -> int:
+    """A child's exit code as ours: a child killed by a signal (a negative code) fails too."""
+    return 0 if code == 0 else max(code, 1)
 
 
 def print_checks(name: str, checks: list[dict[str, Any]]) -> None:

@@ -44,7 +44,8 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
                               "first may set init_from, and distill cannot be combined with it")  # fmt: skip
         also = recipe.get("also", [])
         if not (isinstance(also, list) and all(isinstance(t, dict) and set(t) == {"eval_env_kwargs", "criteria"}
-                                               for t in also)):  # fmt: skip
+                                               and isinstance(t["eval_env_kwargs"], dict)
+                                               and isinstance(t["criteria"], dict) for t in also)):  # fmt: skip
             raise ConfigError(f"{path}: brain {name!r}: also must be a list of {{eval_env_kwargs, criteria}} tests")
         rules = recipe.get("distill")
         if "distill" in recipe and not (isinstance(rules, dict) and isinstance(rules.get("teachers"), dict)

@@ -11,7 +11,7 @@ from agents.config import ConfigError
 from agents.constants import VALIDATION_SEED
 from agents.evaluation.criteria import criteria_met
 from agents.evaluation.rollout import Episode, evaluate_brain
-from agents.recipes.book import select_rules
+from agents.recipes.book import recipe_tests, select_rules
 from agents.runs import RunError, checkpoint_paths, checkpoint_steps, copy_file, load_run_config, write_json
 
 
@@ -58,17 +58,18 @@ def select_checkpoint(recipe: dict[str, Any], run_dir: Path, *, log: Callable[[s
     candidates = _candidates(steps, rules["from"], rules["every"])
     if not candidates:
         raise RunError(f"{str(run_dir)!r} has no usable checkpoint from {rules['from']} steps on")
-    env_kwargs, criteria = recipe.get("eval_env_kwargs"), recipe["criteria"]
+    tests = recipe_tests(recipe)
     passed: dict[int, int] = {}  # validation episodes that pass, per checkpoint
     met: dict[int, int] = {}  # criteria met, summed over the validation episodes, per checkpoint
     seen: dict[int, int] = {}  # validation episodes run, per checkpoint
 
     def score(n: int, count: int) -> None:
         first = VALIDATION_SEED + seen.get(n, 0)
-        episodes, _ = run_episodes(str(checkpoint_paths(folder, n).model), env_kwargs, first, count)
-        episodes_passed, criteria_passed = criteria_met(episodes, criteria)
-        passed[n] = passed.get(n, 0) + episodes_passed
-        met[n] = met.get(n, 0) + criteria_passed
+        # Over every test of the recipe: episodes passing counts the test passed least often.
+        scores = [criteria_met(run_episodes(str(checkpoint_paths(folder, n).model), env_kwargs, first, count)[0],
+                               criteria) for env_kwargs, criteria in tests]  # fmt: skip
+        passed[n] = passed.get(n, 0) + min(episodes_passed for episodes_passed, _ in scores)
+        met[n] = met.get(n, 0) + sum(criteria_passed for _, criteria_passed in scores)
         seen[n] = seen.get(n, 0) + count
         log(
             f"select: {n} steps: {passed[n]} of {seen[n]} validation episodes pass, "

@@ -208,9 +208,9 @@ def expand(name: str, entry: dict[str, Any]) -> dict[str, Any]:
             f"brain {name!r}: unknown key(s) {', '.join(sorted(unknown))}; valid: {', '.join(ENTRY_KEYS)}"
         )
     kind, body = entry.get("template"), entry.get("body")
-    if kind not in TEMPLATES:
+    if not isinstance(kind, str) or kind not in TEMPLATES:
         raise ConfigError(f"brain {name!r}: template {kind!r} is not one of {', '.join(TEMPLATES)}")
-    if body not in envs.BODIES:
+    if not isinstance(body, str) or body not in envs.BODIES:
         raise ConfigError(f"brain {name!r}: body {body!r} is not registered; valid: {', '.join(envs.BODIES)}")
     overrides = entry.get("overrides") or {}
     if not isinstance(overrides, dict):

@@ -118,6 +118,13 @@ def _label(overrides: dict[str, Any]) -> str:
     return ",".join(f"{key}={short(value)}" for key, value in overrides.items()) or "preset"
 
 
+def _is_test(test: Any) -> bool:
+    """Whether ``test`` is ``{eval_env_kwargs: {...}, criteria: {METRIC: {...}}}``."""
+    return (isinstance(test, dict) and set(test) == {"eval_env_kwargs", "criteria"}
+            and isinstance(test["eval_env_kwargs"], dict) and isinstance(test["criteria"], dict)
+            and all(isinstance(rule, dict) for rule in test["criteria"].values()))  # fmt: skip
+
+
 def parse_sweep(data: Any, source: str = "sweep") -> Sweep:
     """Validate a sweep mapping and expand it into trials; :class:`ConfigError` names the first bad entry."""
     if not isinstance(data, dict):
@@ -139,8 +146,7 @@ def parse_sweep(data: Any, source: str = "sweep") -> Sweep:
     if not isinstance(episodes, int) or episodes < 1:
         raise ConfigError(f"{source}: `episodes` must be an integer >= 1, got {episodes!r}")
     tests = data.get("tests", [])
-    if not (isinstance(tests, list) and all(isinstance(t, dict) and set(t) == {"eval_env_kwargs", "criteria"}
-                                            and isinstance(t["criteria"], dict) for t in tests)):  # fmt: skip
+    if not (isinstance(tests, list) and all(_is_test(t) for t in tests)):
         raise ConfigError(f"{source}: `tests` must be a list of {{eval_env_kwargs, criteria}} mappings, got {tests!r}")
     first_pass = data.get("first_pass", 0)
     if isinstance(first_pass, bool) or not isinstance(first_pass, int) or first_pass < 0:

@@ -4,7 +4,8 @@ crosses a threshold, not at a step count found on one seed (as legged_gym widens
 
 A stage's ``until`` is a step count or a condition ``{signal: NAME, above: X}`` (or ``below``), judged over the last
 ``episodes`` training episodes that ran wholly within the stage (20 by default), checked after each rollout; once it
-holds, the stage ends after that rollout's update. Signals (:data:`SIGNALS`):
+holds, the stage ends after that rollout's update, one step of each env into the next rollout (so an advance's step
+is whole rollouts plus ``n_envs``). Signals (:data:`agents.config.SIGNALS`):
 
 | signal            | per episode                                                                          |
 |-------------------|--------------------------------------------------------------------------------------|
@@ -14,6 +15,8 @@ holds, the stage ends after that rollout's update. Signals (:data:`SIGNALS`):
 | `apex_rise`       | the centre of mass's highest rise above standing in each flight (m), over the flights |
 | `reward:TERM`     | the reward term's mean per step as a fraction of its weight (1: always at its best)   |
 
+``flights_per_1000`` and ``apex_rise`` read the ``airborne`` and ``com_rise`` that neuromotor envs put in ``info``.
+A step-count stage that a run has passed when it begins (placed after a condition stage that ended late) is skipped.
 Every advance is recorded in the run's ``curriculum.json`` (see :func:`record_advance`) and on TensorBoard under
 ``curriculum/``; a resumed run continues the stage its checkpoint was in.
 """
@@ -110,12 +113,10 @@ def task_weights(task: Any) -> dict[str, float]:
 
 
 def reward_weights(venv: Any) -> dict[str, float]:
-    """:func:`task_weights` of the first env of a vectorised env."""
-    try:
-        task = venv.get_attr("task", [0])[0]
-    except AttributeError:
+    """:func:`task_weights` of the first env of a vectorised env (``{}`` for an env without a task)."""
+    if not venv.has_attr("task"):
         return {}
-    return task_weights(task)
+    return task_weights(venv.get_attr("task", [0])[0])
 
 
 def check_signal(condition: dict[str, Any], weights: dict[str, float]) -> None:
@@ -145,8 +146,10 @@ class Advance(BaseCallback):
     def _on_training_start(self) -> None:
         if self.condition is None:
             return
-        weights = reward_weights(self.training_env)
-        check_signal(self.condition, weights)
+        weights = {}
+        if self.condition["signal"].startswith("reward:"):
+            weights = reward_weights(self.training_env)
+            check_signal(self.condition, weights)
         self.signals = EpisodeSignals(self.training_env.num_envs, weights, self.episodes)
 
     def _on_step(self) -> bool:
@@ -187,6 +190,14 @@ def record_advance(run_dir: Path, stage: int, step: int, reason: str, value: flo
     advances.append(entry)
     write_json(Path(run_dir) / RECORD, advances)
     return advances
+
+
+def forget_advances_after(run_dir: Path, step: int) -> None:
+    """Drop the record of advances past ``step`` (a run resumed from an earlier checkpoint makes them again)."""
+    advances = read_advances(run_dir)
+    kept = [a for a in advances if int(a.get("step", 0)) <= step]
+    if kept != advances:
+        write_json(Path(run_dir) / RECORD, kept)
 
 
 def stage_at(run_dir: Path, step: int) -> int:

@@ -41,6 +41,7 @@ from agents.training.curriculum import (
     Advance,
     check_signal,
     describe,
+    forget_advances_after,
     read_advances,
     record_advance,
     stage_at,
@@ -307,12 +308,13 @@ def _train(
                 break  # the last stage, or a stage whose condition the whole budget did not meet
             # The stage ended (at its step count, or its condition held): the next starts from this checkpoint in its
             # own envs, as a resumed run would.
+            # The checkpoint first: an advance is recorded only once the checkpoint the next stage starts from is.
+            checkpoint = save_checkpoint(model, run_dir / "checkpoints")
             reason = describe(until) if isinstance(until, dict) else f"{until} steps"
             record_advance(run_dir, index, model.num_timesteps, reason, advance.advanced)
             if isinstance(until, dict):
                 print(f"curriculum: stage {index} ended at step {model.num_timesteps}: {reason} "
                       f"(measured {advance.advanced:.3g})")  # fmt: skip
-            checkpoint = save_checkpoint(model, run_dir / "checkpoints")
             close(env)
     except KeyboardInterrupt:
         add_seconds(run_dir, sum(t.rate()[0] for t in timers))
@@ -346,9 +348,11 @@ def _train(
 
 
 def _first_stage(plan: list[dict], run_dir: Path, start: int) -> int:
-    """The stage a run (re)starting at step ``start`` is in: past every advance recorded at or before it, and past
-    every stage whose step count it reached (a run recorded before advances were)."""
-    index = stage_at(run_dir, start) if start else 0
+    """The stage a run (re)starting at step ``start`` is in: past every advance recorded at or before it (later ones,
+    of a run resumed from before them, are dropped), and past every stage whose step count it reached (a run
+    recorded before advances were)."""
+    index = min(stage_at(run_dir, start), len(plan) - 1) if start else 0
+    forget_advances_after(run_dir, start)
     while index < len(plan) - 1 and not isinstance(plan[index]["until"], dict) and plan[index]["until"] <= start:
         index += 1
     return index

@@ -283,7 +283,7 @@ class ClockTask(Task):
             "action_rate": action_rate_scale,
             "ctrl": ctrl_scale,
         }
-        self._terms = tuple((name, getattr(self, f"_{name}"), self.scales.get(name)) for name in self.terms)
+        self._terms = tuple((name, getattr(self, f"_{name}")) for name in self.terms)
         self.speed_deadzone = speed_deadzone
         self.height_deadzone = height_deadzone
         self.crouch = crouch
@@ -420,9 +420,11 @@ class ClockTask(Task):
         self._advance_clock()
         step = self._step_state(reading, action)
         terms = {}
-        for name, term, scale in self._terms:
+        weights, scales = self.weights, self.scales
+        for name, term in self._terms:
             value = term(step)
-            terms[name] = self.weights[name] * (value if scale is None else math.exp(-scale * value))
+            scale = scales.get(name)
+            terms[name] = weights[name] * (value if scale is None else math.exp(-scale * value))
         self._next_command()
         return terms
 
