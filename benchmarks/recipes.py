@@ -9,6 +9,7 @@ Finished seeds are skipped when the same command runs again, unfinished ones res
     python benchmarks/recipes.py walk --body Walker2d --seeds 0 1 2
     python benchmarks/recipes.py walker2d-jump --seeds 0 1 2 --ray-address auto --max-concurrent 3
     python benchmarks/recipes.py walk --body Walker2d --seeds 0 --steps 20000 --out table.md   # a quick look
+    python benchmarks/recipes.py walk --body Walker2d --seeds 0 1 2 --report      # the table of the seeds done so far
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-concurrent", type=int, default=1, help="trials at once (default 1: a small machine)")
     parser.add_argument("--cpus-per-trial", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
+    parser.add_argument("--report", action="store_true", help="only print the table of the seeds finished so far")
     args = parser.parse_args(argv)
     positive(parser, args, "steps", "episodes", "max_concurrent", "cpus_per_trial")
     non_negative(parser, args, "first_pass")
@@ -123,8 +125,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None and not args.out.parent.is_dir():
         raise ConfigError(f"--out {str(args.out)!r}: its folder does not exist")
     sweep_dir = args.run_dir or Path("runs/recipes") / label
-    outcome = run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
-                        cpus_per_trial=args.cpus_per_trial)  # fmt: skip
+    outcome = {"failed": {}}
+    if not args.report:
+        outcome = run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
+                            cpus_per_trial=args.cpus_per_trial)  # fmt: skip
     text = table(label, sweep, sweep_dir)
     print(text)
     if args.out:

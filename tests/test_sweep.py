@@ -256,6 +256,9 @@ def test_the_recipe_benchmark_prints_its_table(tmp_path, capsys):
     assert len(trial["tests"]) == 2 and trial["passed"] is False and trial["first_pass_steps"] is None
     assert trial["training"]["stages"] == 2  # the walk's first stage (the walk speed alone) and the rest
     assert table in capsys.readouterr().out
+    # --report prints the table of what is finished, training nothing.
+    assert bench.main([*argv, "--report", "--seeds", "0", "1"]) == 0
+    assert "| 1 | not finished |" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
