@@ -147,9 +147,11 @@ class Advance(BaseCallback):
         if self.condition is None:
             return
         weights = {}
-        if self.condition["signal"].startswith("reward:"):
+        signal = self.condition["signal"]
+        if signal.startswith("reward:"):
             weights = reward_weights(self.training_env)
             check_signal(self.condition, weights)
+            weights = {signal[7:]: weights[signal[7:]]}  # the one term summed on every step
         self.signals = EpisodeSignals(self.training_env.num_envs, weights, self.episodes)
 
     def _on_step(self) -> bool:
