@@ -72,7 +72,7 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         result["tests"] = [{key: test[key] for key in ("eval_env_kwargs", "criteria", "passed")} for test in judged]
         result["passed"] = all(test["passed"] for test in judged)
         if spec.get("first_pass"):
-            result["first_pass_steps"] = first_pass(run_dir, tests, spec["first_pass"])
+            result["first_pass_steps"] = first_pass(run_dir, tests, spec["first_pass"], summary.get("steps"))
     write_json(run_dir / "trial.json", result)  # atomic: a trial is finished only once its whole record is written
     return result
 
@@ -90,11 +90,10 @@ def judge(target: Path | str, tests: list[dict[str, Any]], episodes: int, seed: 
     return judged
 
 
-def first_pass(run_dir: Path, tests: list[dict[str, Any]], episodes: int) -> int | None:
-    """Steps of the run's first checkpoint (its final model last) that passes every test on ``episodes`` validation
-    episodes (never the test seeds), or ``None`` if none does."""
+def first_pass(run_dir: Path, tests: list[dict[str, Any]], episodes: int, final: int | None) -> int | None:
+    """Steps of the run's first checkpoint (its final model, of ``final`` steps, last) that passes every test on
+    ``episodes`` validation episodes (never the test seeds), or ``None`` if none does."""
     models = [(n, checkpoint_paths(run_dir / "checkpoints", n).model) for n in checkpoint_steps(run_dir)]
-    final = json.loads((run_dir / "summary.json").read_text()).get("steps")
     if final is not None and (not models or final > models[-1][0]):
         models.append((int(final), run_dir / "model.zip"))
     for steps, model in models:
