@@ -278,18 +278,46 @@ def append_command(run_dir: Path, command: list[str]) -> None:
     write_text(path, before + shlex.join(command) + "\n")
 
 
-def training_seconds(run_dir: Path) -> float:
-    """The run's training time so far (``time.json``; 0 before any); a damaged file is a ``RunError`` naming it."""
+def _read_time(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "time.json"
     if not path.is_file():
-        return 0.0
+        return {"training_seconds": 0.0}
     try:
-        seconds = json.loads(path.read_text())["training_seconds"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        data = json.loads(path.read_text())
+        seconds = data["training_seconds"]
+        marks = {int(steps): float(at) for steps, at in data.get("at_steps", {}).items()}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RunError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < float("inf"):
         raise RunError(f"{path} is damaged (training_seconds is {seconds!r}, not a number of seconds)")
-    return float(seconds)
+    return {"training_seconds": float(seconds), "at_steps": marks}
+
+
+def training_seconds(run_dir: Path) -> float:
+    """The run's training time so far (``time.json``; 0 before any); a damaged file is a ``RunError`` naming it."""
+    return _read_time(run_dir)["training_seconds"]
+
+
+def seconds_at(run_dir: Path, steps: int) -> float:
+    """The run's training time when it reached ``steps``: the time recorded with that checkpoint, so that a resume
+    after a kill does not count the lost work since (0 at step 0; the total where nothing was recorded there)."""
+    if steps == 0:
+        return 0.0
+    data = _read_time(run_dir)
+    return data.get("at_steps", {}).get(steps, data["training_seconds"])
+
+
+def record_seconds(run_dir: Path, seconds: float, steps: int | None = None) -> None:
+    """Write the run's training time so far to ``time.json``; with ``steps``, also as the time of the checkpoint of
+    that step count (forgetting marks past it, which belonged to work a resume discarded)."""
+    marks = _read_time(run_dir).get("at_steps", {})
+    if steps is not None:
+        marks = {at: value for at, value in marks.items() if at < steps}
+        marks[steps] = seconds
+    write_json(
+        Path(run_dir) / "time.json",
+        {"training_seconds": round(seconds, 1), "at_steps": {str(at): round(v, 1) for at, v in sorted(marks.items())}},
+    )
 
 
 def set_aside_damaged_time(run_dir: Path, log: Callable[[str], None] = print) -> None:
@@ -301,13 +329,6 @@ def set_aside_damaged_time(run_dir: Path, log: Callable[[str], None] = print) ->
         path = Path(run_dir) / "time.json"
         path.replace(path.with_name("time.damaged.json"))
         log(f"resume: {exc}; moved to time.damaged.json, training time counts from now")
-
-
-def add_seconds(run_dir: Path, seconds: float) -> float:
-    """Add a training segment's wall-clock time to the run's total (``time.json``, kept across resumes)."""
-    total = training_seconds(run_dir) + seconds
-    write_json(Path(run_dir) / "time.json", {"training_seconds": round(total, 1)})
-    return total
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Bad input to the commands that write runs (train, resume, distill): exit 2, one line, nothing written or changed;
 and the faults a long run must survive: SIGTERM, two writers, a damaged time.json, a kill mid-write."""
 
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,17 @@ from agents.brains.store import find_brain, load_model
 from agents.cli import distill
 from agents.cli.train import train_main
 from agents.config import resolve_config
-from agents.runs import LOCK_FILE, Terminated, checkpoint_steps, own_run, read_summary, training_seconds
+from agents.runs import (
+    LOCK_FILE,
+    RunError,
+    Terminated,
+    checkpoint_steps,
+    own_run,
+    read_summary,
+    record_seconds,
+    seconds_at,
+    training_seconds,
+)
 from agents.training import trainer
 from agents.training.trainer import train
 
@@ -106,6 +117,40 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     assert steps > 0 and training_seconds(run) > 0
     assert train_main(["--resume", str(run), "--steps", str(steps + 64)]) == 0
     assert read_summary(run)["steps"] == steps + 64
+
+
+def test_a_kill_loses_the_work_since_the_last_checkpoint_and_not_its_time(tmp_path):
+    """SIGKILL (no handler runs): the resume counts the time recorded with the checkpoint it starts from, so the
+    total is the time of a run from a clean start, without the lost work, and without losing the earlier time."""
+    run = tmp_path / "killed"
+    process = _start(["--env", WALK, "--steps", "1000000", "--checkpoint-freq", "128", "--run-dir", str(run),
+                      *TINY_FLAGS])  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(checkpoint_steps(run)) < 2:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.kill()
+    process.communicate(timeout=60)
+    at_checkpoint = json.loads((run / "time.json").read_text())["at_steps"]
+    last = max(checkpoint_steps(run))
+    assert at_checkpoint[str(last)] > 0
+    assert train_main(["--resume", str(run), "--steps", str(last + 64)]) == 0
+    summary = read_summary(run)
+    assert summary["steps"] == last + 64
+    assert summary["seconds_total"] == pytest.approx(at_checkpoint[str(last)] + summary["seconds"], abs=0.2)
+
+
+def test_time_marks_of_checkpoints(tmp_path):
+    record_seconds(tmp_path, 10.0, 100)
+    record_seconds(tmp_path, 20.0, 200)
+    record_seconds(tmp_path, 26.0)  # a Ctrl-C between checkpoints: the total, no mark
+    assert (seconds_at(tmp_path, 100), seconds_at(tmp_path, 200), training_seconds(tmp_path)) == (10.0, 20.0, 26.0)
+    assert seconds_at(tmp_path, 0) == 0.0 and seconds_at(tmp_path, 150) == 26.0  # unmarked: the total
+    record_seconds(tmp_path, 15.0, 150)  # resumed from before 200: that mark belonged to discarded work
+    assert seconds_at(tmp_path, 200) == 15.0 and seconds_at(tmp_path, 100) == 10.0
+    (tmp_path / "time.json").write_text('{"training_seconds": 5, "at_steps": {"x": 1}}')
+    with pytest.raises(RunError, match=r"time\.json is damaged"):
+        seconds_at(tmp_path, 100)
 
 
 def test_sigterm_before_training_leaves_nothing(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -216,16 +217,20 @@ class SaveBest(BaseCallback):
 
 class Checkpoints(BaseCallback):
     """Save a checkpoint (:func:`agents.runs.save_checkpoint`, atomic) every ``every`` env steps into ``folder``;
-    like SB3's ``CheckpointCallback``, counted in vectorised steps from the start of ``learn``."""
+    like SB3's ``CheckpointCallback``, counted in vectorised steps from the start of ``learn``. ``on_save`` is told
+    each checkpoint's step count."""
 
-    def __init__(self, folder: Path, every: int, n_envs: int) -> None:
+    def __init__(self, folder: Path, every: int, n_envs: int, on_save: Callable[[int], None] | None = None) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.calls_between = max(every // n_envs, 1)
+        self.on_save = on_save
 
     def _on_step(self) -> bool:
         if self.n_calls % self.calls_between == 0:
-            save_checkpoint(self.model, self.folder)
+            saved = save_checkpoint(self.model, self.folder)
+            if self.on_save is not None:
+                self.on_save(saved.steps)
         return True
 
 

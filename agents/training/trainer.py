@@ -21,17 +21,18 @@ from agents.constants import TRAINING_EVAL_SEED_OFFSET
 from agents.runs import (
     Checkpoint,
     RunError,
-    add_seconds,
     append_command,
     clear_early_outputs,
     holds_run,
     load_vecnormalize,
     own_run,
+    record_seconds,
     resume_point,
     save_checkpoint,
     save_model,
     save_run_config,
     save_vecnormalize,
+    seconds_at,
     set_aside_damaged_time,
     sigterm_as_interrupt,
     write_json,
@@ -143,7 +144,14 @@ def _restore_evaluations(callback: EvalCallback, log: Path) -> None:
         callback.best_mean_reward = float(max(np.mean(r) for r in callback.evaluations_results))
 
 
-def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: VecEnv | None, progress: bool = True):
+def _callbacks(
+    config: TrainConfig,
+    run_dir: Path,
+    total_steps: int,
+    eval_env: VecEnv | None,
+    progress: bool = True,
+    on_checkpoint=None,
+):
     n_envs = config.n_envs
     callbacks = [ProgressBar(total_steps)] if progress else []
     callbacks.append(InfoLogger())
@@ -151,7 +159,7 @@ def _callbacks(config: TrainConfig, run_dir: Path, total_steps: int, eval_env: V
     if config.init_critic_steps:
         callbacks.append(CriticWarmup(config.init_critic_steps))
     if config.checkpoint_freq:
-        callbacks.append(Checkpoints(run_dir / "checkpoints", config.checkpoint_freq, n_envs))
+        callbacks.append(Checkpoints(run_dir / "checkpoints", config.checkpoint_freq, n_envs, on_checkpoint))
     if eval_env is not None:
         evaluation = EvalCallback(
             eval_env,
@@ -252,6 +260,16 @@ def _train(
         eval_env = training_env(config, 1, config.seed + TRAINING_EVAL_SEED_OFFSET, training=False)
     timers: list[Timer] = []
     start = checkpoint.steps if checkpoint is not None else 0
+    # The time of a run from a clean start: the time recorded with the checkpoint it resumes from (work done after
+    # it, lost to a kill, is not counted) plus this segment's.
+    before = seconds_at(run_dir, start)
+
+    def seconds() -> float:
+        return before + sum(t.rate()[0] for t in timers)
+
+    def mark(steps: int | None = None) -> None:
+        record_seconds(run_dir, seconds(), steps)
+
     plan = config.stage_plan()
     config_saved = False
     # A Ctrl-C anywhere in the loop, within a stage or between two, still counts the time of every stage run.
@@ -280,7 +298,7 @@ def _train(
             timers.append(Timer())
             advance = Advance(until if isinstance(until, dict) else None, index)
             callbacks = CallbackList(
-                [timers[-1], advance, *_callbacks(config, run_dir, config.total_steps, eval_env, progress)]
+                [timers[-1], advance, *_callbacks(config, run_dir, config.total_steps, eval_env, progress, mark)]
             )
             learning[0] = True
             try:
@@ -295,6 +313,7 @@ def _train(
                     if isinstance(callback, ProgressBar) and callback.bar is not None:
                         callback.bar.close()
                 saved = save_checkpoint(model, run_dir / "checkpoints")
+                mark(saved.steps)
                 close(env, eval_env)
                 print(
                     f"interrupted at step {saved.steps}: saved {saved.model}; resume with: python train.py --resume "
@@ -310,6 +329,7 @@ def _train(
             # own envs, as a resumed run would.
             # The checkpoint first: an advance is recorded only once the checkpoint the next stage starts from is.
             checkpoint = save_checkpoint(model, run_dir / "checkpoints")
+            mark(checkpoint.steps)
             reason = describe(until) if isinstance(until, dict) else f"{until} steps"
             record_advance(run_dir, index, model.num_timesteps, reason, advance.advanced)
             if isinstance(until, dict):
@@ -317,14 +337,15 @@ def _train(
                       f"(measured {advance.advanced:.3g})")  # fmt: skip
             close(env)
     except KeyboardInterrupt:
-        add_seconds(run_dir, sum(t.rate()[0] for t in timers))
+        mark()
         raise
     if isinstance(env, VecNormalize):
         save_vecnormalize(env, run_dir / "vecnormalize.pkl")
     save_model(model, run_dir / "model.zip")
     elapsed = sum(t.rate()[0] for t in timers)
     rate = (model.num_timesteps - start) / max(elapsed, 1e-9)
-    total_seconds = add_seconds(run_dir, elapsed)
+    total_seconds = seconds()
+    mark(int(model.num_timesteps))
     eval_callback = next((c for c in callbacks.callbacks if isinstance(c, EvalCallback)), None)
     returns = [ep["r"] for ep in model.ep_info_buffer]
     summary = {
