@@ -3,11 +3,15 @@ end on a tiny budget."""
 
 from __future__ import annotations
 
+import json
+
 import plugin_env  # noqa: F401  (registers PluginBiped)
 import pytest
 
 import envs
+from agents.brains import store
 from agents.config import ConfigError, resolve_config
+from agents.recipes import bundling
 from agents.recipes.templates import TEMPLATES, brain_name, expand
 from agents.training.trainer import check_env_config, train
 
@@ -65,10 +69,19 @@ def test_bad_template_entries(entry, message):
         expand("x", entry)
 
 
-def test_each_gait_kind_trains_end_to_end(tmp_path):
-    _, walk = config_of("walk", "Walker2d", **TINY)
+def test_each_gait_kind_trains_end_to_end(tmp_path, monkeypatch):
+    recipe, walk = config_of("walk", "Walker2d", **TINY)
     summary = train(walk, tmp_path / "walk", progress=False)
     assert summary["steps"] == 256
+    # Measured as bundling measures: metrics.json records what reproduces it and its stage advances.
+    monkeypatch.setattr(bundling, "TEST_EPISODES", 1)
+    monkeypatch.setattr(store, "BRAINS_DIR", tmp_path / "brains")
+    monkeypatch.setattr(bundling, "write_preview", lambda name: None)
+    bundling.measure_run("walker2d-walk", recipe, str(tmp_path / "walk"))
+    metrics = json.loads((tmp_path / "walk" / "metrics.json").read_text())
+    assert metrics["recipe"] == {"template": "walk", "body": "Walker2d", "seed": 0}
+    assert metrics["training"]["stage_advances"] == summary["advances"]
+    assert len(metrics["also"]) == 1  # the walk speed first, then the three-speed schedule
     _, jump = config_of("jump", "Walker2d", **TINY)
     summary = train(jump, tmp_path / "jump", progress=False)
     assert summary["steps"] == 256 and summary["stage"] == 0 and summary["stages"] == len(jump.curriculum) + 1

@@ -116,12 +116,15 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
     report.update(
         name=name,
         env_id=brain.config.env_id,
+        # What reproduces it: a template and a body (or the recipe's own settings) and a seed.
+        recipe={"template": recipe.get("template"), "body": recipe.get("body"), "seed": recipe.get("seed", 0)},
         run_dir=str(run_dir),
         training={
             "env_steps": summary.get("steps"),
             "model": str(brain.model_path.relative_to(run_dir)),
             "model_env_steps": report.pop("model_env_steps"),
             "wall_clock_seconds": _training_seconds(run_dir, summary),
+            "stage_advances": summary.get("advances", []),
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
     )
