@@ -27,7 +27,7 @@ from agents.cli.parsing import OneLineParser, non_negative, positive, run_comman
 from agents.config import ConfigError, parse_override
 from agents.constants import TEST_EPISODES
 from agents.recipes.book import load_recipes, recipe_tests
-from agents.recipes.templates import TEMPLATES, expand
+from agents.recipes.templates import TEMPLATES, for_body
 from agents.runs import write_text
 from agents.sweeps.runner import run_sweep
 from agents.sweeps.spec import parse_sweep, trial_dir
@@ -38,7 +38,7 @@ def recipe_of(name: str, body: str | None) -> tuple[str, dict]:
     if name in TEMPLATES:
         if body is None:
             raise ConfigError(f"template {name!r} needs --body")
-        return f"{name}-{body.lower()}", expand(name, {"template": name, "body": body})
+        return f"{name}-{body.rpartition(':')[2].lower()}", for_body(name, body)[1]
     recipes = load_recipes()
     if name not in recipes:
         raise ConfigError(
@@ -100,7 +100,7 @@ def table(label: str, sweep, sweep_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="recipes", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe", help=f"a template ({', '.join(TEMPLATES)}) with --body, or a bundled recipe's name")
-    parser.add_argument("--body", help="the body a template runs on (a registered body: Walker2d, ...)")
+    parser.add_argument("--body", help="the body a template runs on: a registered body (Walker2d, ...) or MODULE:BODY")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, help="override the recipe's training steps (a quick look)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")

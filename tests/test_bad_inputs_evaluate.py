@@ -171,6 +171,15 @@ BRAINS = [
     ],
     case("unknown name", ["check", "walker2d-wlak"], "unknown brain 'walker2d-wlak'", "walker2d-walk"),
     case("zero steps", ["train", "walker2d-walk", "--steps", "0"], "--steps must be >= 1"),
+    # 11. A template on a body: a template, a registered body or an importable module, a seed >= 0.
+    case("body for check", ["check", "walk", "--body", "Walker2d"], "--body is for train (a template on a body)"),
+    case("body with a brain", ["train", "walker2d-walk", "--body", "Walker2d"], "train --body takes a template",
+         "valid: walk, jump, switch"),  # fmt: skip
+    case("unknown body", ["train", "walk", "--body", "Walkr2d"], "body 'Walkr2d' is not registered", "Walker2d"),
+    case("unknown module", ["train", "walk", "--body", "nomodule:Biped"], "cannot import module 'nomodule'"),
+    case("negative seed", ["train", "walk", "--body", "Walker2d", "--seed", "-1"], "--seed must be >= 0"),
+    case("seed for a recipe", ["train", "walker2d-walk", "--seed", "1"], "--seed and --set are for train with --body"),
+    case("bad setting", ["train", "walk", "--body", "Walker2d", "--set", "n_envs=zero"], "n_envs must be int"),
 ]
 
 

@@ -95,3 +95,28 @@ def test_each_gait_kind_trains_end_to_end(tmp_path, monkeypatch):
 
 def test_every_template_is_listed():
     assert set(TEMPLATES) == {"walk", "jump", "switch"}
+
+
+def test_a_plug_in_body_trains_evaluates_and_films_in_one_command_each(tmp_path, monkeypatch, capsys):
+    """``neuromotor brains train walk --body MODULE:BODY`` on the test biped: trained, measured against the walk
+    definition into its own run directory (not bundled), then evaluated and filmed from that run alone."""
+    from agents.cli import brains
+    from agents.cli.evaluate import evaluate_main
+
+    monkeypatch.setattr(bundling, "TEST_EPISODES", 1)
+    monkeypatch.setattr(store, "BRAINS_DIR", tmp_path / "bundled")
+    tiny = ["n_envs=2", "n_steps=64", "batch_size=64", "n_epochs=1", "policy.lstm_hidden_size=8", "checkpoint_freq=0"]
+    argv = ["train", "walk", "--body", "plugin_env:PluginBiped", "--seed", "3", "--steps", "128",
+            "--runs", str(tmp_path / "runs"), *[arg for text in tiny for arg in ("--set", text)]]  # fmt: skip
+    assert brains.main(argv) == 1  # 128 steps do not walk
+    out = capsys.readouterr().out
+    assert "pluginbiped-walk: trained 128 steps" in out and "does not meet the walk definition" in out
+    (run,) = (tmp_path / "runs").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["env_id"] == "plugin_env:neuromotor/PluginBiped-Clock-v4" and not metrics["passed"]
+    assert metrics["recipe"] == {"template": "walk", "body": "PluginBiped", "seed": 3}
+    assert "--body plugin_env:PluginBiped" in (run / "command.txt").read_text()
+    assert not (tmp_path / "bundled").exists()
+    video = tmp_path / "walk.mp4"
+    assert evaluate_main([str(run), "--episodes", "1", "--steps", "20", "--video", str(video)]) == 0
+    assert video.stat().st_size > 0

@@ -2,6 +2,8 @@
 
 neuromotor brains list                      # the recipes and which are bundled
 neuromotor brains train walker2d-walk       # train, evaluate, check; bundle into agents/brains/bundled/<name>/
+neuromotor brains train walk --body Hopper  # a template (walk, jump, switch) on any body, into runs/brains/
+neuromotor brains train walk --body mybodies:Biped   # ... on a body your module registers (envs.register_body)
 neuromotor brains check walker2d-walk       # re-measure a bundled brain against its criteria
 neuromotor brains bundle walker2d-jump RUN  # measure a run (or RUN/best/model.zip); bundle it if it passes
 neuromotor brains select walker2d-jump RUN  # choose the run's checkpoint on validation seeds; measure, bundle
@@ -21,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from agents.brains.store import bundled_brains
-from agents.cli.parsing import OneLineParser, positive, run_command
+from agents.cli.parsing import OneLineParser, non_negative, positive, run_command
+from agents.config import parse_override
 from agents.recipes import bundling
 from agents.recipes.book import load_recipes
 from agents.recipes.selection import select_checkpoint
+from agents.recipes.templates import TEMPLATES, for_body
 
 COMMANDS = ("list", "train", "check", "bundle", "select", "table", "preview", "film")
 #: Steps a film shows of a brain with one gait, and after the last command of a test schedule that switches.
@@ -90,6 +94,12 @@ def _brains(args: argparse.Namespace, parser: OneLineParser) -> int:
         if unknown:
             parser.error(f"{unknown[0]!r} is not a bundled brain; valid: {', '.join(bundled_brains())}")
         return film(recipes, names, args.out)
+    if args.body is not None:
+        if args.command != "train":
+            parser.error(f"--body is for train (a template on a body), not {args.command}")
+        return _train_on_body(args, parser)
+    if args.seed is not None or args.set:
+        parser.error("--seed and --set are for train with --body; a bundled recipe names its own settings")
     if args.name is None:
         parser.error(f"{args.command} needs a brain name: neuromotor brains {args.command} NAME; valid: "
                      f"{', '.join(recipes)}")  # fmt: skip
@@ -126,16 +136,44 @@ def _brains(args: argparse.Namespace, parser: OneLineParser) -> int:
     return 0 if report["passed"] else 1
 
 
+def _train_on_body(args: argparse.Namespace, parser: OneLineParser) -> int:
+    """A template on a body, trained, measured against the template's definition, and kept in its run directory
+    (``metrics.json`` beside the model), not bundled: the bundled brains are the recipes of ``recipes.yaml``."""
+    if args.name not in TEMPLATES:
+        parser.error(f"train --body takes a template, not {args.name!r}; valid: {', '.join(TEMPLATES)}")
+    name, recipe = for_body(args.name, args.body, args.seed or 0)
+    for text in args.set:
+        key, value = parse_override(text)
+        recipe["settings"][key] = value
+    command = [sys.executable, "-m", "agents", "brains", "train", args.name, "--body", args.body]
+    command += ["--seed", str(args.seed)] if args.seed is not None else []
+    command += [arg for text in args.set for arg in ("--set", text)]
+    report = bundling.train_brain(name, recipe, args.steps, args.runs, bundle=False, command=command)
+    seconds = report["training"]["wall_clock_seconds"]
+    print(f"{name}: trained {report['training']['env_steps']} steps in {seconds:.0f} s; "
+          f"{'meets' if report['passed'] else 'does not meet'} the {args.name} definition")  # fmt: skip
+    print_checks(name, bundling.all_checks(report))
+    run = report["run_dir"]
+    print(f"{name}: run and metrics.json in {run}; watch it: neuromotor evaluate {run} --video videos/{name}.mp4")
+    return 0 if report["passed"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="neuromotor brains", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("name", nargs="?")
     parser.add_argument("target", nargs="?", help="bundle: a run directory or model .zip; select: a run")
+    parser.add_argument("--body", help="train: a template (NAME is walk, jump or switch) on this body, "
+                        "registered or MODULE:BODY")  # fmt: skip
+    parser.add_argument("--seed", type=int, help="train --body: the seed (default 0)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="train --body: override a setting of the template")  # fmt: skip
     parser.add_argument("--steps", type=int, help="override the recipe's training steps")
     parser.add_argument("--runs", type=Path, default=Path("runs/brains"), help="where training runs go")
     parser.add_argument("--readme", action="store_true", help="with table: write it into README.md")
     parser.add_argument("--out", type=Path, default=Path("videos"), help="film: where the videos go")
     args = parser.parse_args(argv)
     positive(parser, args, "steps")
+    non_negative(parser, args, "seed")
     return run_command(parser, lambda: _brains(args, parser))

@@ -67,7 +67,16 @@ def all_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [*report["criteria"], *(row for test in report.get("also", []) for row in test["criteria"])]
 
 
-def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path) -> dict[str, Any]:
+def train_brain(
+    name: str,
+    recipe: dict[str, Any],
+    steps: int | None,
+    runs: Path,
+    *,
+    bundle: bool = True,
+    command: list[str] | None = None,
+) -> dict[str, Any]:
+    """Train ``recipe`` into a new run under ``runs``, measure it, and (with ``bundle``) bundle it if it passes."""
     settings = dict(recipe.get("settings") or {})
     settings["seed"] = recipe.get("seed", 0)
     if steps is not None:
@@ -87,7 +96,7 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
     check_env_config(config, warm_start=not links)
     if "select" in recipe:
         select_rules(recipe, config.total_steps)
-    command = [sys.executable, "-m", "agents", "brains", "train", name]
+    command = command or [sys.executable, "-m", "agents", "brains", "train", name]
     for i, link in enumerate(links, 1):
         train(link, run_dir / f"chain-{i}", command=command)
     if "distill" in recipe:
@@ -98,12 +107,12 @@ def train_brain(name: str, recipe: dict[str, Any], steps: int | None, runs: Path
         config = resolve_config(recipe["env_id"], recipe["algo"], {**settings, "init_from": str(student)})
     train(config, run_dir, command=command)
     target = select_checkpoint(recipe, run_dir) if "select" in recipe else run_dir
-    return measure_run(name, recipe, str(target))
+    return measure_run(name, recipe, str(target), bundle=bundle)
 
 
-def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any]:
+def measure_run(name: str, recipe: dict[str, Any], target: str, *, bundle: bool = True) -> dict[str, Any]:
     """Measure a trained run (or one model of it, such as ``RUN/best/model.zip``) against ``name``'s criteria,
-    write ``metrics.json`` beside the model, and bundle it if it passes."""
+    write ``metrics.json`` beside the model, and (with ``bundle``) bundle it if it passes."""
     brain = store.find_brain(target)
     if brain.config.env_id != recipe["env_id"]:
         raise ConfigError(f"{target!r} was trained on {brain.config.env_id}; {name} is {recipe['env_id']}")
@@ -132,8 +141,8 @@ def measure_run(name: str, recipe: dict[str, Any], target: str) -> dict[str, Any
     if chain:
         report["training"]["chain"] = chain
     write_json(brain.model_path.parent / "metrics.json", report)
-    if report["passed"]:
-        bundle(name, brain)
+    if report["passed"] and bundle:
+        bundle_brain(name, brain)
     return report
 
 
@@ -155,7 +164,7 @@ def _training_seconds(run_dir: Path, summary: dict[str, Any]) -> float | None:
     return training_seconds(run_dir) if (run_dir / "time.json").is_file() else None
 
 
-def bundle(name: str, brain: store.Brain) -> Path:
+def bundle_brain(name: str, brain: store.Brain) -> Path:
     """Copy a measured brain (its ``metrics.json`` beside the model) into ``agents/brains/bundled/<name>/`` and
     film it."""
     target = store.BRAINS_DIR / name

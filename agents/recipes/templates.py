@@ -18,6 +18,7 @@ Speeds and speed errors scale with the body's walk speed, so one template serves
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -227,3 +228,22 @@ def expand(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     recipe["settings"] = _merge(recipe["settings"], overrides)
     return {"env_id": envs.env_id(body, "clock"), "algo": "rppo", "seed": entry.get("seed", 0), "template": kind,
             "body": body, **recipe}  # fmt: skip
+
+
+def for_body(kind: str, body: str, seed: int = 0) -> tuple[str, dict[str, Any]]:
+    """The brain name and full recipe of template ``kind`` on ``body``: a registered body's name, or
+    ``module:Body`` for a body that ``module`` registers (imported first; the recipe's env id keeps the
+    ``module:`` prefix, so that every later command imports it too)."""
+    if kind not in TEMPLATES:
+        raise ConfigError(f"template {kind!r} is not one of {', '.join(TEMPLATES)}")
+    module, _, name = body.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"--body {body!r}: cannot import module {module!r} ({exc})") from None
+    brain = brain_name(name, kind)
+    recipe = expand(brain, {"template": kind, "body": name, "seed": seed})
+    if module:
+        recipe["env_id"] = f"{module}:{recipe['env_id']}"
+    return brain, recipe
