@@ -278,7 +278,7 @@ def test_a_distill_recipe_trains_from_the_student_of_its_teachers(tmp_path, monk
     from agents.runs import load_run_config
 
     measured = []
-    monkeypatch.setattr(bundling, "measure_run", lambda name, recipe, target: measured.append(target) or {})
+    monkeypatch.setattr(bundling, "measure_run", lambda name, recipe, target, **_: measured.append(target) or {})
     recipe = {
         "env_id": "neuromotor/Walker2d-Gait-v2",
         "algo": "rppo",
@@ -303,7 +303,7 @@ def test_a_chain_recipe_trains_each_run_from_the_one_before(tmp_path, monkeypatc
     from agents.runs import load_run_config
 
     measured = []
-    monkeypatch.setattr(bundling, "measure_run", lambda name, recipe, target: measured.append(target) or {})
+    monkeypatch.setattr(bundling, "measure_run", lambda name, recipe, target, **_: measured.append(target) or {})
     recipe = {
         "env_id": "neuromotor/Walker2d-Clock-v4",
         "algo": "rppo",

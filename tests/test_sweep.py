@@ -254,7 +254,7 @@ def test_the_recipe_benchmark_prints_its_table(tmp_path, capsys):
     assert "| 0 | no |" in table and "0 of 1 seeds meet the definition." in table
     trial = json.loads((tmp_path / "sweep" / "trials" / "set00-s0" / "trial.json").read_text())
     assert len(trial["tests"]) == 2 and trial["passed"] is False and trial["first_pass_steps"] is None
-    walk = bench.expand("walk", {"template": "walk", "body": "Walker2d"})
+    _, walk = bench.for_body("walk", "Walker2d")
     assert trial["training"]["stages"] == len(walk["settings"]["curriculum"]) + 1 > 1  # its command curriculum
     assert table in capsys.readouterr().out
     # --report prints the table of what is finished, training nothing.
