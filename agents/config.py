@@ -45,7 +45,11 @@ POLICY_KEYS["rppo"] = {
     "shared_lstm": bool,
     "exact_steps": bool,
     "bucket_sequences": bool,
+    "cell": str,
+    "leak": float,
 }
+#: The brain's recurrent cells (``policy.cell``; :mod:`agents.brains.cells`).
+CELLS = ("lstm", "gru", "rnn")
 
 
 class _Loader(yaml.SafeLoader):
@@ -326,6 +330,13 @@ def _validate_policy(policy: dict[str, Any]) -> None:
     for key in ("lstm_hidden_size", "n_lstm_layers"):
         if key in policy and policy[key] < 1:
             raise ConfigError(f"policy.{key} must be >= 1, got {policy[key]}")
+    if policy.get("cell", "lstm") not in CELLS:
+        raise ConfigError(f"policy.cell={policy['cell']!r} is not valid; choose from: {', '.join(CELLS)}")
+    if "leak" in policy:
+        if policy.get("cell", "lstm") != "rnn":
+            raise ConfigError(f"policy.leak is a setting of policy.cell=rnn, not of {policy.get('cell', 'lstm')}")
+        if not 0 < policy["leak"] <= 1:
+            raise ConfigError(f"policy.leak must be in (0, 1], got {policy['leak']}")
     if "log_std_init" in policy and not math.isfinite(policy["log_std_init"]):
         raise ConfigError(f"policy.log_std_init must be a finite number, got {policy['log_std_init']}")
     if policy.get("activation_fn", "tanh") not in ACTIVATIONS:

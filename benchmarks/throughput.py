@@ -34,7 +34,7 @@ from agents.vecenvs import build_vec_env
 
 STOCK, OURS, MLP = "stock RecurrentPPO", "ours (FastRecurrentPPO)", "SB3 PPO MLP"
 CONTENDERS = {STOCK: (RecurrentPPO, "MlpLstmPolicy"), OURS: ALGORITHMS["rppo"], MLP: (PPO, "MlpPolicy")}
-LSTM_ONLY = ("lstm_hidden_size", "n_lstm_layers", "enable_critic_lstm", "shared_lstm", "exact_steps",
+LSTM_ONLY = ("lstm_hidden_size", "n_lstm_layers", "enable_critic_lstm", "shared_lstm", "exact_steps", "cell", "leak",
              "bucket_sequences")  # fmt: skip
 
 

@@ -201,3 +201,33 @@ def test_evaluate_record_and_bad_inputs(run_dir, tmp_path):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     fractions = run_cli("-m", "agents", "analyse", run_dir, "--out", tmp_path / "o", "--lesions", "0,2")
     assert fractions.returncode == 2 and "fractions in [0, 1]" in fractions.stderr
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_the_brain_view_of_every_cell(cell, tmp_path):
+    """Recording, PCA, tuning, decoding, lesions and pushes on a GRU and on a leaky RNN brain."""
+    run = tmp_path / cell
+    settings = {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
+                "policy.lstm_hidden_size": UNITS, "policy.cell": cell, "eval_freq": 0, "checkpoint_freq": 0,
+                **({"policy.leak": 0.5} if cell == "rnn" else {})}  # fmt: skip
+    train(resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", settings), run, progress=False)
+    report = analyse(str(run), tmp_path / "view", episodes=1, steps=60, lesion_fractions=(0.0, 0.5),
+                     push_impulses=(0.0, 5.0), push_step=20, noise_levels=(0.0,), delay_levels=(0,),
+                     video_steps=0)  # fmt: skip
+    assert report["cell"] == cell and report["units"] == UNITS
+    assert sum(report["pca"]["explained_variance_ratio"]) == pytest.approx(1.0)
+    assert len(report["tuning"]["strength"]) == UNITS and report["decoding"]
+    assert [row["fraction"] for row in report["lesions"]] == [0.0, 0.5, 0.0, 0.5]
+    assert [row["impulse"] for row in report["perturbations"]["push"]] == [0.0, 5.0]
+    rec = recording.load_recording(tmp_path / "view" / "recording.npz")
+    assert rec["cell"] == cell and "actor_cell" not in rec and rec["critic_hidden"].shape == (60, 1, UNITS)
+    # Silencing every unit silences the cell's recurrence and the brain acts differently; the weights come back.
+    brain = store.find_brain(str(run))
+    model = store.load_model(brain)
+    intact = episode((brain, model))
+    with perturb.lesion(model, range(UNITS)):
+        assert not model.policy.lstm_actor.weight_hh_l0.any()
+        silenced = episode((brain, model))
+    steps = min(silenced.length, intact.length)
+    assert not np.allclose(silenced.actions[:steps], intact.actions[:steps])
+    np.testing.assert_array_equal(episode((brain, model)).actions, intact.actions)

@@ -243,6 +243,10 @@ def test_parse_override(text, expected):
         ({"vec_env": "ray"}, "vec_env='ray' is not valid; choose from: dummy, subproc"),
         ({"policy.activation_fn": "sigmoid"}, "policy.activation_fn='sigmoid' is not valid; choose from: tanh"),
         ({"seed.x": 1}, "'seed' has no sub-settings"),
+        ({"policy.cell": "lstmx"}, "policy.cell='lstmx' is not valid; choose from: lstm, gru, rnn"),
+        ({"policy.cell": "gru", "policy.leak": 0.5}, "policy.leak is a setting of policy.cell=rnn, not of gru"),
+        ({"policy.cell": "rnn", "policy.leak": 0}, "policy.leak must be in (0, 1], got 0"),
+        ({"policy.cell": "rnn", "policy.leak": "fast"}, "policy.leak must be float, got 'fast'"),
     ],
 )
 def test_bad_settings(overrides, message):

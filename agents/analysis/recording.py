@@ -1,4 +1,4 @@
-"""Recordings of a brain: its LSTM states step by step beside what the body did, saved as ``.npz``."""
+"""Recordings of a brain: its recurrent states step by step beside what the body did, saved as ``.npz``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BaseModel
 
+from agents.brains.cells import cell_of
 from agents.evaluation import metrics as gait
 from agents.evaluation.rollout import Episode
 from agents.runs import atomic_open
@@ -26,8 +27,8 @@ STEP_ARRAYS = (
 
 
 def critic_states(model: BaseAlgorithm, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Hidden and cell states ``(T, layers, units)`` of a separate critic LSTM over one episode's observations
-    (as the brain saw them), from a zero state; ``None`` when the critic has no LSTM of its own."""
+    """Hidden and cell states ``(T, layers, units)`` of a separate critic cell over one episode's observations
+    (as the brain saw them), from a zero state; ``None`` when the critic has no recurrent cell of its own."""
     policy = model.policy
     lstm = getattr(policy, "lstm_critic", None)
     if lstm is None:
@@ -47,11 +48,12 @@ def critic_states(model: BaseAlgorithm, observations: np.ndarray) -> tuple[np.nd
 def record(model: BaseAlgorithm, episodes: Sequence[Episode], *, label_window: float = LABEL_WINDOW) -> dict:
     """Per-step arrays of ``episodes``, concatenated, with ``episode`` and ``step`` saying where each row came from.
 
-    Keys: ``actor_hidden``/``actor_cell`` ``(N, layers, units)``, ``critic_hidden``/``critic_cell`` when the critic
-    has its own LSTM, ``observations`` (as the brain saw them, normalised), ``actions``, ``foot_contacts``,
-    ``com_position``, ``com_velocity``, ``command``, ``gait_label`` (of the trailing ``label_window`` seconds, ``""``
-    before the first full window), ``gait_phase`` ``(N, feet)`` (each foot's cycle, 0 at touchdown, NaN outside a
-    complete cycle), ``episode``, ``step``, and the scalars ``dt``, ``foot_labels``, ``standing_com_height``.
+    Keys: ``actor_hidden`` ``(N, layers, units)`` and, for an LSTM, ``actor_cell``; ``critic_hidden`` (and
+    ``critic_cell``) when the critic has its own recurrent cell; ``cell`` (``lstm``, ``gru`` or ``rnn``);
+    ``observations`` (as the brain saw them, normalised), ``actions``, ``foot_contacts``, ``com_position``,
+    ``com_velocity``, ``command``, ``gait_label`` (of the trailing ``label_window`` seconds, ``""`` before the first
+    full window), ``gait_phase`` ``(N, feet)`` (each foot's cycle, 0 at touchdown, NaN outside a complete cycle),
+    ``episode``, ``step``, and the scalars ``dt``, ``foot_labels``, ``standing_com_height``.
     """
     if not episodes:
         raise ValueError("nothing to record: no episodes")
@@ -62,13 +64,16 @@ def record(model: BaseAlgorithm, episodes: Sequence[Episode], *, label_window: f
     def add(key: str, value: np.ndarray) -> None:
         columns.setdefault(key, []).append(np.asarray(value))
 
+    cell = cell_of(model.policy.lstm_actor)
     for index, ep in enumerate(episodes):
         add("actor_hidden", ep.lstm_hidden)
-        add("actor_cell", ep.lstm_cell)
+        if cell == "lstm":  # a GRU's or an RNN's state is its hidden state alone
+            add("actor_cell", ep.lstm_cell)
         critic = critic_states(model, ep.observations)
         if critic is not None:
             add("critic_hidden", critic[0])
-            add("critic_cell", critic[1])
+            if cell == "lstm":
+                add("critic_cell", critic[1])
         add("observations", ep.observations)
         add("actions", ep.actions)
         add("foot_contacts", ep.foot_contacts)
@@ -83,7 +88,8 @@ def record(model: BaseAlgorithm, episodes: Sequence[Episode], *, label_window: f
     arrays = {key: np.concatenate(value) for key, value in columns.items()}
     arrays["gait_label"] = arrays["gait_label"].astype(str)
     first = episodes[0]
-    arrays.update(dt=first.dt, foot_labels=np.array(first.foot_labels), standing_com_height=first.standing_com_height)
+    arrays.update(dt=first.dt, foot_labels=np.array(first.foot_labels), standing_com_height=first.standing_com_height,
+                  cell=np.array(cell))  # fmt: skip
     return arrays
 
 

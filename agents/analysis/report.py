@@ -64,6 +64,7 @@ def analyse(
     labels, counts = np.unique(np.asarray(rec["gait_label"]), return_counts=True)
     report: dict[str, Any] = {
         "target": name,
+        "cell": str(rec.get("cell", "lstm")),  # recordings made before other cells were LSTMs
         "steps_recorded": len(hidden),
         "units": hidden.shape[1],
         "gait_labels": {str(k): int(v) for k, v in zip(labels, counts, strict=True) if k},

@@ -1,4 +1,5 @@
-"""The brain: sb3-contrib's LSTM actor-critic, computed without its per-timestep Python loop.
+"""The brain: sb3-contrib's LSTM actor-critic (or the same with a GRU or an RNN cell), computed without its
+per-timestep Python loop.
 
 Stock ``RecurrentActorCriticPolicy._process_sequence`` steps through time in Python whenever any sequence in a
 minibatch starts an episode, which is almost always (sb3-contrib issue #113). But the recurrent rollout buffer cuts
@@ -28,6 +29,8 @@ from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.distributions import DiagGaussianDistribution, Distribution
 from torch import nn
 from torch.distributions import Normal
+
+from agents.brains.cells import make_cell
 
 #: Alias under which RecurrentPPO finds the policy: ``RecurrentPPO("FastMlpLstmPolicy", env)``.
 FAST_POLICY = "FastMlpLstmPolicy"
@@ -129,23 +132,50 @@ class FastRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
         bucket_sequences: In training, run the padded minibatch's sequences in length buckets
             (:func:`bucketed_lstm`): the same function with less padding, but rounded differently in the last float32
             bits, so a seed's run no longer repeats one trained without it step for step. Off by default.
+        cell: The recurrent cell of the actor and of the critic (``lstm``, ``gru`` or ``rnn``,
+            :mod:`agents.brains.cells`); the names ``lstm_*`` keep sb3-contrib's meaning for every cell.
+        leak: The ``rnn`` cell's leak (1: the vanilla RNN).
         *args, **kwargs: As for :class:`sb3_contrib.common.recurrent.policies.RecurrentActorCriticPolicy`.
     """
 
-    def __init__(self, *args: Any, exact_steps: bool = False, bucket_sequences: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        exact_steps: bool = False,
+        bucket_sequences: bool = False,
+        cell: str = "lstm",
+        leak: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
         self.exact_steps = exact_steps
         self.bucket_sequences = bucket_sequences
+        self.cell, self.leak = cell, float(leak)
         #: While training: returns the true lengths of the padded minibatch's sequences (``None`` when unknown).
         #: Set by :class:`~agents.brains.algorithm.FastRecurrentPPO` around its training epochs.
         self.sequence_lengths: Callable[[], np.ndarray | None] | None = None
         self._buckets: tuple[np.ndarray, list[np.ndarray]] | None = None
         super().__init__(*args, **kwargs)
+        if cell != "lstm" or leak != 1.0:
+            self._swap_cells(args[2] if len(args) > 2 else kwargs["lr_schedule"])
+
+    def _swap_cells(self, lr_schedule: Callable[[float], float]) -> None:
+        """Replace the LSTMs sb3-contrib built with cells of kind ``self.cell``, and the optimizer with one over
+        them (sb3-contrib builds it last, over the LSTMs)."""
+        for name in ("lstm_actor", "lstm_critic"):
+            lstm = getattr(self, name)
+            if isinstance(lstm, nn.LSTM):
+                module = make_cell(self.cell, lstm.input_size, lstm.hidden_size, lstm.num_layers, leak=self.leak,
+                                   bias=lstm.bias, dropout=lstm.dropout)  # fmt: skip
+                setattr(self, name, module.to(self.device))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return {
             **super()._get_constructor_parameters(),
             "exact_steps": self.exact_steps,
             "bucket_sequences": self.bucket_sequences,
+            "cell": self.cell,
+            "leak": self.leak,
         }
 
     def _process_sequence(
@@ -163,8 +193,11 @@ class FastRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
             return RecurrentActorCriticPolicy._process_sequence(features, lstm_states, episode_starts, lstm)
         keep = (1.0 - starts[0]).view(1, n_seq, 1)
         states = (keep * lstm_states[0], keep * lstm_states[1])
-        if sequence.shape[0] == 1 and not self.exact_steps and _cell_compatible(lstm):
-            return lstm_step(lstm, sequence[0], states)
+        if sequence.shape[0] == 1 and not self.exact_steps:
+            if not isinstance(lstm, nn.LSTM):
+                return lstm.step(sequence[0], states)
+            if _cell_compatible(lstm):
+                return lstm_step(lstm, sequence[0], states)
         lengths = self.sequence_lengths() if self.sequence_lengths is not None else None
         if lengths is not None and len(lengths) == n_seq and int(lengths.max()) == sequence.shape[0]:
             # The actor's and the critic's LSTM see the same minibatch: group its sequences once.

@@ -53,6 +53,11 @@ def input_map(source: tuple[int, tuple[str, ...]], target: tuple[int, tuple[str,
     return np.array([*range(target_senses), *commands], dtype=np.int64)
 
 
+def _network(policy: dict) -> dict:
+    """Policy settings with the defaults that name no difference dropped (``cell: lstm``, ``leak: 1``)."""
+    return {k: v for k, v in policy.items() if (k, v) not in (("cell", "lstm"), ("leak", 1), ("leak", 1.0))}
+
+
 def check_source(config: TrainConfig, source: str) -> tuple[Brain, np.ndarray]:
     """The brain ``source`` names and its :func:`input_map` onto ``config``'s env; one-line errors if it cannot be."""
     try:
@@ -63,7 +68,7 @@ def check_source(config: TrainConfig, source: str) -> tuple[Brain, np.ndarray]:
         raise ConfigError(f"init_from {source!r} is a {brain.config.algo} brain; this run is {config.algo}")
     if brain.config.normalize != config.normalize:
         raise ConfigError(f"init_from {source!r}: one of the two normalises observations and the other does not")
-    if brain.config.policy != config.policy:
+    if _network(brain.config.policy) != _network(config.policy):
         raise ConfigError(
             f"init_from {source!r}: its network differs (policy {brain.config.policy} vs {config.policy}); "
             "use the same policy settings"
