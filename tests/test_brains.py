@@ -398,3 +398,30 @@ def test_film_writes_a_video_per_brain(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         brains.main(["film", "no-such-brain"])
     assert exit_info.value.code == 2
+
+
+def test_brains_list_groups_the_brains_by_body():
+    from agents.cli.brains import brain_list
+    from agents.recipes.book import body_and_gait
+
+    recipes = {
+        "walker2d-walk": {"template": "walk", "body": "Walker2d", "env_id": "neuromotor/Walker2d-Clock-v4"},
+        "biped-jump": {
+            "env_id": "plugin_env:neuromotor/PluginBiped-Clock-v4",
+            "criteria": {"gait": {"equals": "jump"}},
+        },
+        "hopper-hop": {"env_id": "neuromotor/Hopper-Jump-v3", "criteria": {}},
+        "walker2d-gait": {"env_id": "neuromotor/Walker2d-Clock-v4", "criteria": {"switches_followed": {"min": 0.9}}},
+    }
+    assert [body_and_gait(r) for r in recipes.values()] == [
+        ("Walker2d", "walk"),
+        ("PluginBiped", "jump"),
+        ("Hopper", "jump"),
+        ("Walker2d", "switch"),
+    ]
+    text = brain_list(recipes, {"walker2d-walk"})
+    lines = text.splitlines()
+    assert lines[0] == "Walker2d:" and "walker2d-walk" in lines[1] and "template walk" in lines[1]
+    assert lines[1].endswith(" bundled") and lines[2].endswith("not bundled") and "switch" in lines[2]
+    assert "  no brain yet; train one: neuromotor brains train walk --body HalfCheetah" in lines
+    assert lines[-2:] == ["PluginBiped:", lines[-1]] and "biped-jump" in lines[-1]

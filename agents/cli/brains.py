@@ -1,6 +1,6 @@
 """``neuromotor brains``: train a bundled brain from its recipe, measure it against its definition, and ship it.
 
-neuromotor brains list                      # the recipes and which are bundled
+neuromotor brains list                      # the brains by body: gait, template, bundled or not
 neuromotor brains train walker2d-walk       # train, evaluate, check; bundle into agents/brains/bundled/<name>/
 neuromotor brains train walk --body Hopper  # a template (walk, jump, switch) on any body, into runs/brains/
 neuromotor brains train walk --body mybodies:Biped   # ... on a body your module registers (envs.register_body)
@@ -22,11 +22,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import envs
 from agents.brains.store import bundled_brains
 from agents.cli.parsing import OneLineParser, non_negative, positive, run_command
 from agents.config import parse_override
 from agents.recipes import bundling
-from agents.recipes.book import load_recipes
+from agents.recipes.book import body_and_gait, load_recipes
 from agents.recipes.selection import select_checkpoint
 from agents.recipes.templates import TEMPLATES, for_body
 
@@ -76,12 +77,26 @@ def print_checks(name: str, checks: list[dict[str, Any]]) -> None:
         print(f"{name}: {'PASS' if row['passed'] else 'FAIL'} {row['metric']} = {shown} (want {row['rule']})")
 
 
+def brain_list(recipes: dict[str, dict[str, Any]], bundled: Any) -> str:
+    """The recipes by body: each brain's gait, template (or its own recipe), env and whether it is bundled; every
+    registered body without a recipe gets the command that trains it one."""
+    by_body: dict[str, list[str]] = {body: [] for body in envs.BODIES}
+    for name, recipe in recipes.items():
+        body, gait = body_and_gait(recipe)
+        how = f"template {recipe['template']}" if "template" in recipe else "own recipe"
+        state = "bundled" if name in bundled else "not bundled"
+        by_body.setdefault(body, []).append(f"  {name:<28} {gait:<7} {how:<16} {recipe['env_id']:<34} {state}")
+    lines = []
+    for body, rows in by_body.items():
+        lines.append(f"{body}:")
+        lines += rows or [f"  no brain yet; train one: neuromotor brains train walk --body {body}"]
+    return "\n".join(lines) + "\n"
+
+
 def _brains(args: argparse.Namespace, parser: OneLineParser) -> int:
     recipes = load_recipes()
     if args.command == "list":
-        bundled = bundled_brains()
-        for name, recipe in recipes.items():
-            print(f"{name}\t{recipe['env_id']}\t{'bundled' if name in bundled else 'not bundled'}")
+        print(brain_list(recipes, bundled_brains()), end="")
         return 0
     if args.command == "table":
         if args.readme:

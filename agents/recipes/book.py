@@ -81,3 +81,16 @@ def recipe_tests(recipe: dict[str, Any]) -> list[tuple[dict[str, Any] | None, di
     """Every test of a recipe as ``(eval env kwargs, criteria)``: its own, then each of ``also``."""
     tests = [(recipe.get("eval_env_kwargs"), recipe["criteria"])]
     return tests + [(test["eval_env_kwargs"], test["criteria"]) for test in recipe.get("also", [])]
+
+
+def body_and_gait(recipe: dict[str, Any]) -> tuple[str, str]:
+    """The body a recipe trains and the gait its brain is tested for: a template's body and kind, else read from
+    its env id (``[module:]neuromotor/<Body>-<Task>-vN``) and its ``gait`` criterion (else the task; ``switch`` for a
+    brain tested on following commands)."""
+    if "template" in recipe:
+        return recipe["body"], recipe["template"]
+    body, task, *_ = [*recipe["env_id"].rpartition(":")[2].rpartition("/")[2].split("-"), "", ""]
+    criteria = recipe.get("criteria") or {}
+    if "switches_followed" in criteria:
+        return body, "switch"
+    return body, str((criteria.get("gait") or {}).get("equals", task.lower() or "other"))
