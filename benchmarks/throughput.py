@@ -7,6 +7,8 @@ medians. Compare ratios, not absolute numbers, across machines.
     python benchmarks/throughput.py                 # sb3-contrib's defaults: 1 env, n_steps=128, batch 128, LSTM 256
     python benchmarks/throughput.py --preset        # our default preset for the env (train.py's settings)
     python benchmarks/throughput.py --n-envs 4 --n-steps 512 --batch-size 128   # LSTM 256 + critic, 4 envs
+    python benchmarks/throughput.py --env neuromotor/Walker2d-Clock-v4 --preset --only "ours (FastRecurrentPPO)" \
+        --variant gru:policy.cell=gru --variant "no critic LSTM:policy.enable_critic_lstm=false"   # ours, varied
 
 It also counts the time each in-process run spends in MuJoCo's ``mj_step``: training env-steps/s as a fraction of
 the raw physics rate on that core, the distance to the limit of this machine.
@@ -29,7 +31,7 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 
 from agents.brains.models import ALGORITHMS, build_model
-from agents.config import VEC_ENVS, TrainConfig, resolve_config
+from agents.config import VEC_ENVS, TrainConfig, parse_override, resolve_config
 from agents.vecenvs import build_vec_env
 
 STOCK, OURS, MLP = "stock RecurrentPPO", "ours (FastRecurrentPPO)", "SB3 PPO MLP"
@@ -43,7 +45,16 @@ def sb3_contrib_defaults(env_id: str) -> TrainConfig:
     return TrainConfig(env_id=env_id, n_envs=1, n_steps=128, batch_size=128, n_epochs=10, normalize=False).validate()
 
 
-def measure(name: str, config: TrainConfig, steps: int) -> tuple[float, float, float]:
+def variant(text: str, config: TrainConfig) -> tuple[str, TrainConfig]:
+    """``LABEL:KEY=VALUE[,KEY=VALUE...]``: ours with those settings (``train.py --set`` keys) over ``config``."""
+    label, sep, settings = text.partition(":")
+    if not sep or not label or not settings:
+        raise SystemExit(f"--variant {text!r}: expected LABEL:KEY=VALUE[,KEY=VALUE...]")
+    overrides = dict(parse_override(item) for item in settings.split(","))
+    return label, resolve_config(config.env_id, "rppo", {**config.to_dict(), **overrides})
+
+
+def measure(name: str, config: TrainConfig, steps: int, algorithm: tuple | None = None) -> tuple[float, float, float]:
     """Env steps per second of ``learn`` after a one-rollout warm-up, and the shares of that time spent in ``train``
     (the gradient epochs; the rest is collecting rollouts) and in MuJoCo's ``mj_step`` (in-process envs only)."""
     policy = dict(config.policy)
@@ -54,7 +65,7 @@ def measure(name: str, config: TrainConfig, steps: int) -> tuple[float, float, f
         policy = {k: v for k, v in policy.items() if k not in LSTM_ONLY}
     config = TrainConfig(**{**config.to_dict(), "policy": policy})
     env = build_vec_env(config, config.n_envs, config.seed)
-    model = build_model(config, env, None, algorithm=CONTENDERS[name])
+    model = build_model(config, env, None, algorithm=algorithm or CONTENDERS[name])
     rollout = config.n_steps * config.n_envs
     model.learn(rollout)
     training = [0.0]
@@ -98,6 +109,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8192, help="timed env steps per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--only", nargs="*", choices=list(CONTENDERS), default=list(CONTENDERS))
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
+                        help="also ours with these settings (repeatable); ratios are printed against ours")  # fmt: skip
     args = parser.parse_args()
 
     config = resolve_config(args.env, "rppo") if args.preset else sb3_contrib_defaults(args.env)
@@ -110,11 +123,18 @@ def main() -> None:
     settings = {k: getattr(config, k) for k in keys}
     print(f"env={args.env} {'preset' if args.preset else 'sb3-contrib defaults'}: {settings} policy={config.policy}")
     print(f"timed steps={args.steps} repeats={args.repeats} torch_threads={th.get_num_threads()}")
-    rates: dict[str, list[float]] = {name: [] for name in args.only}
-    shares: dict[str, list[float]] = {name: [] for name in args.only}
+    variants = dict(variant(text, config) for text in args.variant)
+    for label, varied in variants.items():
+        print(f"variant {label}: {_difference(config, varied)}")
+    names = [*args.only, *variants]
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    shares: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(args.repeats):
-        for name in args.only:
-            rate, epochs, physics = measure(name, config, args.steps)
+        for name in names:
+            if name in variants:
+                rate, epochs, physics = measure(name, variants[name], args.steps, ALGORITHMS["rppo"])
+            else:
+                rate, epochs, physics = measure(name, config, args.steps)
             rates[name].append(rate)
             shares[name].append(physics)
             print(
@@ -126,16 +146,23 @@ def main() -> None:
     print("median env-steps/s: " + ", ".join(f"{name} {rate:.0f}" for name, rate in medians.items()))
     if config.vec_env == "dummy":
         # Training time spent in the physics: 1.0 would be training at the physics' own pace on one core.
-        for name in args.only:
+        for name in names:
             print(f"{name}: {statistics.median(shares[name]):.2f} of the time in mj_step (training / raw physics)")
     if OURS in medians:
-        for name in (STOCK, MLP):
+        for name in (STOCK, MLP, *variants):
             if name in medians:
                 per_round = [o / r for o, r in zip(rates[OURS], rates[name], strict=True)]
                 print(
                     f"ours / {name}: {medians[OURS] / medians[name]:.2f}x "
                     f"(per round {min(per_round):.2f}x to {max(per_round):.2f}x)"
                 )
+
+
+def _difference(base: TrainConfig, varied: TrainConfig) -> dict:
+    before, after = base.to_dict(), varied.to_dict()
+    changed = {k: after[k] for k in after if after[k] != before.get(k) and k != "policy"}
+    changed.update({f"policy.{k}": v for k, v in after["policy"].items() if before["policy"].get(k) != v})
+    return changed
 
 
 if __name__ == "__main__":
