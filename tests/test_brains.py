@@ -425,3 +425,22 @@ def test_brains_list_groups_the_brains_by_body():
     assert lines[1].endswith(" bundled") and lines[2].endswith("not bundled") and "switch" in lines[2]
     assert "  no brain yet; train one: neuromotor brains train walk --body HalfCheetah" in lines
     assert lines[-2:] == ["PluginBiped:", lines[-1]] and "biped-jump" in lines[-1]
+
+
+def test_the_brains_table_groups_by_body_in_registration_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "BRAINS_DIR", tmp_path)
+    brains = {"ant-walk": "neuromotor/Ant-Walk-v1", "hopper-jump": "neuromotor/Hopper-Clock-v4",
+              "walker2d-walk": "neuromotor/Walker2d-Clock-v4", "a-walk": "neuromotor/Walker2d-Walk-v1"}  # fmt: skip
+    for name, env_id in brains.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text("{}")
+        metrics = {"env_id": env_id, "passed": True, "evaluation": {"summary": {"fell": 0}},
+                   "criteria": [{"metric": "fell", "passed": True}],
+                   "training": {"env_steps": 1000, "wall_clock_seconds": 60.0}}  # fmt: skip
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    rows = bundling.metrics_table().splitlines()[2:]
+    assert [row.split(" | ")[:2] for row in rows] == [
+        ["| Walker2d", "`a-walk`"], ["| Walker2d", "`walker2d-walk`"], ["| Hopper", "`hopper-jump`"],
+        ["| Ant", "`ant-walk`"],
+    ]  # fmt: skip
+    assert rows[0].split(" | ")[2:5] == ["1,000", "1.0", "1/1 pass"]

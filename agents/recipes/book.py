@@ -83,13 +83,19 @@ def recipe_tests(recipe: dict[str, Any]) -> list[tuple[dict[str, Any] | None, di
     return tests + [(test["eval_env_kwargs"], test["criteria"]) for test in recipe.get("also", [])]
 
 
+def env_body_and_task(env_id: str) -> tuple[str, str]:
+    """``[module:]neuromotor/<Body>-<Task>-vN`` -> ``(Body, Task)`` (``""`` for a part an id lacks)."""
+    body, task, *_ = [*env_id.rpartition(":")[2].rpartition("/")[2].split("-"), "", ""]
+    return body, task
+
+
 def body_and_gait(recipe: dict[str, Any]) -> tuple[str, str]:
     """The body a recipe trains and the gait its brain is tested for: a template's body and kind, else read from
     its env id (``[module:]neuromotor/<Body>-<Task>-vN``) and its ``gait`` criterion (else the task; ``switch`` for a
     brain tested on following commands)."""
     if "template" in recipe:
         return recipe["body"], recipe["template"]
-    body, task, *_ = [*recipe["env_id"].rpartition(":")[2].rpartition("/")[2].split("-"), "", ""]
+    body, task = env_body_and_task(recipe["env_id"])
     criteria = recipe.get("criteria") or {}
     if "switches_followed" in criteria:
         return body, "switch"

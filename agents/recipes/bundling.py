@@ -13,13 +13,14 @@ from typing import Any
 
 import torch as th
 
+import envs
 from agents.brains import store
 from agents.config import ConfigError, resolve_config
 from agents.constants import TEST_EPISODES, TEST_SEED
 from agents.evaluation import video
 from agents.evaluation.criteria import check_criteria
 from agents.evaluation.rollout import env_dt, evaluate_brain
-from agents.recipes.book import recipe_tests, select_rules
+from agents.recipes.book import env_body_and_task, recipe_tests, select_rules
 from agents.recipes.selection import select_checkpoint
 from agents.runs import copy_file, read_summary, training_seconds, write_json, write_text
 from agents.training import distill
@@ -218,11 +219,15 @@ def _cell(value: Any) -> str:
 
 
 def metrics_table() -> str:
-    """Markdown table of every bundled brain's metrics.json (training cost, checks, gait metrics)."""
-    header = ["brain", "env steps", "train min", "criteria", *(h for h, _ in TABLE_COLUMNS)]
+    """Markdown table of every bundled brain's metrics.json (training cost, checks, gait metrics), grouped by body
+    in the order the bodies are registered."""
+    header = ["body", "brain", "env steps", "train min", "criteria", *(h for h, _ in TABLE_COLUMNS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, path in store.bundled_brains().items():
-        report = json.loads((path / "metrics.json").read_text())
+    reports = {name: json.loads((path / "metrics.json").read_text()) for name, path in store.bundled_brains().items()}
+    order = {body: i for i, body in enumerate(envs.BODIES)}
+    bodies = {name: env_body_and_task(report["env_id"])[0] for name, report in reports.items()}
+    for name in sorted(reports, key=lambda n: (order.get(bodies[n], len(order)), bodies[n], n)):
+        report = reports[name]
         summary = report["evaluation"]["summary"]
         checks = all_checks(report)
         passed = sum(row["passed"] for row in checks)
@@ -233,6 +238,7 @@ def metrics_table() -> str:
         if seconds is not None:
             seconds += sum(link["wall_clock_seconds"] or 0.0 for link in chain)
         cells = [
+            bodies[name],
             f"`{name}`",
             "n/a" if steps is None else f"{steps:,}",
             "n/a" if seconds is None else f"{seconds / 60:.1f}",
