@@ -288,8 +288,9 @@ def _read_time(run_dir: Path) -> dict[str, Any]:
         marks = {int(steps): float(at) for steps, at in data.get("at_steps", {}).items()}
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RunError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < float("inf"):
-        raise RunError(f"{path} is damaged (training_seconds is {seconds!r}, not a number of seconds)")
+    for name, value in [("training_seconds", seconds), *((f"at_steps[{k}]", v) for k, v in marks.items())]:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+            raise RunError(f"{path} is damaged ({name} is {value!r}, not a number of seconds)")
     return {"training_seconds": float(seconds), "at_steps": marks}
 
 
@@ -305,6 +306,15 @@ def seconds_at(run_dir: Path, steps: int) -> float:
         return 0.0
     data = _read_time(run_dir)
     return data.get("at_steps", {}).get(steps, data["training_seconds"])
+
+
+def checkpoint_seconds(run_dir: Path, steps: int) -> float | None:
+    """The training time recorded with the checkpoint of ``steps`` (``None`` where none was, or time.json is
+    unreadable)."""
+    try:
+        return _read_time(run_dir).get("at_steps", {}).get(steps)
+    except RunError:
+        return None
 
 
 def record_seconds(run_dir: Path, seconds: float, steps: int | None = None) -> None:

@@ -50,8 +50,16 @@ def variant(text: str, config: TrainConfig) -> tuple[str, TrainConfig]:
     label, sep, settings = text.partition(":")
     if not sep or not label or not settings:
         raise SystemExit(f"--variant {text!r}: expected LABEL:KEY=VALUE[,KEY=VALUE...]")
-    overrides = dict(parse_override(item) for item in settings.split(","))
-    return label, resolve_config(config.env_id, "rppo", {**config.to_dict(), **overrides})
+    if label in CONTENDERS:
+        raise SystemExit(f"--variant {text!r}: the label {label!r} is a contender's name; choose another")
+    fields, policy = config.to_dict(), dict(config.policy)
+    for item in settings.split(","):
+        key, value = parse_override(item)
+        if key.startswith("policy."):
+            policy[key.removeprefix("policy.")] = value
+        else:
+            fields[key] = value
+    return label, TrainConfig(**{**fields, "policy": policy}).validate()
 
 
 def measure(name: str, config: TrainConfig, steps: int, algorithm: tuple | None = None) -> tuple[float, float, float]:

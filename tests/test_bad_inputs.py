@@ -148,9 +148,10 @@ def test_time_marks_of_checkpoints(tmp_path):
     assert seconds_at(tmp_path, 0) == 0.0 and seconds_at(tmp_path, 150) == 26.0  # unmarked: the total
     record_seconds(tmp_path, 15.0, 150)  # resumed from before 200: that mark belonged to discarded work
     assert seconds_at(tmp_path, 200) == 15.0 and seconds_at(tmp_path, 100) == 10.0
-    (tmp_path / "time.json").write_text('{"training_seconds": 5, "at_steps": {"x": 1}}')
-    with pytest.raises(RunError, match=r"time\.json is damaged"):
-        seconds_at(tmp_path, 100)
+    for marks in ('{"x": 1}', '{"100": -1}', '{"100": NaN}', "[1]"):
+        (tmp_path / "time.json").write_text(f'{{"training_seconds": 5, "at_steps": {marks}}}')
+        with pytest.raises(RunError, match=r"time\.json is damaged"):
+            seconds_at(tmp_path, 100)
 
 
 def test_sigterm_before_training_leaves_nothing(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from test_fast_lstm import ENV, HIDDEN, padded_batch
 
 from agents.brains.algorithm import FastRecurrentPPO
 from agents.brains.cells import CELLS, GRU, RNN, cell_of, make_cell
-from agents.brains.policies import FastRecurrentActorCriticPolicy
+from agents.brains.policies import FastRecurrentActorCriticPolicy, bucketed_lstm
 
 T, N, IN, HID = 7, 3, 5, 6
 
@@ -68,16 +68,37 @@ def test_sequences_and_steps_match_the_equations(cell, leak):
         th.testing.assert_close(grads[name], leaf.grad, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("cell", ["gru", "rnn"])
-def test_two_layers_step_as_they_run(cell):
+@pytest.mark.parametrize(("cell", "leak"), [("gru", 1.0), ("rnn", 1.0), ("rnn", 0.5)])
+def test_two_layers_match_the_equations_layer_upon_layer(cell, leak):
     th.manual_seed(1)
-    module = make_cell(cell, IN, HID, num_layers=2, leak=0.5 if cell == "rnn" else 1.0)
+    module = make_cell(cell, IN, HID, num_layers=2, leak=leak)
     sequence, states = th.randn(T, N, IN), (th.randn(2, N, HID), th.zeros(2, N, HID))
     output, (h, _) = module(sequence, states)
+    weights = dict(module.named_parameters())
+    first, _ = reference(cell, weights, sequence, states[0][0], leak)
+    layer1 = {k.replace("_l1", "_l0"): v for k, v in weights.items() if k.endswith("_l1")}
+    expected, expected_h = reference(
+        cell, {**layer1, "weight_ih_l0": layer1["weight_ih_l0"]}, first, states[0][1], leak
+    )
+    th.testing.assert_close(output, expected, rtol=1e-5, atol=1e-6)
+    th.testing.assert_close(h[1], expected_h, rtol=1e-5, atol=1e-6)
     for x in sequence:
         out, states = module.step(x, states)
     th.testing.assert_close(out, output[-1], rtol=1e-5, atol=1e-6)
     th.testing.assert_close(states[0], h, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_length_buckets_compute_what_one_padded_call_does(cell):
+    th.manual_seed(2)
+    module = make_cell(cell, IN, HID, leak=0.5 if cell == "rnn" else 1.0)
+    lengths = np.array([12, 2, 3, 12, 1])
+    sequence, states = th.randn(12, 5, IN), (th.randn(1, 5, HID), th.zeros(1, 5, HID))
+    whole, _ = module(sequence, states)
+    bucketed, (_, c) = bucketed_lstm(module, sequence, states, lengths)
+    for i, length in enumerate(lengths):
+        th.testing.assert_close(bucketed[:length, i], whole[:length, i], rtol=1e-5, atol=1e-6)
+    assert not c.any()
 
 
 def test_bad_cells_are_refused():
@@ -87,11 +108,15 @@ def test_bad_cells_are_refused():
         RNN(IN, HID, leak=0)
     with pytest.raises(ValueError, match="leak is a setting of the rnn cell"):
         make_cell("gru", IN, HID, leak=0.5)
+    with pytest.raises(ValueError, match="a gru cell takes no dropout; only an lstm does"):
+        make_cell("gru", IN, HID, num_layers=2, dropout=0.1)
     assert CELLS == ("lstm", "gru", "rnn") and isinstance(make_cell("gru", IN, HID), GRU)
 
 
-CELL_KWARGS = [{"cell": "gru"}, {"cell": "rnn"}, {"cell": "rnn", "leak": 0.3}]
-CELL_IDS = ["gru", "rnn", "leaky_rnn"]
+CELL_KWARGS = [{"cell": "gru"}, {"cell": "rnn"}, {"cell": "rnn", "leak": 0.3},
+               {"cell": "gru", "n_lstm_layers": 2}, {"cell": "rnn", "leak": 0.5, "enable_critic_lstm": False},
+               {"cell": "gru", "enable_critic_lstm": False, "shared_lstm": True}]  # fmt: skip
+CELL_IDS = ["gru", "rnn", "leaky_rnn", "gru_two_layers", "leaky_rnn_mlp_critic", "gru_shared"]
 
 
 def twins(**kwargs):
@@ -111,8 +136,10 @@ def twins(**kwargs):
 @pytest.mark.parametrize("start_inside", [False, True], ids=["starts_first", "start_inside"])
 def test_training_pass_matches_the_step_loop(kwargs, start_inside):
     ours, looped, env = twins(**kwargs)
-    assert cell_of(ours.lstm_actor) == cell_of(ours.lstm_critic) == kwargs["cell"]
-    obs, actions, states, starts = padded_batch(env, lengths=[7, 3, 12, 1, 9], episode_start_first=[1, 0, 1, 1, 0])
+    assert cell_of(ours.lstm_actor) == kwargs["cell"]
+    assert ours.lstm_critic is None or cell_of(ours.lstm_critic) == kwargs["cell"]
+    layers = kwargs.get("n_lstm_layers", 1)
+    obs, actions, states, starts = padded_batch(env, [7, 3, 12, 1, 9], [1, 0, 1, 1, 0], n_layers=layers)
     if start_inside:
         starts[4] = 1.0  # an episode start at the fifth step of the first sequence
     outputs, grads = [], []
@@ -133,7 +160,7 @@ def test_training_pass_matches_the_step_loop(kwargs, start_inside):
 def test_rollout_steps_match_the_step_loop(kwargs):
     ours, looped, env = twins(**kwargs)
     rng = np.random.default_rng(1)
-    zeros = tuple(th.zeros(1, 4, HIDDEN) for _ in "hc")
+    zeros = tuple(th.zeros(kwargs.get("n_lstm_layers", 1), 4, HIDDEN) for _ in "hc")
     states = [RNNStates(zeros, zeros)] * 2
     for step in range(20):
         obs = th.tensor(rng.normal(size=(4, env.observation_space.shape[0])), dtype=th.float32)

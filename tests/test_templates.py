@@ -79,7 +79,7 @@ def test_each_gait_kind_trains_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(bundling, "write_preview", lambda name: None)
     bundling.measure_run("walker2d-walk", recipe, str(tmp_path / "walk"))
     metrics = json.loads((tmp_path / "walk" / "metrics.json").read_text())
-    assert metrics["recipe"] == {"template": "walk", "body": "Walker2d", "seed": 0}
+    assert metrics["recipe"] == {"template": "walk", "body": "Walker2d", "overrides": TINY, "seed": 0}
     assert metrics["training"]["stage_advances"] == summary["advances"]
     assert len(metrics["also"]) == 1  # the walk speed first, then the three-speed schedule
     _, jump = config_of("jump", "Walker2d", **TINY)
@@ -114,7 +114,8 @@ def test_a_plug_in_body_trains_evaluates_and_films_in_one_command_each(tmp_path,
     (run,) = (tmp_path / "runs").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["env_id"] == "plugin_env:neuromotor/PluginBiped-Clock-v4" and not metrics["passed"]
-    assert metrics["recipe"] == {"template": "walk", "body": "PluginBiped", "seed": 3}
+    assert metrics["recipe"]["template"] == "walk" and metrics["recipe"]["body"] == "PluginBiped"
+    assert metrics["recipe"]["seed"] == 3 and metrics["recipe"]["overrides"]["policy.lstm_hidden_size"] == 8
     assert "--body plugin_env:PluginBiped" in (run / "command.txt").read_text()
     assert not (tmp_path / "bundled").exists()
     video = tmp_path / "walk.mp4"

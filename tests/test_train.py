@@ -278,6 +278,10 @@ def test_curriculum_trains_each_stage_in_its_own_env(tmp_path):
     assert summary["steps"] == 512
     # The stage boundary left a checkpoint (none other is asked for), and the next stage went on from it.
     assert latest_checkpoint(run_dir).steps == 256
+    # time.json marks the time of the boundary's checkpoint and of the final model, the total being the last.
+    marks = json.loads((run_dir / "time.json").read_text())
+    assert list(marks["at_steps"]) == ["256", "512"] and 0 < marks["at_steps"]["256"] <= marks["at_steps"]["512"]
+    assert marks["training_seconds"] == marks["at_steps"]["512"] == summary["seconds_total"]
     events = EventAccumulator(str(next((run_dir / "tb").iterdir())))
     events.Reload()
     jump_paid = {e.step: e.value for e in events.Scalars("reward/jump_upright")}

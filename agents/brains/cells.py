@@ -106,6 +106,13 @@ def make_cell(
         if leak != 1.0:
             raise ValueError("leak is a setting of the rnn cell; an lstm has none")
         return nn.LSTM(input_size, hidden_size, num_layers=num_layers, **kwargs)
+    if cell != "lstm":
+        # Their single steps and the leaky RNN's loop are unidirectional, time-major and without dropout.
+        lstm_only = ("dropout", "batch_first", "proj_size", "bidirectional")
+        unsupported = [key for key in lstm_only if kwargs.get(key)]
+        if unsupported:
+            raise ValueError(f"a {cell} cell takes no {', '.join(unsupported)}; only an lstm does")
+        kwargs = {key: value for key, value in kwargs.items() if key not in lstm_only}
     if cell == "gru":
         if leak != 1.0:
             raise ValueError("leak is a setting of the rnn cell; a gru has none")

@@ -165,7 +165,8 @@ class FastRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
             lstm = getattr(self, name)
             if isinstance(lstm, nn.LSTM):
                 module = make_cell(self.cell, lstm.input_size, lstm.hidden_size, lstm.num_layers, leak=self.leak,
-                                   bias=lstm.bias, dropout=lstm.dropout)  # fmt: skip
+                                   bias=lstm.bias, dropout=lstm.dropout, batch_first=lstm.batch_first,
+                                   proj_size=lstm.proj_size, bidirectional=lstm.bidirectional)  # fmt: skip
                 setattr(self, name, module.to(self.device))
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 

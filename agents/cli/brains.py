@@ -159,7 +159,9 @@ def _train_on_body(args: argparse.Namespace, parser: OneLineParser) -> int:
     name, recipe = for_body(args.name, args.body, args.seed or 0)
     for text in args.set:
         key, value = parse_override(text)
-        recipe["settings"][key] = value
+        if key == "seed":
+            parser.error("the seed of train --body is --seed N, not --set seed=N")
+        recipe["settings"][key] = recipe["overrides"][key] = value
     command = [sys.executable, "-m", "agents", "brains", "train", args.name, "--body", args.body]
     command += ["--seed", str(args.seed)] if args.seed is not None else []
     command += [arg for text in args.set for arg in ("--set", text)]

@@ -22,8 +22,9 @@ from agents.evaluation.criteria import check_criteria
 from agents.evaluation.rollout import env_dt, evaluate_brain
 from agents.recipes.book import env_body_and_task, recipe_tests, select_rules
 from agents.recipes.selection import select_checkpoint
-from agents.runs import copy_file, read_summary, training_seconds, write_json, write_text
+from agents.runs import checkpoint_seconds, copy_file, read_summary, training_seconds, write_json, write_text
 from agents.training import distill
+from agents.training.curriculum import read_advances
 from agents.training.trainer import check_env_config, train
 
 #: Length (simulated seconds) of the README preview GIF, filmed from the first test seed.
@@ -123,18 +124,27 @@ def measure_run(name: str, recipe: dict[str, Any], target: str, *, bundle: bool 
     selection = brain.model_path.parent / "selection.json"
     if selection.is_file():
         report["selection"] = json.loads(selection.read_text())
+    model_steps = report.pop("model_env_steps")
+    seconds = _training_seconds(run_dir, summary)
+    if model_steps != summary.get("steps"):  # a chosen checkpoint: the time to it, where its mark says
+        seconds = checkpoint_seconds(run_dir, model_steps) or seconds
     report.update(
         name=name,
         env_id=brain.config.env_id,
-        # What reproduces it: a template and a body (or the recipe's own settings) and a seed.
-        recipe={"template": recipe.get("template"), "body": recipe.get("body"), "seed": recipe.get("seed", 0)},
+        # What reproduces it: a template and a body (or the recipe's own settings), its overrides, and the seed.
+        recipe={
+            "template": recipe.get("template"),
+            "body": recipe.get("body"),
+            "overrides": recipe.get("overrides") or {},
+            "seed": brain.config.seed,
+        },
         run_dir=str(run_dir),
         training={
             "env_steps": summary.get("steps"),
             "model": str(brain.model_path.relative_to(run_dir)),
-            "model_env_steps": report.pop("model_env_steps"),
-            "wall_clock_seconds": _training_seconds(run_dir, summary),
-            "stage_advances": summary.get("advances", []),
+            "model_env_steps": model_steps,
+            "wall_clock_seconds": seconds,
+            "stage_advances": [a for a in read_advances(run_dir) if a["step"] <= model_steps],
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
     )

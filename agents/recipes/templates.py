@@ -210,7 +210,7 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 def expand(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     """The full recipe of a template entry ``{template, body, seed, overrides}``: env id, algo, seed, settings,
-    tests; ``template`` and ``body`` are kept for the record."""
+    tests; ``template``, ``body`` and ``overrides`` are kept for the record."""
     unknown = set(entry) - set(ENTRY_KEYS)
     if unknown:
         raise ConfigError(
@@ -227,7 +227,7 @@ def expand(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     recipe = TEMPLATES[kind](envs.BODIES[body])
     recipe["settings"] = _merge(recipe["settings"], overrides)
     return {"env_id": envs.env_id(body, "clock"), "algo": "rppo", "seed": entry.get("seed", 0), "template": kind,
-            "body": body, **recipe}  # fmt: skip
+            "body": body, "overrides": overrides, **recipe}  # fmt: skip
 
 
 def for_body(kind: str, body: str, seed: int = 0) -> tuple[str, dict[str, Any]]:

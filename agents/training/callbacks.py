@@ -218,7 +218,7 @@ class SaveBest(BaseCallback):
 class Checkpoints(BaseCallback):
     """Save a checkpoint (:func:`agents.runs.save_checkpoint`, atomic) every ``every`` env steps into ``folder``;
     like SB3's ``CheckpointCallback``, counted in vectorised steps from the start of ``learn``. ``on_save`` is told
-    each checkpoint's step count."""
+    each checkpoint's step count just before it is written."""
 
     def __init__(self, folder: Path, every: int, n_envs: int, on_save: Callable[[int], None] | None = None) -> None:
         super().__init__()
@@ -228,9 +228,9 @@ class Checkpoints(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.n_calls % self.calls_between == 0:
-            saved = save_checkpoint(self.model, self.folder)
-            if self.on_save is not None:
-                self.on_save(saved.steps)
+            if self.on_save is not None:  # first, so that no checkpoint stands without it
+                self.on_save(self.model.num_timesteps)
+            save_checkpoint(self.model, self.folder)
         return True
 
 

@@ -268,7 +268,14 @@ def _train(
         return before + sum(t.rate()[0] for t in timers)
 
     def mark(steps: int | None = None) -> None:
-        record_seconds(run_dir, seconds(), steps)
+        try:
+            record_seconds(run_dir, seconds(), steps)
+        except RunError:  # time.json damaged under a running training: set aside, never fatal
+            set_aside_damaged_time(run_dir)
+            record_seconds(run_dir, seconds(), steps)
+
+    if start:
+        mark(start)  # marks past the checkpoint a resume starts from belong to discarded work
 
     plan = config.stage_plan()
     config_saved = False
@@ -312,8 +319,8 @@ def _train(
                 for callback in callbacks.callbacks:
                     if isinstance(callback, ProgressBar) and callback.bar is not None:
                         callback.bar.close()
+                mark(model.num_timesteps)  # before the checkpoint: none stands without its time
                 saved = save_checkpoint(model, run_dir / "checkpoints")
-                mark(saved.steps)
                 close(env, eval_env)
                 print(
                     f"interrupted at step {saved.steps}: saved {saved.model}; resume with: python train.py --resume "
@@ -328,8 +335,8 @@ def _train(
             # The stage ended (at its step count, or its condition held): the next starts from this checkpoint in its
             # own envs, as a resumed run would.
             # The checkpoint first: an advance is recorded only once the checkpoint the next stage starts from is.
+            mark(model.num_timesteps)
             checkpoint = save_checkpoint(model, run_dir / "checkpoints")
-            mark(checkpoint.steps)
             reason = describe(until) if isinstance(until, dict) else f"{until} steps"
             record_advance(run_dir, index, model.num_timesteps, reason, advance.advanced)
             if isinstance(until, dict):
