@@ -68,6 +68,10 @@ def check_source(config: TrainConfig, source: str) -> tuple[Brain, np.ndarray]:
         raise ConfigError(f"init_from {source!r} is a {brain.config.algo} brain; this run is {config.algo}")
     if brain.config.normalize != config.normalize:
         raise ConfigError(f"init_from {source!r}: one of the two normalises observations and the other does not")
+    cells = (brain.config.policy.get("cell", "lstm"), config.policy.get("cell", "lstm"))
+    if cells[0] != cells[1]:
+        raise ConfigError(f"init_from {source!r} is a brain with a {cells[0]} cell; this run's policy.cell is "
+                          f"{cells[1]}: set policy.cell={cells[0]} to start from it")  # fmt: skip
     if _network(brain.config.policy) != _network(config.policy):
         raise ConfigError(
             f"init_from {source!r}: its network differs (policy {brain.config.policy} vs {config.policy}); "

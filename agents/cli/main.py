@@ -6,6 +6,7 @@ import sys
 
 from agents.cli import analyse, brains, distill
 from agents.cli.evaluate import evaluate_main
+from agents.cli.imitate import dataset_main, imitate_main
 from agents.cli.train import train_main
 from envs.__main__ import main as envs_main
 
@@ -16,6 +17,8 @@ TOOLS = {
     "brains": (brains.main, "train, check, select, bundle and preview the bundled brains from their recipes"),
     "analyse": (analyse.main, "the brain view: population, tuning, decoding, lesions, perturbations"),
     "distill": (distill.main, "teach one student brain the gaits of teacher brains (DAgger)"),
+    "dataset": (dataset_main, "record brains' walking and jumping episodes as a Minari dataset, split by seed"),
+    "imitate": (imitate_main, "fit a brain to a dataset's action sequences (MSE, Adam) and put it in the body"),
     "envs": (envs_main, "list the registered bodies and tasks, and take each body for a random stroll"),
 }
 

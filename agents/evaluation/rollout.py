@@ -56,6 +56,8 @@ class Episode:
     commanded_speeds_after: np.ndarray | None = None
     #: ``frames[i]`` shows the state after ``i * frame_every`` steps.
     frame_every: int = 1
+    #: The observation after the last step (as the brain would have seen it), when the rollout was asked to keep it.
+    final_observation: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -213,6 +215,7 @@ def rollout(
                 terms.setdefault(key.removeprefix("reward_"), []).append(float(value))
         if not done:
             film()
+    final = info.get("terminal_observation")
     steps = len(rows["reward"])
     truncated = bool(info.get("TimeLimit.truncated", False))
     fell = bool(info.get("fallen", 1.0)) and not truncated
@@ -238,6 +241,7 @@ def rollout(
         commanded_gaits_after=np.array(rows["gait"]) if rows["gait"] else None,
         commanded_speeds_after=np.array(rows["speed"]) if rows["speed"] else None,
         frame_every=frame_every,
+        final_observation=None if final is None else np.asarray(final).copy(),
     )
 
 

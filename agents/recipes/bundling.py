@@ -32,15 +32,20 @@ PREVIEW_SECONDS = 3.0
 
 
 def measure(
-    target: str, criteria: dict[str, dict[str, Any]], env_kwargs: dict[str, Any] | None = None
+    target: str,
+    criteria: dict[str, dict[str, Any]],
+    env_kwargs: dict[str, Any] | None = None,
+    episodes: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``target`` over the standard episodes (in its env, with ``env_kwargs`` overridden) and check it."""
-    evaluation = evaluate_brain(target, episodes=TEST_EPISODES, seed=TEST_SEED, env_kwargs=env_kwargs)
+    """Evaluate ``target`` over the standard episodes (or the first ``episodes`` of them; in its env, with
+    ``env_kwargs`` overridden) and check it."""
+    episodes = episodes or TEST_EPISODES
+    evaluation = evaluate_brain(target, episodes=episodes, seed=TEST_SEED, env_kwargs=env_kwargs)
     result = evaluation.summary()
     checks = check_criteria(result["summary"], criteria)
     return {
         "evaluation": {
-            "episodes": TEST_EPISODES,
+            "episodes": episodes,
             "seed": TEST_SEED,
             "deterministic": True,
             "env_kwargs": env_kwargs or {},
@@ -52,13 +57,13 @@ def measure(
     }
 
 
-def measure_recipe(target: Any, recipe: dict[str, Any]) -> dict[str, Any]:
+def measure_recipe(target: Any, recipe: dict[str, Any], episodes: int | None = None) -> dict[str, Any]:
     """:func:`measure` on every test of ``recipe`` (:func:`agents.recipes.book.recipe_tests`): the first test's
     report, each further test's under ``also``; ``passed`` when every test passes."""
     (env_kwargs, criteria), *more = recipe_tests(recipe)
-    report = measure(target, criteria, env_kwargs)
+    report = measure(target, criteria, env_kwargs, episodes)
     if more:
-        also = [measure(target, c, kwargs) for kwargs, c in more]
+        also = [measure(target, c, kwargs, episodes) for kwargs, c in more]
         report["also"] = [{key: r[key] for key in ("evaluation", "criteria", "passed")} for r in also]
         report["passed"] = report["passed"] and all(r["passed"] for r in also)
     return report

@@ -1,0 +1,132 @@
+"""Datasets of recorded gaits and brains fitted to them: recorded, split by seed and read back (as Minari reads
+them too); a fitted brain's loss falls and it acts in the body like any brain; bad datasets get one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import minari
+import numpy as np
+import pytest
+from badinput import refuse
+
+from agents.cli.evaluate import evaluate_main
+from agents.cli.imitate import dataset_main, imitate_main
+from agents.config import ConfigError, resolve_config
+from agents.evaluation.dataset import GAIT_LABELS, record_dataset
+from agents.training.imitate import imitate
+from agents.training.trainer import train
+
+BRAIN = "walker2d-walk-speeds"  # a bundled brain, on Gait-v2
+STEPS = {"max_episode_steps": 40}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "walks"
+    return record_dataset([BRAIN], out, episodes=5, test_every=5, seed=7, env_kwargs=STEPS)
+
+
+def test_a_dataset_is_recorded_split_by_seed_and_read_back(recorded):
+    assert recorded.brains == [BRAIN] and recorded.env_id == "neuromotor/Walker2d-Gait-v2"
+    assert recorded.train.seeds == [7, 8, 9, 10] and recorded.test.seeds == [11]
+    assert len(recorded.train.actions) == 4 and len(recorded.test.actions) == 1
+    for split in (recorded.train, recorded.test):
+        for obs, actions in zip(split.observations, split.actions, strict=True):
+            assert obs.shape == (len(actions) + 1, recorded.observation_size) and actions.shape[1] == 6
+    # Raw observations (not the brain's normalised ones): the torso's height at the start, about 1.25 m.
+    assert 1.1 < recorded.train.observations[0][0, 0] < 1.4
+    # Minari reads the same episodes, with the gait information per step.
+    data = minari.MinariDataset(recorded.path / "train" / "data")
+    assert data.total_episodes == 4 and data.total_steps == recorded.train.steps
+    episode = next(data.iterate_episodes())
+    np.testing.assert_array_equal(episode.actions, recorded.train.actions[0])
+    assert episode.infos["foot_contacts"].shape == (len(episode.actions) + 1, 2)
+    assert set(np.unique(episode.infos["gait_label"])) <= set(range(len(GAIT_LABELS)))
+    assert json.loads((recorded.path / "neuromotor.json").read_text())["env_kwargs"]["max_episode_steps"] == 40
+
+
+def test_a_fitted_brain_learns_and_acts_in_the_body(recorded, tmp_path, capsys):
+    fit = imitate(recorded, tmp_path / "fit", epochs=15, batch_size=2, progress=False)
+    assert fit.train_loss[-1] < 0.8 * fit.train_loss[0] and fit.test_loss[-1] < fit.test_loss[0]
+    summary = json.loads((tmp_path / "fit" / "summary.json").read_text())["imitation"]
+    assert summary["test_loss"] == pytest.approx(fit.test_loss[-1]) and summary["cell"] == "lstm"
+    assert evaluate_main([str(tmp_path / "fit"), "--episodes", "1", "--steps", "30"]) == 0
+    # A fitted GRU starts a RecurrentPPO run like any brain; an LSTM run cannot start from it.
+    imitate(recorded, tmp_path / "gru", cell="gru", hidden=8, epochs=1, progress=False)
+    tiny = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1, "total_steps": 64, "eval_freq": 0,
+            "checkpoint_freq": 0, "env_kwargs": STEPS, "init_from": str(tmp_path / "gru")}  # fmt: skip
+    policy = {"lstm_hidden_size": 8, "net_arch": {"pi": [], "vf": [64, 64]}, "enable_critic_lstm": False}
+    config = resolve_config(recorded.env_id, "rppo", {**tiny, "policy": {**policy, "cell": "gru"}})
+    assert train(config, tmp_path / "tuned", progress=False)["steps"] == 64
+    with pytest.raises(ConfigError, match=r"is a brain with a gru cell; this run's policy\.cell is lstm"):
+        train(resolve_config(recorded.env_id, "rppo", {**tiny, "policy": policy}), tmp_path / "x", progress=False)
+
+
+def test_the_commands_record_fit_and_report(recorded, tmp_path, capsys):
+    out = tmp_path / "d"
+    argv = [BRAIN, "--episodes", "5", "--out", str(out), "--env-kwargs", json.dumps(STEPS)]
+    assert dataset_main(argv) == 0
+    assert "4 training episodes" in capsys.readouterr().out
+    assert imitate_main([str(out), "--out", str(tmp_path / "fit"), "--epochs", "2", "--episodes", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "test loss" in said and f"against {BRAIN}'s definition" in said
+    assert any(line.split()[1:2] == ["fell"] for line in said.splitlines() if line.startswith("  "))
+
+
+def _damaged(recorded, tmp_path, how):
+    copy = tmp_path / "copy"
+    shutil.copytree(recorded.path, copy)
+    if how == "corrupt":
+        part = next((copy / "train" / "data").rglob("*.arrow"))
+        part.write_bytes(b"not arrow")
+    elif how == "no test episodes":
+        meta = json.loads((copy / "neuromotor.json").read_text())
+        shutil.rmtree(copy / "test")
+        from minari.dataset.minari_storage import MinariStorage
+
+        (copy / "test").mkdir()
+        data = minari.MinariDataset(copy / "train" / "data")
+        empty = MinariStorage.new(copy / "test" / "data", observation_space=data.observation_space,
+                                  action_space=data.action_space, data_format="arrow")  # fmt: skip
+        empty.update_metadata({"dataset_id": "neuromotor/copy-test-v0", "minari_version": minari.__version__})
+        meta["episodes"]["test"] = []
+        (copy / "neuromotor.json").write_text(json.dumps(meta))
+    elif how == "another body":
+        meta = json.loads((copy / "neuromotor.json").read_text())
+        meta["env_id"] = "neuromotor/Hopper-Gait-v2"
+        (copy / "neuromotor.json").write_text(json.dumps(meta))
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [
+        ("corrupt", "is damaged"),
+        ("no test episodes", "its test split has no episodes"),
+        ("another body", "has 24 observations a step; its env neuromotor/Hopper-Gait-v2 now gives"),
+    ],
+)
+def test_bad_datasets_are_refused_in_one_line(recorded, tmp_path, capsys, how, says):
+    data = _damaged(recorded, tmp_path, how)
+    refuse(imitate_main, [str(data), "--out", str(tmp_path / "fit"), "--epochs", "1"], capsys, says=[says],
+           watch=[tmp_path / "fit"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["walker2d-walk", "walker2d-jump", "--episodes", "5"], "the brains act in different envs"),
+        ([BRAIN, "--episodes", "3"], "--episodes 3 leaves the test split empty"),
+        ([BRAIN, "--episodes", "0"], "--episodes must be >= 1"),
+        (["nobrain", "--episodes", "5"], "nobrain"),
+    ],
+)
+def test_bad_recordings_are_refused_in_one_line(tmp_path, capsys, argv, says):
+    refuse(dataset_main, [*argv, "--out", str(tmp_path / "d")], capsys, says=[says], watch=[tmp_path / "d"])
+
+
+def test_not_a_dataset(tmp_path, capsys):
+    refuse(imitate_main, [str(tmp_path), "--out", str(tmp_path / "fit")], capsys, says=["is not a neuromotor dataset"],
+           watch=[tmp_path / "fit"])  # fmt: skip
