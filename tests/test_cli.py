@@ -36,5 +36,6 @@ def test_neuromotor_dispatches_to_each_tool(capsys):
     assert listed[0] == "Walker2d:" and any(line.split()[0] == "walker2d-walk" for line in listed[1:])
     assert main(["nope"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "neuromotor: error: unknown tool 'nope'; valid: train, evaluate, brains, analyse, distill, envs"
+        "neuromotor: error: unknown tool 'nope'; valid: train, evaluate, brains, analyse, distill, dataset, imitate, "
+        "envs"
     )
