@@ -279,3 +279,26 @@ def test_the_recipe_benchmark_refuses_bad_input(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_the_cells_benchmark_reads_each_seeds_brain(tmp_path, capsys):
+    """``benchmarks/cells.py``: the brain view of a finished seed (tuned units, forward-speed R^2), and the table of
+    what is finished (nothing yet) without training."""
+    import importlib.util
+
+    from agents.config import resolve_config
+    from agents.training.trainer import train
+
+    loader = importlib.util.spec_from_file_location("cells_benchmark", ROOT / "benchmarks" / "cells.py")
+    bench = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(bench)
+    tiny = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1, "policy.lstm_hidden_size": 8,
+            "policy.cell": "gru", "total_steps": 64, "eval_freq": 0, "checkpoint_freq": 0}  # fmt: skip
+    train(resolve_config("neuromotor/Walker2d-Clock-v4", "rppo", tiny), tmp_path / "run", progress=False)
+    view = bench.brain_view(tmp_path / "run", episodes=1)
+    assert view["units"] == 8 and 0 <= view["tuned_units"] <= 8 and view["speed_r2"] <= 1
+    argv = ["walk", "--body", "Walker2d", "--cells", "gru", "rnn", "--seeds", "0", "--run-dir", str(tmp_path / "c"),
+            "--report", "--out", str(tmp_path / "t.md")]  # fmt: skip
+    assert bench.main(argv) == 0
+    assert (tmp_path / "t.md").read_text().splitlines()[2:] == ["| gru | 0 | not finished | | | | |",
+                                                                 "| rnn | 0 | not finished | | | | |"]  # fmt: skip
