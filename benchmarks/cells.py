@@ -65,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="override the template's training steps (a quick look)")
     parser.add_argument("--view-episodes", type=int, default=3, help="episodes recorded for the brain view")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/cells"), help="one sweep folder per cell under it")
+    parser.add_argument("--ray-address", help="a Ray cluster (default: a local Ray)")
+    parser.add_argument("--max-concurrent", type=int, default=1, help="trials at once (default 1: a small machine)")
     parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
     parser.add_argument("--report", action="store_true", help="only the table of the seeds finished so far")
     args = parser.parse_args(argv)
-    positive(parser, args, "steps", "view_episodes")
+    positive(parser, args, "steps", "view_episodes", "max_concurrent")
     return run_command(parser, lambda: _run(args))
 
 
@@ -83,6 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         argv = [args.template, "--body", args.body, "--seeds", *map(str, args.seeds), "--run-dir", str(sweep_dir),
                 "--set", f"policy.cell={cell}", *[a for text in args.set for a in ("--set", text)]]  # fmt: skip
         argv += ["--steps", str(args.steps)] if args.steps else []
+        argv += ["--max-concurrent", str(args.max_concurrent)]
+        argv += ["--ray-address", args.ray_address] if args.ray_address else []
         if not args.report:
             worst = max(worst, recipe_bench.main(argv))
         label, recipe = recipe_bench.recipe_of(args.template, args.body)
