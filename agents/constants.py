@@ -6,5 +6,7 @@ TEST_SEED = 100_000
 TEST_EPISODES = 10
 #: Validation episodes (choosing among checkpoints, analyses): apart from the test seeds.
 VALIDATION_SEED = 200_000
+#: Recorded datasets (``neuromotor dataset``): apart from the test and validation seeds.
+DATASET_SEED = 300_000
 #: The envs that evaluate a run during training are seeded this far above the run's own seed.
 TRAINING_EVAL_SEED_OFFSET = 10_000

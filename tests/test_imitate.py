@@ -47,12 +47,49 @@ def test_a_dataset_is_recorded_split_by_seed_and_read_back(recorded):
     assert json.loads((recorded.path / "neuromotor.json").read_text())["env_kwargs"]["max_episode_steps"] == 40
 
 
+def test_the_recorded_pairs_are_what_the_brain_saw_and_did(recorded):
+    """Each recorded action is the teacher's answer to the recorded observation before it (normalised as the teacher
+    normalises), and the last observation is the env's raw one after the last action (replayed from the seed)."""
+    import gymnasium as gym
+
+    from agents.brains.store import find_brain, load_model
+    from agents.runs import read_vecnormalize
+
+    brain = find_brain(BRAIN)
+    model, stats = load_model(brain), read_vecnormalize(brain.vecnormalize_path)
+    obs, actions = recorded.train.observations[0], recorded.train.actions[0]
+    state, start = None, np.ones(1, dtype=bool)
+    for t in range(len(actions)):
+        action, state = model.predict(stats.normalize_obs(obs[t : t + 1]), state=state, episode_start=start,
+                                      deterministic=True)  # fmt: skip
+        start = np.zeros(1, dtype=bool)
+        np.testing.assert_allclose(action[0], actions[t], atol=1e-5)
+    env = gym.make(recorded.env_id, **recorded.env_kwargs)
+    first, _ = env.reset(seed=recorded.train.seeds[0])
+    np.testing.assert_allclose(first, obs[0], rtol=1e-5, atol=1e-5)
+    for action in actions:
+        last, *_ = env.step(action)
+    np.testing.assert_allclose(last, obs[-1], rtol=1e-4, atol=1e-4)
+
+
 def test_a_fitted_brain_learns_and_acts_in_the_body(recorded, tmp_path, capsys):
     fit = imitate(recorded, tmp_path / "fit", epochs=15, batch_size=2, progress=False)
     assert fit.train_loss[-1] < 0.8 * fit.train_loss[0] and fit.test_loss[-1] < fit.test_loss[0]
     summary = json.loads((tmp_path / "fit" / "summary.json").read_text())["imitation"]
     assert summary["test_loss"] == pytest.approx(fit.test_loss[-1]) and summary["cell"] == "lstm"
     assert evaluate_main([str(tmp_path / "fit"), "--episodes", "1", "--steps", "30"]) == 0
+    # In the body it answers the first observation as it did in the fit (the same normalisation, saved with it).
+    from agents.brains.store import find_brain, load_model
+    from agents.evaluation.rollout import evaluate_brain
+    from agents.runs import read_vecnormalize
+
+    fitted = find_brain(str(tmp_path / "fit"))
+    model, stats = load_model(fitted), read_vecnormalize(fitted.vecnormalize_path)
+    first = evaluate_brain(fitted, episodes=1, seed=recorded.test.seeds[0], max_episode_steps=2).episodes[0]
+    np.testing.assert_allclose(first.observations[0], stats.normalize_obs(recorded.test.observations[0][0]), atol=1e-5)
+    action, _ = model.predict(stats.normalize_obs(recorded.test.observations[0][:1]), episode_start=np.ones(1, bool),
+                              deterministic=True)  # fmt: skip
+    np.testing.assert_allclose(first.actions[0], action[0], atol=1e-6)
     # A fitted GRU starts a RecurrentPPO run like any brain; an LSTM run cannot start from it.
     imitate(recorded, tmp_path / "gru", cell="gru", hidden=8, epochs=1, progress=False)
     tiny = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1, "total_steps": 64, "eval_freq": 0,
@@ -105,7 +142,7 @@ def _damaged(recorded, tmp_path, how):
     [
         ("corrupt", "is damaged"),
         ("no test episodes", "its test split has no episodes"),
-        ("another body", "has 24 observations a step; its env neuromotor/Hopper-Gait-v2 now gives"),
+        ("another body", "has 24 observations a step; its env neuromotor/Hopper-Gait-v2 now has 17"),
     ],
 )
 def test_bad_datasets_are_refused_in_one_line(recorded, tmp_path, capsys, how, says):
@@ -117,7 +154,10 @@ def test_bad_datasets_are_refused_in_one_line(recorded, tmp_path, capsys, how, s
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["walker2d-walk", "walker2d-jump", "--episodes", "5"], "the brains act in different envs"),
+        (["walker2d-walk", "walker2d-jump", "--episodes", "5"], "a dataset holds one env's episodes"),
+        (["walker2d-jump", "walker2d-gait", "--episodes", "5"], "acts in neuromotor/Walker2d-Clock-v4 {"),
+        ([BRAIN, "--episodes", "5", "--test-every", "1"], "--test-every must be >= 2"),
+        ([BRAIN, "--episodes", "5", "--env-kwargs", "[1]"], "--env-kwargs must be a JSON object"),
         ([BRAIN, "--episodes", "3"], "--episodes 3 leaves the test split empty"),
         ([BRAIN, "--episodes", "0"], "--episodes must be >= 1"),
         (["nobrain", "--episodes", "5"], "nobrain"),

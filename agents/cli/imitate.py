@@ -1,7 +1,7 @@
 """``neuromotor dataset`` and ``neuromotor imitate``: record brains' walking and jumping sequences, and fit a brain to
 them (the motor-control text's LSTM(50) + Dense, MSE, Adam, 100 epochs, batch 32), then put it in the body.
 
-    neuromotor dataset walker2d-walk walker2d-jump --episodes 50 --out data/gaits     # a Minari dataset, split by seed
+    neuromotor dataset walker2d-gait --episodes 50 --out data/gaits        # walks and jumps on command; split by seed
     neuromotor imitate data/gaits --out runs/imitated                                # fit, report test loss and gait
     neuromotor imitate data/gaits --out runs/imitated-gru --cell gru --hidden 64 --epochs 200
 """
@@ -33,6 +33,8 @@ def dataset_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     positive(parser, args, "episodes", "test_every")
     non_negative(parser, args, "seed")
+    if args.env_kwargs is not None and not isinstance(args.env_kwargs, dict):
+        parser.error(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
 
     def run() -> int:
         data = record_dataset(args.brains, args.out, episodes=args.episodes, test_every=args.test_every,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from agents.brains.store import find_brain, load_model
+from agents.brains.store import check_fits, find_brain, load_model
 from agents.config import ConfigError
+from agents.constants import DATASET_SEED
 from agents.evaluation import metrics as gait
 from agents.evaluation.rollout import Episode, evaluate_brain
 from agents.runs import read_vecnormalize
 from envs.tasks.gait import GAITS
 
-#: First recording seed: apart from training seeds (0, 1, ...), validation's and the test episodes' (100000 on).
-DATASET_SEED = 200_000
 SPLITS = ("train", "test")
 #: Gait labels, as stored (an index per step); "" before the first full window.
 GAIT_LABELS = ("", *GAITS, "stand", "other")
@@ -123,43 +123,48 @@ def record_dataset(
     progress: bool = False,
 ) -> Dataset:
     """Record ``episodes`` episodes of each brain (bundled names, run directories or model files) into a new
-    dataset at ``out``; every brain must act in the same env (id and spaces). The folder appears whole or not at
-    all. Returns the dataset as read back."""
+    dataset at ``out`` (its parent folders made). Every brain must act in one env: the same id and settings (its own,
+    ``env_kwargs`` over them) and the same spaces. The folder appears whole or not at all. Returns the dataset as
+    read back."""
     import gymnasium as gym
     from minari.dataset.minari_storage import MinariStorage
 
     if not brains:
         raise ConfigError("no brains to record: name at least one")
+    if test_every < 2:
+        raise ConfigError(f"--test-every must be >= 2 (every Nth episode is a test episode), got {test_every}")
     if episodes < test_every:
         raise ConfigError(f"--episodes {episodes} leaves the test split empty: record at least {test_every}")
     if out.exists():
         raise ConfigError(f"{str(out)!r} already exists; choose a new folder for the dataset")
-    if not out.parent.is_dir():
-        raise ConfigError(f"{str(out)!r}: its folder does not exist")
     found = [find_brain(name) for name in brains]
-    env_ids = {brain.config.env_id for brain in found}
-    if len(env_ids) > 1:
-        listed = ", ".join(f"{name} ({brain.config.env_id})" for name, brain in zip(brains, found, strict=True))
-        raise ConfigError(f"the brains act in different envs: {listed}; a dataset holds one env's episodes")
-    env_id = env_ids.pop()
-    kwargs = {**found[0].config.env_kwargs, **(env_kwargs or {})}
-    partial = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    buffers: dict[str, list[Any]] = {split: [] for split in SPLITS}
-    made = gym.make(env_id, **kwargs)
-    for name, brain in zip(brains, found, strict=True):
-        model = load_model(brain)
-        stats = read_vecnormalize(brain.vecnormalize_path) if brain.vecnormalize_path is not None else None
-        recorded = evaluate_brain(brain, episodes=episodes, seed=seed, env_kwargs=env_kwargs, model=model,
-                                  progress=progress)  # fmt: skip
-        for i, ep in enumerate(recorded.episodes):
-            split = "test" if i % test_every == test_every - 1 else "train"
-            final = _raw(ep.final_observation, stats)
-            ep.observations = _raw(ep.observations, stats)
-            buffer = _episode_buffer(ep, final, seed + i, len(buffers[split]), made)
-            buffers[split].append((name, seed + i, buffer))
+    envs_of = {name: (b.config.env_id, {**b.config.env_kwargs, **(env_kwargs or {})}) for name, b in
+               zip(brains, found, strict=True)}  # fmt: skip
+    env_id, kwargs = envs_of[brains[0]]
+    for name, (other_id, other_kwargs) in envs_of.items():
+        if (other_id, other_kwargs) != (env_id, kwargs):
+            raise ConfigError(f"{name} acts in {other_id} {other_kwargs}, {brains[0]} in {env_id} {kwargs}; a "
+                              "dataset holds one env's episodes (--env-kwargs can give them one)")  # fmt: skip
     try:
-        partial.mkdir()
+        made = gym.make(env_id, **kwargs)
+    except (TypeError, ValueError, gym.error.Error) as exc:
+        raise ConfigError(f"env {env_id!r} with env kwargs {kwargs}: {exc}") from None
+    buffers: dict[str, list[Any]] = {split: [] for split in SPLITS}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        for name, brain in zip(brains, found, strict=True):
+            model = load_model(brain)
+            check_fits(model, made, f"brain {name!r}", f"env {env_id}")
+            stats = read_vecnormalize(brain.vecnormalize_path) if brain.vecnormalize_path is not None else None
+            recorded = evaluate_brain(brain, episodes=episodes, seed=seed, env_kwargs=env_kwargs, model=model,
+                                      progress=progress)  # fmt: skip
+            for i, ep in enumerate(recorded.episodes):
+                split = "test" if i % test_every == test_every - 1 else "train"
+                final = _raw(ep.final_observation, stats)
+                ep.observations = _raw(ep.observations, stats)
+                buffer = _episode_buffer(ep, final, seed + i, len(buffers[split]), made)
+                buffers[split].append((name, seed + i, buffer))
         for split in SPLITS:
             (partial / split).mkdir()
             storage = MinariStorage.new(partial / split / "data", observation_space=made.observation_space,
@@ -175,6 +180,8 @@ def record_dataset(
             "episodes": {split: [{"brain": n, "seed": s} for n, s, _ in buffers[split]] for split in SPLITS},
         }
         (partial / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        if out.exists():  # made while this one recorded
+            raise ConfigError(f"{str(out)!r} appeared while recording; the dataset was not written")
         partial.rename(out)
     finally:
         made.close()
@@ -211,6 +218,7 @@ def load_dataset(path: str | Path) -> Dataset:
                 brains=[e["brain"] for e in origin],
                 seeds=[int(e["seed"]) for e in origin],
             )
+        dataset = Dataset(path, meta["env_id"], meta["env_kwargs"], meta["brains"], splits["train"], splits["test"])
     except ConfigError:
         raise
     except Exception as exc:  # pyarrow, json and Minari raise many kinds; each means the files are damaged
@@ -218,4 +226,4 @@ def load_dataset(path: str | Path) -> Dataset:
     for split in SPLITS:
         if not splits[split].actions:
             raise ConfigError(f"dataset {str(path)!r}: its {split} split has no episodes")
-    return Dataset(path, meta["env_id"], meta["env_kwargs"], meta["brains"], splits["train"], splits["test"])
+    return dataset

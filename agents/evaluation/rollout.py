@@ -56,7 +56,7 @@ class Episode:
     commanded_speeds_after: np.ndarray | None = None
     #: ``frames[i]`` shows the state after ``i * frame_every`` steps.
     frame_every: int = 1
-    #: The observation after the last step (as the brain would have seen it), when the rollout was asked to keep it.
+    #: The observation after the last step (as the brain would have seen it; ``None`` for an env that gives none).
     final_observation: np.ndarray | None = None
 
     @property

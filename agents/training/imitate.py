@@ -38,7 +38,8 @@ class Fit:
 
 def imitation_config(dataset: Dataset, *, cell: str = "lstm", hidden: int = 50, seed: int = 0) -> TrainConfig:
     """The settings of a brain fitted to ``dataset``: its env, a ``hidden``-unit recurrent layer of kind ``cell``
-    straight into the action layer (the text's LSTM + Dense), a linear critic (cloning does not train it)."""
+    straight into the action layer (the text's LSTM + Dense), and a critic without a recurrent layer of its own
+    (cloning does not train it; RecurrentPPO fine-tuning does)."""
     policy = {"lstm_hidden_size": hidden, "cell": cell, "net_arch": {"pi": [], "vf": [64, 64]},
               "enable_critic_lstm": False}  # fmt: skip
     return resolve_config(dataset.env_id, "rppo", {"env_kwargs": dataset.env_kwargs, "policy": policy, "seed": seed})
@@ -115,9 +116,11 @@ def imitate(
     holder = build_vec_env(config, 1, seed)
     try:
         model = build_model(config, holder, None)
-        if model.observation_space.shape[0] != dataset.observation_size:
-            raise ConfigError(f"dataset {str(dataset.path)!r} has {dataset.observation_size} observations a step; "
-                              f"its env {dataset.env_id} now gives {model.observation_space.shape[0]}")  # fmt: skip
+        for what, size, made in (("observations", dataset.observation_size, model.observation_space.shape[0]),
+                                 ("actions", dataset.action_size, model.action_space.shape[0])):  # fmt: skip
+            if size != made:
+                raise ConfigError(f"dataset {str(dataset.path)!r} has {size} {what} a step; its env "
+                                  f"{dataset.env_id} now has {made}")  # fmt: skip
         norm = model.get_vec_normalize_env()
         if isinstance(norm, VecNormalize):  # the training split's statistics, frozen
             seen = np.concatenate([o[:-1] for o in dataset.train.observations])
