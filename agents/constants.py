@@ -8,5 +8,7 @@ TEST_EPISODES = 10
 VALIDATION_SEED = 200_000
 #: Recorded datasets (``neuromotor dataset``): apart from the test and validation seeds.
 DATASET_SEED = 300_000
+#: The student's own episodes in DAgger (``neuromotor imitate --dagger``): apart from the dataset's.
+DAGGER_SEED = 400_000
 #: The envs that evaluate a run during training are seeded this far above the run's own seed.
 TRAINING_EVAL_SEED_OFFSET = 10_000

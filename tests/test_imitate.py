@@ -3,6 +3,7 @@ them too); a fitted brain's loss falls and it acts in the body like any brain; b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -99,6 +100,32 @@ def test_a_fitted_brain_learns_and_acts_in_the_body(recorded, tmp_path, capsys):
     assert train(config, tmp_path / "tuned", progress=False)["steps"] == 64
     with pytest.raises(ConfigError, match=r"is a brain with a gru cell; this run's policy\.cell is lstm"):
         train(resolve_config(recorded.env_id, "rppo", {**tiny, "policy": policy}), tmp_path / "x", progress=False)
+
+
+def test_dagger_adds_the_students_own_episodes_labelled_by_the_teacher(recorded, tmp_path):
+    from agents.brains.store import find_brain, load_model
+    from agents.runs import read_vecnormalize
+    from agents.training.imitate import student_episodes
+
+    fit = imitate(recorded, tmp_path / "d", hidden=8, epochs=2, dagger=2, dagger_episodes=1, dagger_epochs=2,
+                  progress=False)  # fmt: skip
+    assert len(fit.test_loss) == 6
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())["imitation"]
+    assert summary["train_episodes"] == 4 + 2 and summary["dagger"] == 2
+    # The labels are the teacher's answers along the student's own episode (beta 0: the student acts throughout).
+    student = load_model(find_brain(str(tmp_path / "d")))
+    norm = read_vecnormalize(tmp_path / "d" / "vecnormalize.pkl")
+    split = student_episodes(student, norm, BRAIN, recorded, episodes=1, seed=5, beta=0.0, rng=np.random.default_rng())
+    teacher = find_brain(BRAIN)
+    tutor, stats = load_model(teacher), read_vecnormalize(teacher.vecnormalize_path)
+    state, start = None, np.ones(1, dtype=bool)
+    for obs, label in zip(split.observations[0], split.actions[0], strict=False):
+        action, state = tutor.predict(stats.normalize_obs(obs[None]), state=state, episode_start=start,
+                                      deterministic=True)  # fmt: skip
+        start = np.zeros(1, dtype=bool)
+        np.testing.assert_allclose(action[0], label, atol=1e-5)
+    with pytest.raises(ConfigError, match="DAgger needs one teacher"):
+        imitate(dataclasses.replace(recorded, brains=[BRAIN, "other"]), tmp_path / "e", dagger=1, progress=False)
 
 
 def test_the_commands_record_fit_and_report(recorded, tmp_path, capsys):

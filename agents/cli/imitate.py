@@ -4,6 +4,7 @@ them (the motor-control text's LSTM(50) + Dense, MSE, Adam, 100 epochs, batch 32
     neuromotor dataset walker2d-gait --episodes 50 --out data/gaits        # walks and jumps on command; split by seed
     neuromotor imitate data/gaits --out runs/imitated                                # fit, report test loss and gait
     neuromotor imitate data/gaits --out runs/imitated-gru --cell gru --hidden 64 --epochs 200
+    neuromotor imitate data/gaits --out runs/dagger --dagger 5   # then DAgger: the teacher labels the student's states
 """
 
 from __future__ import annotations
@@ -58,10 +59,13 @@ def imitate_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="episodes per minibatch (default 32)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's (default 1e-3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dagger", type=int, default=0, help="DAgger iterations after cloning (default 0: none)")
+    parser.add_argument("--dagger-episodes", type=int, default=8, help="the student's episodes per DAgger iteration")
+    parser.add_argument("--dagger-epochs", type=int, default=20, help="epochs after each DAgger iteration")
     parser.add_argument("--episodes", type=int, default=TEST_EPISODES, help="closed-loop test episodes (0: none)")
     args = parser.parse_args(argv)
-    positive(parser, args, "hidden", "epochs", "batch_size")
-    non_negative(parser, args, "seed", "episodes")
+    positive(parser, args, "hidden", "epochs", "batch_size", "dagger_episodes", "dagger_epochs")
+    non_negative(parser, args, "seed", "episodes", "dagger")
     if not args.learning_rate > 0:
         parser.error(f"--learning-rate must be > 0, got {args.learning_rate}")
     return run_command(parser, lambda: _imitate(args))
@@ -72,7 +76,8 @@ def _imitate(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()):
         raise ConfigError(f"{str(args.out)!r} is not empty; fit into a new folder")
     fit = imitate(data, args.out, cell=args.cell, hidden=args.hidden, epochs=args.epochs,
-                  batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed)  # fmt: skip
+                  batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, dagger=args.dagger,
+                  dagger_episodes=args.dagger_episodes, dagger_epochs=args.dagger_epochs)  # fmt: skip
     print(f"test loss {fit.test_loss[-1]:.5f}")
     if not args.episodes:
         return 0

@@ -22,9 +22,19 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
 from agents.brains.models import build_model
+from agents.brains.store import find_brain, load_model
 from agents.config import ConfigError, TrainConfig, resolve_config
+from agents.constants import DAGGER_SEED
 from agents.evaluation.dataset import Dataset, Split
-from agents.runs import holds_run, own_run, save_model, save_run_config, save_vecnormalize, write_json
+from agents.runs import (
+    holds_run,
+    own_run,
+    read_vecnormalize,
+    save_model,
+    save_run_config,
+    save_vecnormalize,
+    write_json,
+)
 from agents.vecenvs import build_vec_env, close
 
 
@@ -87,6 +97,66 @@ def _split_loss(policy: Any, split: Split, norm: VecNormalize | None, batch_size
     return total / steps
 
 
+def _epoch(policy: Any, optimizer: Any, split: Split, norm: VecNormalize | None, batch_size: int, rng: Any) -> None:
+    order = rng.permutation(len(split.actions))
+    for first in range(0, len(order), batch_size):
+        index = order[first : first + batch_size]
+        loss = _loss(policy, _batch(split, index, norm), len(index))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def _normalised(stats: VecNormalize | None, raw: np.ndarray) -> np.ndarray:
+    return stats.normalize_obs(raw[None]) if stats is not None else raw[None]
+
+
+def student_episodes(
+    model: Any,
+    norm: VecNormalize | None,
+    teacher: str,
+    dataset: Dataset,
+    *,
+    episodes: int,
+    seed: int,
+    beta: float,
+    rng: Any,
+) -> Split:
+    """DAgger's data (Ross et al., 2011): ``episodes`` episodes in the dataset's env where each step's action is
+    the teacher's with probability ``beta`` and the student's otherwise, every step labelled with what the teacher
+    would do there (the teacher following the episode with its own memory and normalisation)."""
+    import gymnasium as gym
+
+    brain = find_brain(teacher)
+    tutor = load_model(brain)
+    tutor_stats = read_vecnormalize(brain.vecnormalize_path) if brain.vecnormalize_path is not None else None
+    env = gym.make(dataset.env_id, **dataset.env_kwargs)
+    split = Split([], [], [], [])
+    try:
+        for k in range(episodes):
+            raw, _ = env.reset(seed=seed + k)
+            states: list[Any] = [None, None]
+            start = np.ones(1, dtype=bool)
+            seen, labels, done = [raw], [], False
+            while not done:
+                own, states[0] = model.predict(_normalised(norm, raw), state=states[0], episode_start=start,
+                                               deterministic=True)  # fmt: skip
+                label, states[1] = tutor.predict(_normalised(tutor_stats, raw), state=states[1], episode_start=start,
+                                                 deterministic=True)  # fmt: skip
+                raw, _, terminated, truncated, _ = env.step((label if rng.random() < beta else own)[0])
+                seen.append(raw)
+                labels.append(label[0])
+                start = np.zeros(1, dtype=bool)
+                done = terminated or truncated
+            split.observations.append(np.asarray(seen, dtype=np.float32))
+            split.actions.append(np.asarray(labels, dtype=np.float32))
+            split.brains.append(f"{teacher} (labels)")
+            split.seeds.append(seed + k)
+    finally:
+        env.close()
+    return split
+
+
 def imitate(
     dataset: Dataset,
     run_dir: Path,
@@ -97,15 +167,26 @@ def imitate(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     seed: int = 0,
+    dagger: int = 0,
+    dagger_episodes: int = 8,
+    dagger_epochs: int = 20,
+    beta_decay: float = 0.5,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> Fit:
     """Fit a brain to the training split of ``dataset`` (MSE, Adam), logging the training and test loss of every
     epoch to TensorBoard (``run_dir/tb``), and save it as a run directory ``run_dir`` (``config.yaml``,
-    ``model.zip``, ``vecnormalize.pkl``, ``summary.json``), which must not hold a run."""
+    ``model.zip``, ``vecnormalize.pkl``, ``summary.json``), which must not hold a run.
+
+    With ``dagger`` iterations, cloning is followed by DAgger: each iteration adds ``dagger_episodes`` episodes of
+    the student in the body, labelled by the dataset's brain (:func:`student_episodes`, the teacher acting with
+    probability ``beta_decay ** iteration``), to the training episodes, and fits ``dagger_epochs`` more epochs on
+    them all. The test loss stays that of the recorded test episodes."""
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("hidden", hidden)):
         if value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
+    if dagger and len(set(dataset.brains)) != 1:
+        raise ConfigError(f"DAgger needs one teacher; the dataset holds episodes of {', '.join(dataset.brains)}")
     if not learning_rate > 0:
         raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
     if holds_run(run_dir):
@@ -133,19 +214,22 @@ def imitate(
         fit = Fit([], [])
         with own_run(run_dir):
             writer = SummaryWriter(str(run_dir / "tb"))
-            bar = tqdm(range(epochs), desc="imitate", unit="epoch", disable=not progress)
-            for epoch in bar:
-                order = rng.permutation(len(dataset.train.actions))
-                for first in range(0, len(order), batch_size):
-                    index = order[first : first + batch_size]
-                    loss = _loss(policy, _batch(dataset.train, index, norm), len(index))
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                fit.train_loss.append(_split_loss(policy, dataset.train, norm, batch_size))
+            train = Split(*(list(x) for x in (dataset.train.observations, dataset.train.actions,
+                                                dataset.train.brains, dataset.train.seeds)))  # fmt: skip
+            plan = [0] * epochs + [i + 1 for i in range(dagger) for _ in range(dagger_epochs)]
+            bar = tqdm(plan, desc="imitate", unit="epoch", disable=not progress)
+            for epoch, iteration in enumerate(bar, 1):
+                if iteration and epoch == epochs + (iteration - 1) * dagger_epochs + 1:
+                    more = student_episodes(model, norm, dataset.brains[0], dataset, episodes=dagger_episodes,
+                                            seed=DAGGER_SEED + 1000 * iteration, beta=beta_decay**iteration,
+                                            rng=rng)  # fmt: skip
+                    for field in ("observations", "actions", "brains", "seeds"):
+                        getattr(train, field).extend(getattr(more, field))
+                _epoch(policy, optimizer, train, norm, batch_size, rng)
+                fit.train_loss.append(_split_loss(policy, train, norm, batch_size))
                 fit.test_loss.append(_split_loss(policy, dataset.test, norm, batch_size))
-                writer.add_scalar("imitate/train_loss", fit.train_loss[-1], epoch + 1)
-                writer.add_scalar("imitate/test_loss", fit.test_loss[-1], epoch + 1)
+                writer.add_scalar("imitate/train_loss", fit.train_loss[-1], epoch)
+                writer.add_scalar("imitate/test_loss", fit.test_loss[-1], epoch)
                 bar.set_postfix(train=f"{fit.train_loss[-1]:.4f}", test=f"{fit.test_loss[-1]:.4f}")
             writer.close()
             save_run_config(config, run_dir)
@@ -156,11 +240,12 @@ def imitate(
                 "env_id": config.env_id, "algo": config.algo, "seed": seed, "steps": 0,
                 "imitation": {"dataset": str(dataset.path), "brains": dataset.brains, "cell": cell, "hidden": hidden,
                               "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                              "train_episodes": len(dataset.train.actions), "test_episodes": len(dataset.test.actions),
+                              "dagger": dagger, "dagger_episodes": dagger_episodes, "dagger_epochs": dagger_epochs,
+                              "train_episodes": len(train.actions), "test_episodes": len(dataset.test.actions),
                               "train_loss": fit.train_loss[-1], "test_loss": fit.test_loss[-1]},
             })  # fmt: skip
     finally:
         close(holder)
-    log(f"imitate: test loss {fit.test_loss[-1]:.5f} (train {fit.train_loss[-1]:.5f}) after {epochs} epochs; "
+    log(f"imitate: test loss {fit.test_loss[-1]:.5f} (train {fit.train_loss[-1]:.5f}) after {len(plan)} epochs; "
         f"brain in {run_dir}")  # fmt: skip
     return fit
