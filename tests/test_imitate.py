@@ -197,3 +197,19 @@ def test_bad_recordings_are_refused_in_one_line(tmp_path, capsys, argv, says):
 def test_not_a_dataset(tmp_path, capsys):
     refuse(imitate_main, [str(tmp_path), "--out", str(tmp_path / "fit")], capsys, says=["is not a neuromotor dataset"],
            watch=[tmp_path / "fit"])  # fmt: skip
+
+
+def test_the_imitation_benchmark_prints_cloning_against_dagger(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    loader = importlib.util.spec_from_file_location("imitation_benchmark", root / "benchmarks" / "imitation.py")
+    bench = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(bench)
+    argv = [BRAIN, "--episodes", "5", "--epochs", "1", "--dagger", "1", "--dagger-episodes", "1", "--dagger-epochs",
+            "1", "--test-episodes", "1", "--run-dir", str(tmp_path), "--out", str(tmp_path / "t.md")]  # fmt: skip
+    assert bench.main(argv) == 0
+    rows = (tmp_path / "t.md").read_text().splitlines()
+    assert rows[0].startswith("| teacher | method | test loss (MSE) | falls in 1 test episodes")
+    assert [row.split(" | ")[1] for row in rows[2:]] == ["cloning", "cloning + 1 DAgger"]
