@@ -10,9 +10,8 @@ import pytest
 import torch as th
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.env_util import make_vec_env
-from test_fast_lstm import ENV, HIDDEN, padded_batch
+from test_fast_lstm import ENV, HIDDEN, padded_batch, step_twins
 
 from agents.brains.algorithm import FastRecurrentPPO
 from agents.brains.cells import CELLS, GRU, RNN, cell_of, make_cell
@@ -159,18 +158,8 @@ def test_training_pass_matches_the_step_loop(kwargs, start_inside):
 @pytest.mark.parametrize("kwargs", CELL_KWARGS, ids=CELL_IDS)
 def test_rollout_steps_match_the_step_loop(kwargs):
     ours, looped, env = twins(**kwargs)
-    rng = np.random.default_rng(1)
-    zeros = tuple(th.zeros(kwargs.get("n_lstm_layers", 1), 4, HIDDEN) for _ in "hc")
-    states = [RNNStates(zeros, zeros)] * 2
-    for step in range(20):
-        obs = th.tensor(rng.normal(size=(4, env.observation_space.shape[0])), dtype=th.float32)
-        starts = th.tensor(rng.random(4) < 0.2, dtype=th.float32) if step else th.ones(4)
-        out = []
-        for i, policy in enumerate((looped, ours)):
-            with th.no_grad():
-                th.manual_seed(step)
-                actions, values, log_prob, states[i] = policy(obs, states[i], starts)
-            out.append((actions, values, log_prob, *states[i].pi, *states[i].vf))
+    *steps, states = step_twins(looped, ours, env, steps=20, layers=kwargs.get("n_lstm_layers", 1))
+    for out in steps:
         for a, b in zip(*out, strict=True):
             th.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     assert not states[1].pi[1].any()  # the unused c stays zero

@@ -82,27 +82,37 @@ def test_episode_start_inside_a_sequence_still_matches():
         th.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("exact_steps", [True, False])
-def test_rollout_steps_match_stock(exact_steps):
-    stock, ours, env = twin_policies(exact_steps=exact_steps)
-    rng = np.random.default_rng(1)
-    n_envs = 4
-    states = (RNNStates(*[tuple(th.zeros(1, n_envs, HIDDEN) for _ in range(2))] * 2),) * 2
-    states = list(states)
-    for step in range(30):
+def step_twins(reference, ours, env, *, steps=30, n_envs=4, layers=1, seed=1):
+    """Step two policies side by side over random observations and episode starts (the first step starts every
+    env); yields each step's outputs of both (actions, values, log-probabilities and every state), and finally the
+    last states of both."""
+    rng = np.random.default_rng(seed)
+    zeros = tuple(th.zeros(layers, n_envs, HIDDEN) for _ in "hc")
+    states = [RNNStates(zeros, zeros)] * 2
+    for step in range(steps):
         obs = th.tensor(rng.normal(size=(n_envs, env.observation_space.shape[0])), dtype=th.float32)
         starts = th.tensor(rng.random(n_envs) < 0.2, dtype=th.float32) if step else th.ones(n_envs)
         out = []
-        for i, policy in enumerate((stock, ours)):
+        for i, policy in enumerate((reference, ours)):
             with th.no_grad():
                 th.manual_seed(step)
                 actions, values, log_prob, states[i] = policy(obs, states[i], starts)
             out.append((actions, values, log_prob, *states[i].pi, *states[i].vf))
+        yield out
+    yield states
+
+
+@pytest.mark.parametrize("exact_steps", [True, False])
+def test_rollout_steps_match_stock(exact_steps):
+    stock, ours, env = twin_policies(exact_steps=exact_steps)
+    *steps, _ = step_twins(stock, ours, env)
+    for out in steps:
         for a, b in zip(*out, strict=True):
             if exact_steps:
                 assert th.equal(a, b)
             else:
                 th.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    rng, n_envs = np.random.default_rng(1), 4
     # predict() with numpy states, as evaluation uses it
     observation = rng.normal(size=(n_envs, env.observation_space.shape[0])).astype(np.float32)
     a, sa = stock.predict(observation, episode_start=np.ones(n_envs, dtype=bool), deterministic=True)
