@@ -424,7 +424,8 @@ def test_brains_list_groups_the_brains_by_body():
     assert lines[0] == "Walker2d:" and "walker2d-walk" in lines[1] and "template walk" in lines[1]
     assert lines[1].endswith(" bundled") and lines[2].endswith("not bundled") and "switch" in lines[2]
     assert "  no brain yet; train one: neuromotor brains train walk --body HalfCheetah" in lines
-    assert lines[-2:] == ["PluginBiped:", lines[-1]] and "biped-jump" in lines[-1]
+    # A plug-in body's brain is listed under it (other tests may have registered further bodies).
+    assert "biped-jump" in lines[lines.index("PluginBiped:") + 1]
 
 
 def test_the_brains_table_groups_by_body_in_registration_order(tmp_path, monkeypatch):
