@@ -503,6 +503,8 @@ class ClockTask(Task):
         """Mean over feet of how far (m) a foot due in swing is below ``clearance_height`` above the floor: a
         swing foot lifted clear, not scuffing the floor on its way."""
         height, clearances = self.clearance_height, step.reading.foot_clearances
+        if clearances is None:  # a reading without foot dynamics: nothing to charge
+            return 0.0
         return sum((1.0 - s) * max(0.0, height - d) for s, d in zip(step.stance, clearances, strict=True)) / len(
             step.stance
         )
