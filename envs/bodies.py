@@ -131,6 +131,8 @@ class BodyReading(NamedTuple):
     #: (:attr:`envs.tasks.base.Task.reads_foot_dynamics`), ``None`` otherwise.
     foot_forces: tuple[float, ...] | None = None
     foot_speeds: tuple[float, ...] | None = None
+    #: Per foot, its distance from the floor (m; 0 touching), read with the foot dynamics.
+    foot_clearances: tuple[float, ...] | None = None
 
     @property
     def com_height(self) -> float:
@@ -343,6 +345,12 @@ class Body:
             speeds.append(math.sqrt(vx * vx + vy * vy + vz * vz))
         return speeds
 
+    def _foot_clearances(self) -> list[float]:
+        """Per foot, the distance (m) between its geom and the floor, 0 when touching."""
+        model, data, floor = self.model, self.data, self.floor_id
+        return [max(0.0, mujoco.mj_geomDistance(model, data, geom, floor, _MAX_FOOT_CLEARANCE, None))
+                for geom in self.foot_ids.tolist()]  # fmt: skip
+
     def _contacts_and_forces(self) -> tuple[list[bool], list[float]]:
         """One contact scan: per foot, whether it touches the floor and its normal force in body weights."""
         forces = [0.0] * len(self.foot_ids)
@@ -374,11 +382,12 @@ class Body:
         height = float(data.xpos[self.torso_id, 2])
         pitch = math.atan2(up[0], up[2])
         mujoco.mj_subtreeVel(self.model, data)
-        forces = speeds = None
+        forces = speeds = clearances = None
         if foot_dynamics:
             touching, forces_list = self._contacts_and_forces()
             contacts = np.array(touching)
             forces, speeds = tuple(forces_list), tuple(self._foot_speeds())
+            clearances = tuple(self._foot_clearances())
         else:
             contacts = self.foot_contacts()
         return BodyReading(
@@ -393,6 +402,7 @@ class Body:
             self._fallen(height, pitch, up[2]),
             forces,
             speeds,
+            clearances,
         )
 
 

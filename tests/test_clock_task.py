@@ -482,3 +482,22 @@ def test_a_rebound_after_landing_costs_grounded_even_inside_the_scheduled_flight
     v3.reset(landed, np.random.default_rng(0))
     v3.clock.reset(jump, flight_start + 0.1)
     assert min(v3.reward_terms(r, np.zeros(6), {})["grounded"] for r in steps) == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_swing_foot_that_scuffs_the_floor_costs_the_clearance_term():
+    def lifted(step: int, height: float = 0.06) -> BodyReading:
+        reading = _walk(step)
+        return reading._replace(foot_clearances=tuple(0.0 if f > 0 else height for f in reading.foot_forces))
+
+    def scuffing(step: int) -> BodyReading:
+        return lifted(step, height=0.005)
+
+    def paid(motion, **kwargs) -> float:
+        task = _task("walk:1.0@0", **kwargs)
+        task.reset(motion(0), np.random.default_rng(0))
+        return sum(task.reward_terms(motion(t), np.zeros(6), {})["clearance"] for t in range(1, 201))
+
+    assert paid(lifted) == paid(scuffing) == 0.0  # off by default
+    full = 200 * 0.5
+    assert paid(lifted, clearance_weight=0.5) > 0.95 * full
+    assert paid(scuffing, clearance_weight=0.5) < 0.8 * paid(lifted, clearance_weight=0.5)

@@ -82,6 +82,8 @@ class ClockTask(Task):
     |                | does not have (a walk that runs, a second hop in a jump's stance, a rebound after landing, |
     |                | even inside the scheduled flight's time) costs the whole term                            |
     | `stance_speed` | mean over feet of ``S_i * v_i``, the foot speed (m/s): no sliding in stance               |
+    | `clearance`    | mean over feet of ``(1 - S_i)`` times how far foot ``i`` is below ``clearance_height``     |
+    |                | above the floor (off by default): a swing foot lifted clear, not scuffing                 |
     | `speed`        | centre-of-mass velocity averaged over the last cycle, its distance from the command       |
     |                | (forward, and 0 sideways) less ``speed_deadzone``                                         |
     | `upright`      | ``1 - cos`` of the torso's tilt from vertical                                             |
@@ -127,6 +129,9 @@ class ClockTask(Task):
         grounded_weight: Weight of ``grounded``.
         stance_speed_weight: Weight of ``stance_speed``.
         stance_speed_scale: Scale of ``stance_speed``, per m/s.
+        clearance_weight: Weight of ``clearance`` (0: off).
+        clearance_scale: Scale of ``clearance``, per m.
+        clearance_height: Height (m) above the floor that a foot due in swing is asked to clear.
         speed_weight: Weight of ``speed``.
         speed_scale: Scale of ``speed``, per m/s.
         speed_deadzone: Speed error (m/s) that costs nothing (a body's speed wavers within a cycle).
@@ -169,6 +174,7 @@ class ClockTask(Task):
         "stance_contact",
         "grounded",
         "stance_speed",
+        "clearance",
         "speed",
         "upright",
         "height",
@@ -198,6 +204,9 @@ class ClockTask(Task):
         grounded_weight: float = 0.3,
         stance_speed_weight: float = 0.2,
         stance_speed_scale: float = 2.0,
+        clearance_weight: float = 0.0,
+        clearance_scale: float = 40.0,
+        clearance_height: float = 0.04,
         speed_weight: float = 0.3,
         speed_scale: float = 3.0,
         speed_deadzone: float = 0.05,
@@ -229,6 +238,9 @@ class ClockTask(Task):
             stance_contact_weight=stance_contact_weight,
             grounded_weight=grounded_weight,
             stance_speed_weight=stance_speed_weight,
+            clearance_weight=clearance_weight,
+            clearance_scale=clearance_scale,
+            clearance_height=clearance_height,
             speed_weight=speed_weight,
             upright_weight=upright_weight,
             height_weight=height_weight,
@@ -267,6 +279,7 @@ class ClockTask(Task):
             "stance_contact": stance_contact_weight,
             "grounded": grounded_weight,
             "stance_speed": stance_speed_weight,
+            "clearance": clearance_weight,
             "speed": speed_weight,
             "upright": upright_weight,
             "height": height_weight,
@@ -277,6 +290,7 @@ class ClockTask(Task):
         self.scales = {
             "swing_force": swing_force_scale,
             "stance_speed": stance_speed_scale,
+            "clearance": clearance_scale,
             "speed": speed_scale,
             "upright": upright_scale,
             "height": height_scale,
@@ -285,6 +299,7 @@ class ClockTask(Task):
         }
         self._terms = tuple((name, getattr(self, f"_{name}")) for name in self.terms)
         self.speed_deadzone = speed_deadzone
+        self.clearance_height = clearance_height
         self.height_deadzone = height_deadzone
         self.crouch = crouch
         self.np_random = np.random.default_rng()
@@ -483,6 +498,16 @@ class ClockTask(Task):
         """Mean over feet of the speed (m/s) of a foot due in stance."""
         speeds = step.reading.foot_speeds
         return sum(s * v for s, v in zip(step.stance, speeds, strict=True)) / len(step.stance)
+
+    def _clearance(self, step: _Step) -> float:
+        """Mean over feet of how far (m) a foot due in swing is below ``clearance_height`` above the floor: a
+        swing foot lifted clear, not scuffing the floor on its way."""
+        height, clearances = self.clearance_height, step.reading.foot_clearances
+        if clearances is None:  # a reading without foot dynamics: nothing to charge
+            return 0.0
+        return sum((1.0 - s) * max(0.0, height - d) for s, d in zip(step.stance, clearances, strict=True)) / len(
+            step.stance
+        )
 
     def _speed(self, step: _Step) -> float:
         """Distance of the centre of mass's velocity over the last cycle from the command, less the deadzone."""
