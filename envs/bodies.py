@@ -131,7 +131,7 @@ class BodyReading(NamedTuple):
     #: (:attr:`envs.tasks.base.Task.reads_foot_dynamics`), ``None`` otherwise.
     foot_forces: tuple[float, ...] | None = None
     foot_speeds: tuple[float, ...] | None = None
-    #: Per foot, its distance from the floor (m; 0 touching), read with the foot dynamics.
+    #: Per foot, its distance from the floor (m; 0 touching), read with the foot dynamics for a task that asks.
     foot_clearances: tuple[float, ...] | None = None
 
     @property
@@ -374,9 +374,10 @@ class Body:
             return True
         return self.min_torso_upright is not None and upright < self.min_torso_upright
 
-    def read(self, foot_dynamics: bool = False) -> BodyReading:
+    def read(self, foot_dynamics: bool = False, foot_clearances: bool = False) -> BodyReading:
         """The named quantities now; ``foot_dynamics`` adds per-foot floor forces and speeds (a contact scan and a
-        velocity per foot, so only for tasks that use them)."""
+        velocity per foot, so only for tasks that use them), and with ``foot_clearances`` each foot's distance from
+        the floor (a distance query per foot)."""
         data = self.data
         up = data.xmat[self.torso_id, 2::3].tolist()
         height = float(data.xpos[self.torso_id, 2])
@@ -387,7 +388,7 @@ class Body:
             touching, forces_list = self._contacts_and_forces()
             contacts = np.array(touching)
             forces, speeds = tuple(forces_list), tuple(self._foot_speeds())
-            clearances = tuple(self._foot_clearances())
+            clearances = tuple(self._foot_clearances()) if foot_clearances else None
         else:
             contacts = self.foot_contacts()
         return BodyReading(

@@ -184,6 +184,8 @@ class LocomotionEnv(gym.Env):
         )
         self._needs_base_obs = self.senses.mode == "full"
         self._foot_dynamics = task_cls.reads_foot_dynamics
+        # Each foot's distance from the floor costs a distance query per foot: read only for a task that pays it.
+        self._foot_clearances = bool(getattr(self.task, "reads_foot_clearances", False))
         self._task_info = task_cls.reports_info
         self._term_keys = {name: f"reward_{name}" for name in task_cls.terms}
         sensed = (
@@ -228,7 +230,7 @@ class LocomotionEnv(gym.Env):
         super().reset(seed=seed)
         base_seed = None if seed is None else int(self.np_random.integers(2**31))
         base_obs, _ = self.base.reset(seed=base_seed)
-        reading = self.body.read(self._foot_dynamics)
+        reading = self.body.read(self._foot_dynamics, self._foot_clearances)
         if options is not None and not isinstance(options, Mapping):
             raise ValueError(f"reset options must be a dict of option names to values, got {options!r}")
         if options:
@@ -272,7 +274,7 @@ class LocomotionEnv(gym.Env):
             base_terminated = False
         else:
             base_obs, _, base_terminated, _, base_info = base.step(applied)
-        reading = self.body.read(self._foot_dynamics)
+        reading = self.body.read(self._foot_dynamics, self._foot_clearances)
         terms = self.task.reward_terms(reading, action, base_info)
         terminated = bool(self.task.terminated(reading, bool(base_terminated)))
         command = self.task.command

@@ -300,6 +300,8 @@ class ClockTask(Task):
         self._terms = tuple((name, getattr(self, f"_{name}")) for name in self.terms)
         self.speed_deadzone = speed_deadzone
         self.clearance_height = clearance_height
+        #: The env reads each foot's distance from the floor only when ``clearance`` is paid.
+        self.reads_foot_clearances = clearance_weight > 0
         self.height_deadzone = height_deadzone
         self.crouch = crouch
         self.np_random = np.random.default_rng()
