@@ -10,6 +10,7 @@ films, is analysed and is fine-tuned by RecurrentPPO (``init_from``) like any ot
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,14 @@ def _normalised(stats: VecNormalize | None, raw: np.ndarray) -> np.ndarray:
     return stats.normalize_obs(raw[None]) if stats is not None else raw[None]
 
 
+@functools.lru_cache(maxsize=2)
+def _teacher(name: str) -> tuple[Any, VecNormalize | None]:
+    """A teacher brain and its normalisation, loaded once for all of a fit's DAgger iterations."""
+    brain = find_brain(name)
+    stats = read_vecnormalize(brain.vecnormalize_path) if brain.vecnormalize_path is not None else None
+    return load_model(brain), stats
+
+
 def student_episodes(
     model: Any,
     norm: VecNormalize | None,
@@ -127,9 +136,7 @@ def student_episodes(
     would do there (the teacher following the episode with its own memory and normalisation)."""
     import gymnasium as gym
 
-    brain = find_brain(teacher)
-    tutor = load_model(brain)
-    tutor_stats = read_vecnormalize(brain.vecnormalize_path) if brain.vecnormalize_path is not None else None
+    tutor, tutor_stats = _teacher(teacher)
     env = gym.make(dataset.env_id, **dataset.env_kwargs)
     split = Split([], [], [], [])
     try:
