@@ -30,6 +30,8 @@ RETIRED_SETTINGS: dict[str, Any] = {"lead_in": {}}
 #: Settings of a kickstart (``TrainConfig.kickstart``, see :mod:`agents.training.kickstart`) and their defaults;
 #: ``teachers`` (gait -> brain) has none.
 KICKSTART_DEFAULTS: dict[str, Any] = {"weight": 1.0, "anneal_steps": 1_000_000, "switch_grace": 125, "fresh": False}
+#: Defaults of the mirror loss's settings (``TrainConfig.mirror_*``, see :mod:`agents.brains.algorithm`).
+MIRROR_DEFAULTS: dict[str, Any] = {"weight": 0.0, "burn_in": 16}
 #: What a curriculum stage may set.
 STAGE_KEYS = {"until", "env_kwargs", "learning_rate"}
 
@@ -195,6 +197,13 @@ class TrainConfig:
     """Teach by gait teachers while learning: ``{teachers: {GAIT: BRAIN}, weight: W, anneal_steps: N, switch_grace:
     STEPS, fresh: BOOL}`` adds ``W * (1 - steps / N)`` times the squared error of the action means against the
     active teacher's action to PPO's loss (see agents.training.kickstart; rppo on gait or clock envs)."""
+    mirror_weight: float = MIRROR_DEFAULTS["weight"]
+    """Weight of the mirror loss (agents.brains.algorithm): the actor run on each minibatch mirrored left for right
+    should act as the mirror of itself (Yu et al. 2018). rppo, on an env whose body and task have a mirror
+    (``env.unwrapped.mirror``, envs.mirror); 0: off."""
+    mirror_burn_in: int = MIRROR_DEFAULTS["burn_in"]
+    """Steps at the start of a mirrored sequence (not an episode's start) left out of the mirror loss: the actor
+    runs the mirror from a zero state."""
     curriculum: list = dataclasses.field(default_factory=list)
     """Earlier stages: ``[{until: STEPS or {signal: NAME, above|below: X}, env_kwargs: {...}, learning_rate: RATE},
     ...]``; each's keys replace ``env_kwargs``' until then, and its ``learning_rate`` (optional) the run's. A
@@ -236,6 +245,11 @@ class TrainConfig:
             check_kickstart(self.kickstart)
             if self.algo != "rppo":
                 raise ConfigError(f"kickstart trains rppo brains, not {self.algo}")
+        if self.mirror_weight < 0 or self.mirror_burn_in < 0:
+            name = "mirror_weight" if self.mirror_weight < 0 else "mirror_burn_in"
+            raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.mirror_weight > 0 and self.algo != "rppo":
+            raise ConfigError(f"mirror_weight trains rppo brains, not {self.algo}")
         if self.target_kl is not None and self.target_kl <= 0:
             raise ConfigError(f"target_kl must be > 0 (or null: never stop early), got {self.target_kl}")
         if self.init_min_log_std is not None and not self.init_from:

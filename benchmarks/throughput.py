@@ -32,6 +32,7 @@ from stable_baselines3 import PPO
 
 from agents.brains.models import ALGORITHMS, build_model
 from agents.config import VEC_ENVS, TrainConfig, parse_override, resolve_config
+from agents.training.trainer import apply_mirror
 from agents.vecenvs import build_vec_env
 
 STOCK, OURS, MLP = "stock RecurrentPPO", "ours (FastRecurrentPPO)", "SB3 PPO MLP"
@@ -74,6 +75,7 @@ def measure(name: str, config: TrainConfig, steps: int, algorithm: tuple | None 
     config = TrainConfig(**{**config.to_dict(), "policy": policy})
     env = build_vec_env(config, config.n_envs, config.seed)
     model = build_model(config, env, None, algorithm=algorithm or CONTENDERS[name])
+    apply_mirror(model, config)
     rollout = config.n_steps * config.n_envs
     model.learn(rollout)
     training = [0.0]

@@ -4,6 +4,7 @@ from envs import _mujoco_warnings
 from envs.bodies import Body, BodyReading, BodySpec
 from envs.catalog import BODIES
 from envs.locomotion import LocomotionEnv
+from envs.mirror import BodyMirror
 from envs.registration import MAX_EPISODE_STEPS, env_id, env_ids, register_body, resolve_env_id
 from envs.senses import OBS_MODES
 from envs.tasks import TASKS, Task
@@ -16,6 +17,7 @@ __all__ = [
     "OBS_MODES",
     "TASKS",
     "Body",
+    "BodyMirror",
     "BodyReading",
     "BodySpec",
     "LocomotionEnv",

@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 
 from envs.arguments import Limit, check_arguments, check_limits
+from envs.mirror import BodyMirror
 
 #: Normal force (N) above which a foot counts as touching the floor. Far below any body's weight, but above the
 #: numerical dust that soft contacts leave on a foot that is lifting off.
@@ -81,6 +82,8 @@ class BodySpec:
         base_kwargs: Keyword arguments always given to ``base_env``.
         task_base_kwargs: Keyword arguments given to ``base_env`` by tasks that judge termination themselves (to
             switch off the base env's own termination).
+        mirror: The body's left-right reflection (:class:`~envs.mirror.BodyMirror`), for the mirror loss; ``None``
+            for a body that is not left-right symmetric.
         task_kwargs: This body's defaults for tasks' keyword arguments, by task name (``{"walk": {...}}``); what a
             user passes to ``gym.make`` overrides them.
     """
@@ -99,6 +102,7 @@ class BodySpec:
     base_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     task_base_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     task_kwargs: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    mirror: BodyMirror | None = None
 
     def __post_init__(self) -> None:
         where = f"body {self.name!r}: "

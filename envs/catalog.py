@@ -9,6 +9,7 @@ from gymnasium.envs.mujoco.humanoid_v5 import HumanoidEnv
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
 
 from envs.bodies import BodySpec
+from envs.mirror import BodyMirror
 
 #: The Ant's walk: no stride term (its swing timing is for two feet); speed paid only with a foot down; support paid
 #: more, in full for two feet down; force, action changes and vertical speed charged. Small random actions throw
@@ -42,6 +43,15 @@ BUILTIN_BODIES = (
         torso="torso",
         feet=("foot_geom", "foot_left_geom"),
         foot_labels=("right", "left"),
+        # A planar body: its legs trade places and nothing changes sign (both feet have friction 1.9 in v5).
+        mirror=BodyMirror(
+            joints=(
+                ("thigh_joint", "thigh_left_joint"),
+                ("leg_joint", "leg_left_joint"),
+                ("foot_joint", "foot_left_joint"),
+            ),
+            feet=(("right", "left"),),
+        ),
         walk_speed=1.0,
         min_torso_height=0.8,
         max_torso_pitch=1.0,

@@ -13,6 +13,7 @@ from gymnasium.envs.mujoco import MujocoEnv
 from envs.arguments import Limit, check_arguments, check_limits, is_number, parameters
 from envs.bodies import BODY_KWARGS, BODY_LIMITS, Body, BodySpec
 from envs.catalog import BODIES
+from envs.mirror import Mirror, SignedPermutation, body_maps
 from envs.senses import Senses
 from envs.tasks import TASKS, Task
 
@@ -195,6 +196,38 @@ class LocomotionEnv(gym.Env):
         )
         size = sensed + self.body.n_feet + self.task.command.size
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
+
+    @property
+    def mirror(self) -> Mirror | None:
+        """The observation's and the action's left-right mirror (:class:`~envs.mirror.Mirror`), or ``None`` when the
+        body has none (``BodySpec.mirror``), its task's command has none, or Gymnasium's observation of the body is
+        more than ``qpos`` (less the root's horizontal position) and ``qvel``."""
+        if not hasattr(self, "_mirror"):
+            self._mirror = self._build_mirror()
+        return self._mirror
+
+    def _build_mirror(self) -> Mirror | None:
+        spec = self.body_spec.mirror
+        if spec is None:
+            return None
+        maps = body_maps(self.base.model, spec, self.body_spec.foot_labels)
+        feet = maps["feet"]
+        command = self.task.command_mirror(feet)
+        if command is None:
+            return None
+        k = self.body.n_root_xy
+        qpos = SignedPermutation(maps["qpos"].index[k:] - k, maps["qpos"].sign[k:])
+        if self.senses.mode == "full":
+            if self.base.observation_space.shape[0] != len(qpos) + self.base.model.nv:
+                return None
+            body = qpos + maps["qvel"]
+        else:
+            body = qpos
+        sensed = body + SignedPermutation(feet, np.ones(len(feet)))
+        obs = sensed + command[0]
+        obs.check(f"{self.body_spec.name}'s mirror")
+        maps["action"].check(f"{self.body_spec.name}'s mirror of the action")
+        return Mirror(obs, maps["action"], len(sensed) + command[1])
 
     @property
     def model(self):

@@ -16,6 +16,7 @@ from envs.bodies import BODY_LIMITS, Body, BodySpec, check_feet
 from envs.catalog import BODIES
 from envs.generic import GenericBodyEnv
 from envs.locomotion import BASE_LIMITS, LocomotionEnv, base_settings, check_base_kwargs
+from envs.mirror import BodyMirror, body_maps
 from envs.tasks import TASKS
 
 NAMESPACE = "neuromotor"
@@ -90,6 +91,7 @@ def register_body(
     min_torso_upright: float | None = None,
     standing_settle_time: float = 0.0,
     task_kwargs: dict[str, dict[str, Any]] | None = None,
+    mirror: BodyMirror | None = None,
     frame_skip: int = 4,
     **base_kwargs: Any,
 ) -> list[str]:
@@ -104,7 +106,8 @@ def register_body(
     names, named twice or not one label per foot, numbers that are not finite or outside their range (see
     :data:`~envs.bodies.BODY_LIMITS`, :data:`~envs.locomotion.BASE_LIMITS`), unknown ``base_kwargs``, and
     ``task_kwargs`` for unknown tasks or with values that do not fit the task's arguments; then for a file that is
-    not an MJCF model or lacks the named torso, feet or floor.
+    not an MJCF model or lacks the named torso, feet or floor, or a ``mirror`` (:class:`~envs.mirror.BodyMirror`)
+    naming joints or feet it lacks.
     """
     # Every parameter is still a local here: check the numeric ones (walk_speed, thresholds, frame_skip).
     settings = locals()
@@ -131,6 +134,10 @@ def register_body(
     except ValueError as exc:
         raise ValueError(f"xml_file {str(xml_file)!r} is not a valid MJCF model: {exc}") from None
     Body(model, mujoco.MjData(model), torso=torso, feet=tuple(feet), floor=floor)
+    if mirror is not None:
+        if not isinstance(mirror, BodyMirror):
+            raise ValueError(f"mirror must be an envs.BodyMirror, got {mirror!r}")
+        body_maps(model, mirror, tuple(foot_labels) or tuple(feet))
     spec = BodySpec(
         name=name,
         base_env=GenericBodyEnv,
@@ -152,6 +159,7 @@ def register_body(
         },
         task_base_kwargs={"terminate_when_unhealthy": False},
         task_kwargs=task_kwargs or {},
+        mirror=mirror,
     )
     BODIES[name] = spec
     _register(spec)

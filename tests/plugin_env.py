@@ -14,6 +14,7 @@ if "PluginBiped" not in envs.BODIES:
         feet=["foot_r", "foot_l"],
         floor="ground",
         min_torso_height=0.4,
+        mirror=envs.BodyMirror(joints=(("hip_r", "hip_l"), ("knee_r", "knee_l")), feet=(("foot_r", "foot_l"),)),
     )
 
 

@@ -12,7 +12,10 @@ tested against. A bundled recipe in ``recipes.yaml`` is ``{template: KIND, body:
 | `jump`   | every foot in phase, in place, one flight each cycle                                           |
 | `switch` | walk and jump commands in one brain, taught by the body's walk and jump brains (bundled names)   |
 
-Speeds and speed errors scale with the body's walk speed, so one template serves every body.
+Speeds and speed errors scale with the body's walk speed, so one template serves every body. A body with a
+left-right mirror (``BodySpec.mirror``) learns every gait with the mirror loss (``mirror_weight``,
+:data:`MIRROR_WEIGHT`): its gaits are symmetric, and without it a Walker2d's walk learned a limp, one foot tapping
+the floor mid-swing, that penalties added later did not remove (docs/experiments/clock.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from envs.gaits import gaits_of
 
 #: Keys of a template entry in recipes.yaml.
 ENTRY_KEYS = ("template", "body", "seed", "overrides")
+#: Weight of the mirror loss for a body with a mirror: Yu, Turk and Liu (2018)'s for their symmetric gaits.
+MIRROR_WEIGHT = 4.0
 #: Range of commanded walking speeds, in multiples of the body's walk speed.
 WALK_SPEEDS = (0.6, 1.2)
 #: Seconds between random command changes within an episode.
@@ -224,7 +229,10 @@ def expand(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     overrides = entry.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise ConfigError(f"brain {name!r}: overrides must be a mapping of settings, got {overrides!r}")
-    recipe = TEMPLATES[kind](envs.BODIES[body])
+    spec = envs.BODIES[body]
+    recipe = TEMPLATES[kind](spec)
+    if spec.mirror is not None:
+        recipe["settings"]["mirror_weight"] = MIRROR_WEIGHT
     recipe["settings"] = _merge(recipe["settings"], overrides)
     return {"env_id": envs.env_id(body, "clock"), "algo": "rppo", "seed": entry.get("seed", 0), "template": kind,
             "body": body, "overrides": overrides, **recipe}  # fmt: skip

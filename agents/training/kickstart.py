@@ -21,7 +21,6 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.type_aliases import RecurrentRolloutBufferSamples
-from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from agents.brains.algorithm import FastRecurrentPPO, FastRecurrentRolloutBuffer
@@ -229,86 +228,19 @@ class KickstartPPO(FastRecurrentPPO):
         rollout_buffer.source = source
         return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
 
-    def train(self) -> None:
-        """RecurrentPPO's update (sb3-contrib 2.x, Box actions) with the teacher loss added to each minibatch's
-        loss."""
-        if getattr(self.policy, "bucket_sequences", False):
-            self.policy.sequence_lengths = lambda: getattr(self.rollout_buffer, "sequence_lengths", None)
-        try:
-            self._train()
-        finally:
-            self.policy.sequence_lengths = None
+    def has_auxiliary_losses(self) -> bool:
+        return True
 
-    def _train(self) -> None:
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
-        clip_range = self.clip_range(self._current_progress_remaining)
-        clip_range_vf = None if self.clip_range_vf is None else self.clip_range_vf(self._current_progress_remaining)
+    def auxiliary_losses(
+        self, data: RecurrentRolloutBufferSamples, mean: th.Tensor
+    ) -> dict[str, tuple[float, th.Tensor]]:
+        """The teacher loss (while its weight is above 0) besides the losses of :class:`FastRecurrentPPO`."""
+        losses = super().auxiliary_losses(data, mean)
         weight = self.current_kickstart_weight()
-        entropy_losses, pg_losses, value_losses, clip_fractions, teacher_losses = [], [], [], [], []
-        continue_training = True
-        for _ in range(self.n_epochs):
-            approx_kl_divs = []
-            for data in self.rollout_buffer.get(self.batch_size):
-                mask = data.mask > 1e-8
-                values, log_prob, entropy = self.policy.evaluate_actions(
-                    data.observations, data.actions, data.lstm_states, data.episode_starts
-                )
-                values = values.flatten()
-                advantages = data.advantages
-                if self.normalize_advantage:
-                    advantages = (advantages - advantages[mask].mean()) / (advantages[mask].std() + 1e-8)
-                ratio = th.exp(log_prob - data.old_log_prob)
-                policy_loss_1 = advantages * ratio
-                policy_loss_2 = advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)
-                policy_loss = -th.mean(th.min(policy_loss_1, policy_loss_2)[mask])
-                pg_losses.append(policy_loss.item())
-                clip_fractions.append(th.mean((th.abs(ratio - 1) > clip_range).float()[mask]).item())
-                values_pred = values
-                if clip_range_vf is not None:
-                    values_pred = data.old_values + th.clamp(values - data.old_values, -clip_range_vf, clip_range_vf)
-                value_loss = th.mean(((data.returns - values_pred) ** 2)[mask])
-                value_losses.append(value_loss.item())
-                entropy_loss = -th.mean(-log_prob[mask]) if entropy is None else -th.mean(entropy[mask])
-                entropy_losses.append(entropy_loss.item())
-                loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-                if weight > 0:
-                    # evaluate_actions left this minibatch's action distribution on the policy.
-                    mean = self.policy.action_dist.distribution.mean
-                    target = self.rollout_buffer.last_teacher_actions
-                    taught = ~th.isnan(target).any(dim=1)
-                    if bool(taught.any()):
-                        distil = teacher_loss(mean, th.nan_to_num(target), taught)
-                        teacher_losses.append(distil.item())
-                        loss = loss + weight * distil
-                with th.no_grad():
-                    log_ratio = log_prob - data.old_log_prob
-                    approx_kl_div = th.mean(((th.exp(log_ratio) - 1) - log_ratio)[mask]).cpu().numpy()
-                    approx_kl_divs.append(approx_kl_div)
-                if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
-                    continue_training = False
-                    break
-                self.policy.optimizer.zero_grad()
-                loss.backward()
-                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-                self.policy.optimizer.step()
-            self._n_updates += 1
-            if not continue_training:
-                break
-        explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
-        self.logger.record("train/entropy_loss", np.mean(entropy_losses))
-        self.logger.record("train/policy_gradient_loss", np.mean(pg_losses))
-        self.logger.record("train/value_loss", np.mean(value_losses))
-        self.logger.record("train/approx_kl", np.mean(approx_kl_divs))
-        self.logger.record("train/clip_fraction", np.mean(clip_fractions))
-        self.logger.record("train/loss", loss.item())
-        self.logger.record("train/explained_variance", explained_var)
         self.logger.record("train/kickstart_weight", weight)
-        if teacher_losses:
-            self.logger.record("train/teacher_loss", np.mean(teacher_losses))
-        if hasattr(self.policy, "log_std"):
-            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/clip_range", clip_range)
-        if clip_range_vf is not None:
-            self.logger.record("train/clip_range_vf", clip_range_vf)
+        if weight > 0:
+            target = self.rollout_buffer.last_teacher_actions
+            taught = ~th.isnan(target).any(dim=1)
+            if bool(taught.any()):
+                losses["teacher_loss"] = (weight, teacher_loss(mean, th.nan_to_num(target), taught))
+        return losses

@@ -71,8 +71,14 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
                 check_schedule_length(schedule, length, f"{config.env_id}'s episodes are {length} steps")
             if isinstance(stage["until"], dict):
                 check_signal(stage["until"], task_weights(task))
+            mirror = env_mirror(env)
         except (TypeError, ValueError, gym.error.Error) as exc:
             raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
+        if config.mirror_weight > 0 and mirror is None:
+            raise ConfigError(
+                f"mirror_weight: {config.env_id} has no left-right mirror (that needs a body with BodySpec.mirror, "
+                "a task whose command mirrors, as the clock's does, and obs of qpos and qvel); set mirror_weight to 0"
+            )
         spaces.append((env.observation_space, env.action_space))
         env.close()
     if any(s != spaces[-1] for s in spaces):
@@ -81,6 +87,19 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
         check_source(config, config.init_from)
     if config.kickstart:
         Teachers(config.env_id, config.env_kwargs, config.kickstart["teachers"], 1)
+
+
+def env_mirror(env: gym.Env) -> Any:
+    """The env's left-right mirror (:class:`envs.mirror.Mirror`), ``None`` where it has none."""
+    return getattr(env.unwrapped, "mirror", None)
+
+
+def apply_mirror(model: BaseAlgorithm, config: TrainConfig) -> None:
+    """Give ``model`` the run's mirror loss (``mirror_weight``), with the mirror of the run's env."""
+    if config.mirror_weight > 0:
+        probe = EnvFactory(config.env_id, config.env_kwargs)()
+        model.set_mirror(env_mirror(probe), config.mirror_weight, config.mirror_burn_in)
+        probe.close()
 
 
 def training_env(
@@ -96,6 +115,7 @@ def training_env(
 def _open_model(config: TrainConfig, run_dir: Path, env: VecEnv, checkpoint: Checkpoint | None) -> BaseAlgorithm:
     """A new model on ``env``, or the checkpoint's, its normalisation statistics carried onto ``env``."""
     model = _build_or_load(config, run_dir, env, checkpoint)
+    apply_mirror(model, config)
     if config.kickstart:
         settings = kickstart_settings(config)
         model.set_kickstart(settings["weight"], settings["anneal_steps"])

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from envs.bodies import BodyReading, BodySpec
+from envs.mirror import SignedPermutation
 
 
 class Task:
@@ -46,6 +47,12 @@ class Task:
     def command(self) -> np.ndarray:
         """What the brain is asked to do, appended to every observation (empty if nothing varies)."""
         return np.zeros(0)
+
+    def command_mirror(self, feet: np.ndarray) -> tuple[SignedPermutation, np.ndarray] | None:
+        """The command seen in a left-right mirror where foot ``i`` is foot ``feet[i]``: its signed permutation and
+        the command entries that are per-foot phase offsets (see :class:`~envs.mirror.Mirror`); ``None`` when the
+        task's command has no mirror (no mirror loss then). An empty command mirrors to itself."""
+        return (SignedPermutation.identity(0), np.zeros(0, dtype=np.int64)) if self.command.size == 0 else None
 
     def reset(self, reading: BodyReading, np_random: np.random.Generator) -> None:
         """Start an episode from ``reading``."""

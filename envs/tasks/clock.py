@@ -14,6 +14,7 @@ from envs.arguments import is_number
 from envs.bodies import BodyReading, BodySpec
 from envs.clock import GRAVITY, Clock, Gait, rise_reference
 from envs.gaits import gaits_of
+from envs.mirror import SignedPermutation
 from envs.rewards import check_non_negative, mean_square
 from envs.tasks.base import Task
 from envs.tasks.gait import Command, check_command_ranges, parse_schedule
@@ -349,6 +350,13 @@ class ClockTask(Task):
     def command(self) -> np.ndarray:
         gait = self.clock.gait
         return np.array([*self.clock.features(), gait.swing_ratio, 1.0 / gait.period, *gait.offsets, self.speed])
+
+    def command_mirror(self, feet: np.ndarray) -> tuple[SignedPermutation, np.ndarray]:
+        """Feet trade their clocks and offsets; the swing ratio, the frequency and the (forward) speed stay."""
+        n = len(feet)
+        clocks = np.stack([2 * feet, 2 * feet + 1], axis=1).ravel()
+        index = np.concatenate([clocks, [2 * n, 2 * n + 1], 2 * n + 2 + feet, [3 * n + 2]])
+        return SignedPermutation(index, np.ones(len(index))), 2 * n + 2 + np.arange(n)
 
     def info(self) -> dict[str, Any]:
         """The latest command, the gait in force and the clock's phase, for ``info``."""
