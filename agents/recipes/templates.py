@@ -32,7 +32,9 @@ from envs.gaits import gaits_of
 
 #: Keys of a template entry in recipes.yaml.
 ENTRY_KEYS = ("template", "body", "seed", "overrides")
-#: Weight of the mirror loss for a body with a mirror: Yu, Turk and Liu (2018)'s for their symmetric gaits.
+#: Weight of the mirror loss for a body with a mirror: Yu, Turk and Liu (2018) weigh their squared distance 4; ours
+#: is a mean over the action's entries (the same weight for bodies of any number of motors), so 4 is weaker by the
+#: number of motors (6 on a Walker2d).
 MIRROR_WEIGHT = 4.0
 #: Range of commanded walking speeds, in multiples of the body's walk speed.
 WALK_SPEEDS = (0.6, 1.2)
