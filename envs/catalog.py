@@ -94,6 +94,11 @@ BUILTIN_BODIES = (
         min_torso_upright=0.0,
         # The Ant's legs start flat, outside their joint limits: let it settle onto them before measuring.
         standing_settle_time=1.0,
+        # Left and right legs trade places (MJCF legs 1 and 4 in front, 2 and 3 behind); the hips turn the other way.
+        mirror=BodyMirror(
+            joints=(("hip_1", "hip_4"), ("ankle_1", "ankle_4"), ("hip_2", "hip_3"), ("ankle_2", "ankle_3")),
+            feet=(("front_left", "front_right"), ("back_left", "back_right")),
+        ),
         task_base_kwargs=_NO_BASE_TERMINATION,
     ),
     BodySpec(
@@ -104,6 +109,14 @@ BUILTIN_BODIES = (
         foot_labels=("right", "left"),
         walk_speed=1.0,
         min_torso_height=1.0,
+        # Right and left limbs trade places; the abdomen's twist and roll turn the other way.
+        mirror=BodyMirror(
+            joints=tuple(
+                (f"right_{joint}", f"left_{joint}")
+                for joint in ("hip_x", "hip_z", "hip_y", "knee", "shoulder1", "shoulder2", "elbow")
+            ),
+            feet=(("right", "left"),),
+        ),
         task_base_kwargs=_NO_BASE_TERMINATION,
     ),
 )

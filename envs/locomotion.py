@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 from gymnasium.envs.mujoco import MujocoEnv
 
 from envs.arguments import Limit, check_arguments, check_limits, is_number, parameters
 from envs.bodies import BODY_KWARGS, BODY_LIMITS, Body, BodySpec
 from envs.catalog import BODIES
-from envs.mirror import Mirror, SignedPermutation, body_maps
+from envs.mirror import Mirror, SignedPermutation, body_maps, body_rows
 from envs.senses import Senses
 from envs.tasks import TASKS, Task
 
@@ -210,19 +211,30 @@ class LocomotionEnv(gym.Env):
         spec = self.body_spec.mirror
         if spec is None:
             return None
-        maps = body_maps(self.base.model, spec, self.body_spec.foot_labels)
+        model = self.base.model
+        maps = body_maps(model, spec, self.body_spec.foot_labels)
         feet = maps["feet"]
         command = self.task.command_mirror(feet)
         if command is None:
             return None
         k = self.body.n_root_xy
         qpos = SignedPermutation(maps["qpos"].index[k:] - k, maps["qpos"].sign[k:])
+        body = qpos
         if self.senses.mode == "full":
-            if self.base.observation_space.shape[0] != len(qpos) + self.base.model.nv:
-                return None
+            # Gymnasium's observation: qpos (less the root's x, y), qvel, then the per-body rows and the motors'
+            # joint forces its flags ask for, in this order (the v5 Ant and Humanoid).
             body = qpos + maps["qvel"]
-        else:
-            body = qpos
+            for name in ("cinert", "cvel", "qfrc_actuator", "cfrc_ext"):
+                if not getattr(self.base, f"_include_{name}_in_observation", False):
+                    continue
+                if name == "qfrc_actuator":
+                    root = 6 if int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE) else 0  # the root's dofs
+                    qvel = maps["qvel"]
+                    body = body + SignedPermutation(qvel.index[root:] - root, qvel.sign[root:])
+                else:
+                    body = body + body_rows(name, maps["bodies"])
+            if len(body) != self.base.observation_space.shape[0]:
+                return None
         sensed = body + SignedPermutation(feet, np.ones(len(feet)))
         obs = sensed + command[0]
         obs.check(f"{self.body_spec.name}'s mirror")

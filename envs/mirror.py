@@ -3,8 +3,9 @@
 A left-right symmetric body walks alike on both legs. The mirror loss (Yu, Turk and Liu 2018, "Learning symmetric and
 low-energy locomotion"; Siekmann et al. 2021 train Cassie's clock gaits with it) asks a brain to act on the mirrored
 state as it acts on the state, mirrored. This module says what "mirrored" means: a body names the joints and feet
-that trade places (:class:`BodyMirror`), and :func:`body_maps` turns that into index maps over MuJoCo's ``qpos``,
-``qvel`` and actuators; an env joins them with its task's command into one :class:`Mirror`.
+that trade places (:class:`BodyMirror`); :func:`body_maps` reflects the model in its sagittal plane (y -> -y), finds
+each joint's sign from its axis and checks the model is symmetric; an env joins the maps over MuJoCo's ``qpos``,
+``qvel``, per-body rows and actuators with its task's command into one :class:`Mirror`.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ _WRAP_TOLERANCE = 1e-2
 class BodyMirror:
     """A body's left-right reflection, named in its MJCF.
 
+    Each joint's sign in the mirror is found from the model (see :func:`body_maps`): only the twins are named.
+
     Attributes:
-        joints: Pairs of hinge or slide joints that trade places (each left joint with its right twin).
-        negated: Hinge or slide joints whose coordinate changes sign in the mirror (a sideways slide, a roll).
+        joints: Pairs of hinge or slide joints that trade places (each left joint with its right twin); joints
+            named in no pair are their own twins (a waist, a neck).
         feet: Pairs of foot labels (``BodySpec.foot_labels``) that trade places.
     """
 
     joints: tuple[tuple[str, str], ...]
-    negated: tuple[str, ...] = ()
     feet: tuple[tuple[str, str], ...] = ()
 
 
@@ -100,48 +102,159 @@ class Mirror:
         return a[..., self.act.index] * _signs(a, self.act.sign)
 
 
+_HINGE, _SLIDE, _FREE = (
+    int(t) for t in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE, mujoco.mjtJoint.mjJNT_FREE)
+)
+#: The reflection y -> -y (the body's sagittal plane is its initial x-z plane). Vectors map by ``REFLECT``, axial
+#: vectors (rotation axes, angular velocities, torques) by ``-REFLECT``.
+REFLECT = np.array([1.0, -1.0, 1.0])
+#: A free root's position and orientation quaternion (w, x, y, z) in the mirror, and its velocity (linear, then
+#: angular in the body's frame, an axial vector).
+_FREE_QPOS = np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0])
+_FREE_QVEL = np.concatenate([REFLECT, -REFLECT])
+#: Per-body rows that Gymnasium's v5 envs may observe (``data.<name>[1:]``), each row's entries in the mirror:
+#: ``cinert`` (inertia xx yy zz xy xz yz, mass times the centre-of-mass offset, mass), ``cvel`` (angular, linear),
+#: ``cfrc_ext`` (torque, force).
+BODY_ROWS = {
+    "cinert": np.array([1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0]),
+    "cvel": np.concatenate([-REFLECT, REFLECT]),
+    "cfrc_ext": np.concatenate([-REFLECT, REFLECT]),
+}
+#: Tolerance (m, or unit-axis components) of the geometric checks at the initial pose.
+_TOLERANCE = 1e-6
+
+
+def _name(model: mujoco.MjModel, obj: mujoco.mjtObj, index: int) -> str:
+    return mujoco.mj_id2name(model, obj, index) or f"#{index}"
+
+
 def _joint_id(model: mujoco.MjModel, name: str) -> int:
     joint = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
     if joint < 0:
-        valid = ", ".join(mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or str(j) for j in range(model.njnt))
+        valid = ", ".join(_name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt))
         raise ValueError(f"mirror: no joint {name!r}; valid joints: {valid}")
-    if int(model.jnt_type[joint]) not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
-        raise ValueError(f"mirror: joint {name!r} is not a hinge or a slide (only those are mirrored)")
+    if int(model.jnt_type[joint]) not in (_HINGE, _SLIDE):
+        raise ValueError(f"mirror: joint {name!r} is not a hinge or a slide (only those are paired)")
     return joint
 
 
-def body_maps(model: mujoco.MjModel, mirror: BodyMirror, foot_labels: tuple[str, ...]) -> dict[str, Any]:
-    """Index maps of ``mirror`` on this model: ``qpos``, ``qvel`` and ``action`` (:class:`SignedPermutation`) and
-    ``feet`` (foot ``i`` of the mirror is foot ``feet[i]``).
+def _joint_twins(model: mujoco.MjModel, mirror: BodyMirror) -> np.ndarray:
+    """Each joint's twin in the mirror (itself when unpaired)."""
+    twin = np.arange(model.njnt)
+    for left, right in mirror.joints:
+        a, b = _joint_id(model, left), _joint_id(model, right)
+        if twin[a] != a or twin[b] != b or a == b:
+            raise ValueError(f"mirror: joint pair ({left!r}, {right!r}) names a joint twice")
+        twin[a], twin[b] = b, a
+    return twin
 
-    Raises ``ValueError`` for an unknown joint or foot, a joint paired twice, or a model with a free joint (a free
-    body's reflection changes its quaternion, which is not a signed permutation of ``qpos``).
+
+def _body_twins(model: mujoco.MjModel, joints: np.ndarray, xpos: np.ndarray) -> np.ndarray:
+    """Each body's twin (itself when unpaired): the bodies of twin joints, their parents up the tree, and their
+    children without joints down it, a child twinned with the twin's child at its mirror image."""
+    twin = np.arange(model.nbody)
+
+    def pair(a: int, b: int) -> bool:
+        if twin[a] == b:
+            return False
+        if twin[a] != a or twin[b] != b:
+            names = (_name(model, mujoco.mjtObj.mjOBJ_BODY, i) for i in (a, b))
+            raise ValueError("mirror: bodies {!r} and {!r} cannot be twins (one already has a twin)".format(*names))
+        twin[a], twin[b] = b, a
+        return True
+
+    for j, k in enumerate(joints):
+        if j != k:
+            pair(int(model.jnt_bodyid[j]), int(model.jnt_bodyid[k]))
+    changed = True
+    while changed:
+        changed = False
+        for a in range(model.nbody):
+            b = int(twin[a])
+            if a == b:
+                continue
+            parents = int(model.body_parentid[a]), int(model.body_parentid[b])
+            if parents[0] != parents[1]:
+                changed |= pair(*parents)
+            for c in np.flatnonzero((model.body_parentid == a) & (twin == np.arange(model.nbody))):
+                images = np.flatnonzero((model.body_parentid == b) & (twin == np.arange(model.nbody)))
+                match = [d for d in images if np.allclose(REFLECT * xpos[c], xpos[d], atol=_TOLERANCE)]
+                if len(match) == 1 and match[0] != c:
+                    changed |= pair(int(c), int(match[0]))
+    return twin
+
+
+def body_maps(model: mujoco.MjModel, mirror: BodyMirror, foot_labels: tuple[str, ...]) -> dict[str, Any]:
+    """Index maps of ``mirror`` on this model: ``qpos``, ``qvel``, ``action`` and ``bodies`` (body ``i`` of the
+    mirror is body ``bodies[i]``) and ``feet`` (likewise for feet).
+
+    Each joint's sign in the mirror comes from the initial pose: a hinge's axis reflects as an axial vector, a
+    slide's as a vector, and each must land on its twin's axis (sign 1) or its opposite (sign -1); an unpaired joint
+    is its own twin. A free root reflects its position's y, its orientation and its velocity. Twin bodies must sit at
+    reflected places, twin joints have matching ranges and twin motors matching gears and control ranges.
+
+    Raises ``ValueError`` for an unknown joint or foot, a joint or foot paired twice, a ball joint, a free joint that
+    is not the root, or a model that is not symmetric under the mirror.
     """
-    if any(int(t) == int(mujoco.mjtJoint.mjJNT_FREE) for t in model.jnt_type):
-        raise ValueError("mirror: bodies with a free joint (a free root) are not mirrored")
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    joints = _joint_twins(model, mirror)
     qpos, qvel, act = (SignedPermutation.identity(n) for n in (model.nq, model.nv, model.nu))
+    joint_sign = np.ones(model.njnt)
+    for j in range(model.njnt):
+        name, kind, k = _name(model, mujoco.mjtObj.mjOBJ_JOINT, j), int(model.jnt_type[j]), int(joints[j])
+        if kind == _FREE:
+            if model.jnt_bodyid[j] != 1 or k != j:
+                raise ValueError(f"mirror: free joint {name!r} is not the root (only a free root is mirrored)")
+            q, v = model.jnt_qposadr[j], model.jnt_dofadr[j]
+            qpos.sign[q : q + 7], qvel.sign[v : v + 6] = _FREE_QPOS, _FREE_QVEL
+            continue
+        if kind not in (_HINGE, _SLIDE):
+            raise ValueError(f"mirror: joint {name!r} is a ball joint (not mirrored)")
+        image = (-REFLECT if kind == _HINGE else REFLECT) * data.xaxis[j]
+        if np.allclose(image, data.xaxis[k], atol=_TOLERANCE):
+            joint_sign[j] = 1.0
+        elif np.allclose(image, -data.xaxis[k], atol=_TOLERANCE):
+            joint_sign[j] = -1.0
+        else:
+            twin = _name(model, mujoco.mjtObj.mjOBJ_JOINT, k)
+            raise ValueError(
+                f"mirror: joint {name!r} pairs with joint {twin!r}, but its mirror image is not along that axis"
+            )
+        if model.jnt_limited[j]:
+            low, high = sorted(joint_sign[j] * model.jnt_range[j])
+            if not np.allclose([low, high], model.jnt_range[k], atol=_TOLERANCE):
+                twin = _name(model, mujoco.mjtObj.mjOBJ_JOINT, k)
+                raise ValueError(f"mirror: the range of joint {name!r} does not mirror that of joint {twin!r}")
+        qpos.index[model.jnt_qposadr[j]], qpos.sign[model.jnt_qposadr[j]] = model.jnt_qposadr[k], joint_sign[j]
+        qvel.index[model.jnt_dofadr[j]], qvel.sign[model.jnt_dofadr[j]] = model.jnt_dofadr[k], joint_sign[j]
     actuator_of = {
         int(model.actuator_trnid[i, 0]): i
         for i in range(model.nu)
         if int(model.actuator_trntype[i]) == int(mujoco.mjtTrn.mjTRN_JOINT)
     }
-    seen: set[int] = set()
-    for left, right in mirror.joints:
-        a, b = _joint_id(model, left), _joint_id(model, right)
-        if a in seen or b in seen or a == b:
-            raise ValueError(f"mirror: joint pair ({left!r}, {right!r}) names a joint twice")
-        seen |= {a, b}
-        for perm, address in ((qpos, model.jnt_qposadr), (qvel, model.jnt_dofadr)):
-            perm.index[address[a]], perm.index[address[b]] = address[b], address[a]
-        if (a in actuator_of) != (b in actuator_of):
-            raise ValueError(f"mirror: only one of joints {left!r} and {right!r} has an actuator")
-        if a in actuator_of:
-            act.index[actuator_of[a]], act.index[actuator_of[b]] = actuator_of[b], actuator_of[a]
-    for name in mirror.negated:
-        joint = _joint_id(model, name)
-        qpos.sign[model.jnt_qposadr[joint]] = qvel.sign[model.jnt_dofadr[joint]] = -1.0
-        if joint in actuator_of:
-            act.sign[actuator_of[joint]] = -1.0
+    for j, i in actuator_of.items():
+        k = int(joints[j])
+        name = _name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i)
+        if k not in actuator_of:
+            raise ValueError(f"mirror: the joint of actuator {name!r} has a twin without an actuator")
+        other = actuator_of[k]
+        ctrl = sorted(joint_sign[j] * model.actuator_ctrlrange[i]) if model.actuator_ctrllimited[i] else None
+        twin_ctrl = model.actuator_ctrlrange[other] if model.actuator_ctrllimited[other] else None
+        if (
+            not np.allclose(model.actuator_gear[i], model.actuator_gear[other])
+            or (ctrl is None) != (twin_ctrl is None)
+            or (ctrl is not None and not np.allclose(ctrl, twin_ctrl))
+        ):
+            raise ValueError(f"mirror: actuator {name!r} has not the gear and control range of its twin")
+        act.index[i], act.sign[i] = other, joint_sign[j]
+    bodies = _body_twins(model, joints, data.xpos)
+    for b in range(model.nbody):
+        if not np.allclose(REFLECT * data.xpos[b], data.xpos[bodies[b]], atol=_TOLERANCE):
+            raise ValueError(
+                f"mirror: body {_name(model, mujoco.mjtObj.mjOBJ_BODY, b)!r} does not sit at the mirror image of "
+                f"{_name(model, mujoco.mjtObj.mjOBJ_BODY, int(bodies[b]))!r} in the initial pose"
+            )
     labels = list(foot_labels)
     feet = np.arange(len(labels))
     for left, right in mirror.feet:
@@ -152,4 +265,12 @@ def body_maps(model: mujoco.MjModel, mirror: BodyMirror, foot_labels: tuple[str,
         feet[a], feet[b] = b, a
     if sorted(feet.tolist()) != list(range(len(labels))):
         raise ValueError(f"mirror: foot pairs {mirror.feet} name a foot twice")
-    return {"qpos": qpos, "qvel": qvel, "action": act, "feet": feet}
+    return {"qpos": qpos, "qvel": qvel, "action": act, "bodies": bodies, "feet": feet}
+
+
+def body_rows(name: str, bodies: np.ndarray) -> SignedPermutation:
+    """The mirror of ``data.<name>[1:]`` flattened (``name`` one of :data:`BODY_ROWS`), for body twins ``bodies``."""
+    signs = BODY_ROWS[name]
+    width, rows = len(signs), bodies[1:] - 1
+    index = (rows[:, None] * width + np.arange(width)[None, :]).ravel()
+    return SignedPermutation(index, np.tile(signs, len(rows)))
