@@ -200,23 +200,29 @@ class LocomotionEnv(gym.Env):
 
     @property
     def mirror(self) -> Mirror | None:
-        """The observation's and the action's left-right mirror (:class:`~envs.mirror.Mirror`), or ``None`` when the
-        body has none (``BodySpec.mirror``), its task's command has none, or Gymnasium's observation of the body is
-        more than ``qpos`` (less the root's horizontal position) and ``qvel``."""
+        """The observation's and the action's left-right mirror (:class:`~envs.mirror.Mirror`), or ``None`` (then
+        :attr:`mirror_refusal` says why)."""
         if not hasattr(self, "_mirror"):
-            self._mirror = self._build_mirror()
+            self._mirror, self._mirror_refusal = self._build_mirror()
         return self._mirror
 
-    def _build_mirror(self) -> Mirror | None:
+    @property
+    def mirror_refusal(self) -> str | None:
+        """Why this env has no mirror, in a phrase (``None`` when it has one)."""
+        _ = self.mirror
+        return self._mirror_refusal
+
+    def _build_mirror(self) -> tuple[Mirror | None, str | None]:
         spec = self.body_spec.mirror
+        name = self.body_spec.name
         if spec is None:
-            return None
+            return None, f"the {name}'s BodySpec names none"
         model = self.base.model
         maps = body_maps(model, spec, self.body_spec.foot_labels)
         feet = maps["feet"]
         command = self.task.command_mirror(feet)
         if command is None:
-            return None
+            return None, f"the {self.task.name} task's command has none, the clock task's has one"
         k = self.body.n_root_xy
         qpos = SignedPermutation(maps["qpos"].index[k:] - k, maps["qpos"].sign[k:])
         body = qpos
@@ -224,22 +230,28 @@ class LocomotionEnv(gym.Env):
             # Gymnasium's observation: qpos (less the root's x, y), qvel, then the per-body rows and the motors'
             # joint forces its flags ask for, in this order (the v5 Ant and Humanoid).
             body = qpos + maps["qvel"]
-            for name in ("cinert", "cvel", "qfrc_actuator", "cfrc_ext"):
-                if not getattr(self.base, f"_include_{name}_in_observation", False):
+            for part in ("cinert", "cvel", "qfrc_actuator", "cfrc_ext"):
+                if not getattr(self.base, f"_include_{part}_in_observation", False):
                     continue
-                if name == "qfrc_actuator":
+                if part == "qfrc_actuator":
                     root = 6 if int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE) else 0  # the root's dofs
                     qvel = maps["qvel"]
                     body = body + SignedPermutation(qvel.index[root:] - root, qvel.sign[root:])
                 else:
-                    body = body + body_rows(name, maps["bodies"])
+                    body = body + body_rows(part, maps["bodies"])
+            low, high = getattr(self.base, "_contact_force_range", (-1.0, 1.0))
+            if low != -high:
+                return None, f"the {name}'s contact_force_range ({low}, {high}) is not symmetric about 0"
             if len(body) != self.base.observation_space.shape[0]:
-                return None
+                return None, (
+                    f"the {name}'s Gymnasium observation ({self.base.observation_space.shape[0]} entries) is not qpos "
+                    f"less the root's x and y, qvel and the per-body rows its flags ask for ({len(body)})"
+                )
         sensed = body + SignedPermutation(feet, np.ones(len(feet)))
         obs = sensed + command[0]
-        obs.check(f"{self.body_spec.name}'s mirror")
-        maps["action"].check(f"{self.body_spec.name}'s mirror of the action")
-        return Mirror(obs, maps["action"], len(sensed) + command[1])
+        obs.check(f"{name}'s mirror")
+        maps["action"].check(f"{name}'s mirror of the action")
+        return Mirror(obs, maps["action"], len(sensed) + command[1]), None
 
     @property
     def model(self):

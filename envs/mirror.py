@@ -150,37 +150,39 @@ def _joint_twins(model: mujoco.MjModel, mirror: BodyMirror) -> np.ndarray:
 
 
 def _body_twins(model: mujoco.MjModel, joints: np.ndarray, xpos: np.ndarray) -> np.ndarray:
-    """Each body's twin (itself when unpaired): the bodies of twin joints, their parents up the tree, and their
-    children without joints down it, a child twinned with the twin's child at its mirror image."""
+    """Each body's twin (itself when unpaired): the bodies of twin joints, their parents up the tree, and children
+    without joints down it, a child twinned with the one child of its parent's twin at its mirror image."""
     twin = np.arange(model.nbody)
 
-    def pair(a: int, b: int) -> bool:
+    def pair(a: int, b: int, why: str) -> bool:
         if twin[a] == b:
             return False
         if twin[a] != a or twin[b] != b:
             names = (_name(model, mujoco.mjtObj.mjOBJ_BODY, i) for i in (a, b))
-            raise ValueError("mirror: bodies {!r} and {!r} cannot be twins (one already has a twin)".format(*names))
+            raise ValueError("mirror: bodies {!r} and {!r} cannot be twins ({}), one has a twin already".format(
+                *names, why))  # fmt: skip
         twin[a], twin[b] = b, a
         return True
 
     for j, k in enumerate(joints):
         if j != k:
-            pair(int(model.jnt_bodyid[j]), int(model.jnt_bodyid[k]))
+            names = (_name(model, mujoco.mjtObj.mjOBJ_JOINT, i) for i in (j, k))
+            pair(int(model.jnt_bodyid[j]), int(model.jnt_bodyid[k]), "joints {!r} and {!r} pair".format(*names))
     changed = True
     while changed:
         changed = False
         for a in range(model.nbody):
             b = int(twin[a])
-            if a == b:
-                continue
             parents = int(model.body_parentid[a]), int(model.body_parentid[b])
-            if parents[0] != parents[1]:
-                changed |= pair(*parents)
-            for c in np.flatnonzero((model.body_parentid == a) & (twin == np.arange(model.nbody))):
-                images = np.flatnonzero((model.body_parentid == b) & (twin == np.arange(model.nbody)))
+            if a != b and parents[0] != parents[1]:
+                changed |= pair(*parents, "their children are twins")
+            unpaired = twin == np.arange(model.nbody)
+            for c in np.flatnonzero((model.body_parentid == a) & unpaired):
+                images = np.flatnonzero((model.body_parentid == b) & unpaired)
                 match = [d for d in images if np.allclose(REFLECT * xpos[c], xpos[d], atol=_TOLERANCE)]
                 if len(match) == 1 and match[0] != c:
-                    changed |= pair(int(c), int(match[0]))
+                    changed |= pair(int(c), int(match[0]), "at mirrored places on twins")
+                    unpaired = twin == np.arange(model.nbody)
     return twin
 
 
@@ -204,7 +206,7 @@ def body_maps(model: mujoco.MjModel, mirror: BodyMirror, foot_labels: tuple[str,
     for j in range(model.njnt):
         name, kind, k = _name(model, mujoco.mjtObj.mjOBJ_JOINT, j), int(model.jnt_type[j]), int(joints[j])
         if kind == _FREE:
-            if model.jnt_bodyid[j] != 1 or k != j:
+            if model.body_parentid[model.jnt_bodyid[j]] != 0 or k != j:
                 raise ValueError(f"mirror: free joint {name!r} is not the root (only a free root is mirrored)")
             q, v = model.jnt_qposadr[j], model.jnt_dofadr[j]
             qpos.sign[q : q + 7], qvel.sign[v : v + 6] = _FREE_QPOS, _FREE_QVEL
@@ -226,6 +228,9 @@ def body_maps(model: mujoco.MjModel, mirror: BodyMirror, foot_labels: tuple[str,
             if not np.allclose([low, high], model.jnt_range[k], atol=_TOLERANCE):
                 twin = _name(model, mujoco.mjtObj.mjOBJ_JOINT, k)
                 raise ValueError(f"mirror: the range of joint {name!r} does not mirror that of joint {twin!r}")
+        if not np.isclose(joint_sign[j] * model.qpos0[model.jnt_qposadr[j]], model.qpos0[model.jnt_qposadr[k]]):
+            twin = _name(model, mujoco.mjtObj.mjOBJ_JOINT, k)
+            raise ValueError(f"mirror: the reference position of joint {name!r} does not mirror that of joint {twin!r}")
         qpos.index[model.jnt_qposadr[j]], qpos.sign[model.jnt_qposadr[j]] = model.jnt_qposadr[k], joint_sign[j]
         qvel.index[model.jnt_dofadr[j]], qvel.sign[model.jnt_dofadr[j]] = model.jnt_dofadr[k], joint_sign[j]
     actuator_of = {
@@ -237,7 +242,8 @@ def body_maps(model: mujoco.MjModel, mirror: BodyMirror, foot_labels: tuple[str,
         k = int(joints[j])
         name = _name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i)
         if k not in actuator_of:
-            raise ValueError(f"mirror: the joint of actuator {name!r} has a twin without an actuator")
+            twin = _name(model, mujoco.mjtObj.mjOBJ_JOINT, k)
+            raise ValueError(f"mirror: actuator {name!r} drives a joint whose twin {twin!r} has no actuator")
         other = actuator_of[k]
         ctrl = sorted(joint_sign[j] * model.actuator_ctrlrange[i]) if model.actuator_ctrllimited[i] else None
         twin_ctrl = model.actuator_ctrlrange[other] if model.actuator_ctrllimited[other] else None
@@ -246,15 +252,33 @@ def body_maps(model: mujoco.MjModel, mirror: BodyMirror, foot_labels: tuple[str,
             or (ctrl is None) != (twin_ctrl is None)
             or (ctrl is not None and not np.allclose(ctrl, twin_ctrl))
         ):
-            raise ValueError(f"mirror: actuator {name!r} has not the gear and control range of its twin")
+            twin = _name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, other)
+            raise ValueError(f"mirror: actuator {name!r} has not the gear and control range of its twin {twin!r}")
         act.index[i], act.sign[i] = other, joint_sign[j]
     bodies = _body_twins(model, joints, data.xpos)
-    for b in range(model.nbody):
-        if not np.allclose(REFLECT * data.xpos[b], data.xpos[bodies[b]], atol=_TOLERANCE):
+    cinert = BODY_ROWS["cinert"]
+    # Twins first: a lopsided twin also moves the centre of mass that every body's inertia is taken about.
+    for b in sorted(range(model.nbody), key=lambda b: bool(bodies[b] == b)):
+        other = int(bodies[b])
+        where = np.allclose(REFLECT * data.xpos[b], data.xpos[other], atol=_TOLERANCE)
+        # Mass, centre of mass and inertia about the root's centre of mass: a heavier or slanted twin differs here.
+        inertia = np.allclose(
+            cinert * data.cinert[b], data.cinert[other], atol=_TOLERANCE * (1 + np.abs(data.cinert[b]).max())
+        )
+        if where and inertia:
+            continue
+        name = _name(model, mujoco.mjtObj.mjOBJ_BODY, b)
+        if other == b and not where:
             raise ValueError(
-                f"mirror: body {_name(model, mujoco.mjtObj.mjOBJ_BODY, b)!r} does not sit at the mirror image of "
-                f"{_name(model, mujoco.mjtObj.mjOBJ_BODY, int(bodies[b]))!r} in the initial pose"
+                f"mirror: body {name!r} has no twin (no paired joint moves it, and no body sits at its mirror image) "
+                "but is not on the mirror plane"
             )
+        if other == b:
+            raise ValueError(f"mirror: body {name!r} lies on the mirror plane but its mass or inertia is lopsided")
+        what = "sit at the mirror image of" if not where else "mirror the mass and inertia of"
+        raise ValueError(
+            f"mirror: body {name!r} does not {what} its twin {_name(model, mujoco.mjtObj.mjOBJ_BODY, other)!r}"
+        )
     labels = list(foot_labels)
     feet = np.arange(len(labels))
     for left, right in mirror.feet:

@@ -71,14 +71,12 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
                 check_schedule_length(schedule, length, f"{config.env_id}'s episodes are {length} steps")
             if isinstance(stage["until"], dict):
                 check_signal(stage["until"], task_weights(task))
-            mirror = env_mirror(env)
+            mirror, refusal = env_mirror(env), getattr(env.unwrapped, "mirror_refusal", None)
         except (TypeError, ValueError, gym.error.Error) as exc:
             raise ConfigError(f"env {config.env_id!r} with env_kwargs {kwargs}: {exc}") from None
         if config.mirror_weight > 0 and mirror is None:
-            raise ConfigError(
-                f"mirror_weight: {config.env_id} has no left-right mirror (that needs a body with BodySpec.mirror, "
-                "a task whose command mirrors, as the clock's does, and obs of qpos and qvel); set mirror_weight to 0"
-            )
+            why = refusal or "it is not a neuromotor body"
+            raise ConfigError(f"mirror_weight: {config.env_id} has no left-right mirror: {why}; set mirror_weight to 0")
         spaces.append((env.observation_space, env.action_space))
         env.close()
     if any(s != spaces[-1] for s in spaces):
