@@ -4,8 +4,10 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import yaml
 from agents.cli.evaluate import evaluate_main
 from agents.cli.train import train_main
 from agents.config import ConfigError, load_presets
+from agents.runs import Terminated
 from agents.sweeps import report, runner, spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -302,3 +305,21 @@ def test_the_cells_benchmark_reads_each_seeds_brain(tmp_path, capsys):
     assert bench.main(argv) == 0
     assert (tmp_path / "t.md").read_text().splitlines()[2:] == ["| gru | 0 | not finished | | | | |",
                                                                  "| rnn | 0 | not finished | | | | |"]  # fmt: skip
+
+
+def test_sigterm_stops_a_tune_run_as_ctrl_c_does_and_is_reported():
+    # Tune's SIGINT handler stops the run gracefully; SIGTERM is sent to it instead of Ray's fatal-signal handler.
+    calls, before = [], signal.getsignal(signal.SIGTERM)
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
+    try:
+        with runner.sigterm_stops_tune() as stopped:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert stopped == [True] and calls == [signal.SIGINT]
+    # Without a handler of Tune's, it stops like a trainer does.
+    with pytest.raises(Terminated), runner.sigterm_stops_tune():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -9,6 +9,8 @@ import logging
 import math
 import os
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from agents.evaluation.criteria import check_criteria
 from agents.evaluation.rollout import evaluate_brain
 from agents.runs import (
     Checkpoint,
+    Terminated,
     checkpoint_paths,
     checkpoint_steps,
     copy_file,
@@ -166,6 +169,32 @@ def _error_line(error: BaseException) -> str:
     return (cause[-1] if cause else text[-1] if text else type(error).__name__).strip()
 
 
+@contextlib.contextmanager
+def sigterm_stops_tune() -> Iterator[list[bool]]:
+    """Within the block, SIGTERM stops a Tune run as Ctrl-C does (Tune's own SIGINT handler: trials stop, the
+    experiment's state is saved), not through Ray's fatal-signal handler, which prints a C++ stack; with no Python
+    SIGINT handler of Tune's in place it raises :class:`~agents.runs.Terminated`. ``received[0]`` says whether
+    SIGTERM came. Outside the main thread, where Python cannot take signals, nothing changes."""
+    received = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def forward(signum: int, frame: Any) -> None:
+        received[0] = True
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signal.SIGINT, frame)
+        else:
+            raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_sweep(
     sweep: Sweep,
     sweep_dir: Path,
@@ -251,7 +280,8 @@ def _run_owned(
                         callbacks=[_reporter(print_line)],
                     ),
                 )
-                grid = tuner.fit()
+                with sigterm_stops_tune() as stopped:
+                    grid = tuner.fit()
             finally:
                 if started_here:
                     ray.shutdown()
@@ -269,4 +299,6 @@ def _run_owned(
     unfinished = [t.name for t in pending if t.name not in done and t.name not in failed]
     for name in unfinished:
         print_line(f"trial {name} did not finish")
+    if pending and stopped[0]:
+        raise Terminated
     return {"skipped": skipped, "finished": done, "failed": failed, "unfinished": unfinished}
