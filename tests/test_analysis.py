@@ -9,10 +9,13 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch as th
+from conftest import call_cli
 
 from agents.analysis import figures, perturb, population, recording
 from agents.analysis.report import analyse
 from agents.brains import store
+from agents.cli.evaluate import evaluate_main
+from agents.cli.main import main
 from agents.config import resolve_config
 from agents.evaluation import rollout as evaluation
 from agents.training.trainer import train
@@ -195,11 +198,12 @@ def test_evaluate_record_and_bad_inputs(run_dir, tmp_path):
     done = run_cli("evaluate.py", run_dir, "--episodes", "1", "--steps", "30", "--record", path)
     assert done.returncode == 0, done.stderr
     assert recording.load_recording(path)["actor_hidden"].shape == (30, 1, UNITS)
-    bad = run_cli("evaluate.py", run_dir, "--record", tmp_path / "rec.json")
+    # The bad inputs in this process, for speed (test_evaluate runs its first case as a process of its own).
+    bad = call_cli(evaluate_main, run_dir, "--record", tmp_path / "rec.json")
     assert bad.returncode == 2 and "ending in .npz" in bad.stderr and "Traceback" not in bad.stderr
-    missing = run_cli("-m", "agents", "analyse", tmp_path / "none.npz", "--out", tmp_path / "o")
+    missing = call_cli(main, "analyse", tmp_path / "none.npz", "--out", tmp_path / "o")
     assert missing.returncode == 2 and "does not exist" in missing.stderr
-    fractions = run_cli("-m", "agents", "analyse", run_dir, "--out", tmp_path / "o", "--lesions", "0,2")
+    fractions = call_cli(main, "analyse", run_dir, "--out", tmp_path / "o", "--lesions", "0,2")
     assert fractions.returncode == 2 and "fractions in [0, 1]" in fractions.stderr
 
 
