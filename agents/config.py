@@ -32,6 +32,12 @@ RETIRED_SETTINGS: dict[str, Any] = {"lead_in": {}}
 KICKSTART_DEFAULTS: dict[str, Any] = {"weight": 1.0, "anneal_steps": 1_000_000, "switch_grace": 125, "fresh": False}
 #: Defaults of the mirror loss's settings (``TrainConfig.mirror_*``, see :mod:`agents.brains.algorithm`).
 MIRROR_DEFAULTS: dict[str, Any] = {"weight": 0.0, "burn_in": 16}
+#: Defaults of a stop rule (``TrainConfig.stop_when``, see :mod:`agents.training.stopping`); ``tests`` has none.
+STOP_DEFAULTS: dict[str, Any] = {"episodes": 5, "times": 2}
+#: Which statistic over the episodes a criterion judges (``of:``, agents.evaluation.criteria); the mean by default.
+CRITERION_STATISTICS = ("mean", "min", "max")
+#: What a criterion's rule may say.
+CRITERION_KEYS = ("min", "max", "equals", "of")
 #: What a curriculum stage may set.
 STAGE_KEYS = {"until", "env_kwargs", "learning_rate"}
 
@@ -204,6 +210,10 @@ class TrainConfig:
     mirror_burn_in: int = MIRROR_DEFAULTS["burn_in"]
     """Steps at the start of a mirrored sequence (not an episode's start) left out of the mirror loss: the actor
     runs the mirror from a zero state."""
+    stop_when: dict = dataclasses.field(default_factory=dict)
+    """End the run early once its model meets ``tests`` (``[{eval_env_kwargs, criteria}]``: a recipe's tests) on
+    ``episodes`` validation episodes each at ``times`` checkpoints in a row of the curriculum's last stage
+    (agents.training.stopping); empty: train to ``total_steps``."""
     curriculum: list = dataclasses.field(default_factory=list)
     """Earlier stages: ``[{until: STEPS or {signal: NAME, above|below: X}, env_kwargs: {...}, learning_rate: RATE},
     ...]``; each's keys replace ``env_kwargs``' until then, and its ``learning_rate`` (optional) the run's. A
@@ -250,6 +260,12 @@ class TrainConfig:
             raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.mirror_weight > 0 and self.algo != "rppo":
             raise ConfigError(f"mirror_weight trains rppo brains, not {self.algo}")
+        if self.stop_when:
+            check_stop_when(self.stop_when)
+            if not self.checkpoint_freq:
+                raise ConfigError(
+                    "stop_when is judged at checkpoints: set checkpoint_freq above 0 (or, for a new run, stop_when={})"
+                )
         if self.target_kl is not None and self.target_kl <= 0:
             raise ConfigError(f"target_kl must be > 0 (or null: never stop early), got {self.target_kl}")
         if self.init_min_log_std is not None and not self.init_from:
@@ -489,14 +505,59 @@ def resolve_config(
     return config.validate()
 
 
-def check_kickstart(value: Any) -> None:
-    """Raise :class:`ConfigError` naming what is wrong with a ``kickstart`` setting (brains are not loaded)."""
-    keys = ("teachers", *KICKSTART_DEFAULTS)
+def _check_keys(name: str, value: Any, keys: tuple[str, ...]) -> None:
+    """Refuse a mapping setting ``name`` that is not a mapping or has keys other than ``keys``."""
     if not isinstance(value, dict):
-        raise ConfigError(f"kickstart must be a mapping with keys {', '.join(keys)}, got {value!r}")
+        raise ConfigError(f"{name} must be a mapping with keys {', '.join(keys)}, got {value!r}")
     unknown = set(value) - set(keys)
     if unknown:
-        raise ConfigError(f"unknown kickstart key(s) {', '.join(sorted(map(str, unknown)))}; valid: {', '.join(keys)}")
+        raise ConfigError(f"unknown {name} key(s) {', '.join(sorted(map(str, unknown)))}; valid: {', '.join(keys)}")
+
+
+def check_stop_when(value: Any) -> None:
+    """Raise :class:`ConfigError` naming what is wrong with a ``stop_when`` setting (its metric names and eval env
+    settings are checked against the env before training: agents.training.stopping.check_tests)."""
+    _check_keys("stop_when", value, ("tests", *STOP_DEFAULTS))
+    tests = value.get("tests")
+    shaped = isinstance(tests, list) and all(
+        isinstance(t, dict) and set(t) == {"eval_env_kwargs", "criteria"} and isinstance(t["eval_env_kwargs"], dict)
+        and isinstance(t["criteria"], dict) and t["criteria"]
+        and all(isinstance(rule, dict) for rule in t["criteria"].values())
+        for t in tests
+    )  # fmt: skip
+    if not shaped or not tests:
+        raise ConfigError(
+            "stop_when.tests must be a list of {eval_env_kwargs: {...}, criteria: {METRIC: {min|max|equals: X}}}, "
+            f"got {tests!r}"
+        )
+    for i, test in enumerate(tests):
+        for metric, rule in test["criteria"].items():
+            check_rule(rule, f"stop_when.tests[{i}].criteria.{metric}")
+    for key in STOP_DEFAULTS:
+        number = value.get(key, STOP_DEFAULTS[key])
+        if type(number) is not int or number < 1:
+            raise ConfigError(f"stop_when.{key} must be a whole number >= 1, got {number!r}")
+
+
+def check_rule(rule: dict[str, Any], where: str) -> None:
+    """Raise :class:`ConfigError` naming what is wrong with one criterion's rule (``{min: X, max: Y, equals: Z, of:
+    mean|min|max}``): a rule that says nothing would pass every brain."""
+    unknown = set(rule) - set(CRITERION_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; valid: "
+                          f"{', '.join(CRITERION_KEYS)}")  # fmt: skip
+    if not set(rule) & {"min", "max", "equals"}:
+        raise ConfigError(f"{where}: a rule needs min, max or equals; got {rule!r}")
+    for bound in ("min", "max"):
+        if bound in rule and (isinstance(rule[bound], bool) or not isinstance(rule[bound], int | float)):
+            raise ConfigError(f"{where}: {bound} must be a number, got {rule[bound]!r}")
+    if rule.get("of", "mean") not in CRITERION_STATISTICS:
+        raise ConfigError(f"{where}: of={rule['of']!r} is not valid; choose from: {', '.join(CRITERION_STATISTICS)}")
+
+
+def check_kickstart(value: Any) -> None:
+    """Raise :class:`ConfigError` naming what is wrong with a ``kickstart`` setting (brains are not loaded)."""
+    _check_keys("kickstart", value, ("teachers", *KICKSTART_DEFAULTS))
     teachers = value.get("teachers")
     named = isinstance(teachers, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in teachers.items())
     if not named or not teachers:

@@ -52,7 +52,7 @@ PUBLISHED = {
 
 
 #: The clock walk contender: the clock task with only its walk schedule, at the walk task's 1 m/s, with speed
-#: tracking weighted as in the walker2d-clock-walk recipe.
+#: tracking weighted as in the walk template (agents.recipes.templates.walk).
 CLOCK_WALK_ENV = "neuromotor/Walker2d-Clock-v4"
 CLOCK_WALK_KWARGS = {"gaits": ["walk"], "speed_range": [1.0, 1.0], "speed_weight": 1.0, "speed_scale": 2.0}
 CLOCK_WALK_EVAL = {"schedule": "walk:1.0@0"}

@@ -25,12 +25,14 @@ from pathlib import Path
 
 from agents.cli.parsing import OneLineParser, non_negative, positive, run_command
 from agents.config import ConfigError, parse_override
-from agents.constants import TEST_EPISODES
+from agents.constants import TEST_EPISODES, TEST_SEED
 from agents.recipes.book import load_recipes, recipe_tests
 from agents.recipes.templates import TEMPLATES, for_body
-from agents.runs import write_text
-from agents.sweeps.runner import run_sweep
+from agents.runs import checkpoint_paths, checkpoint_seconds, load_run_config, write_json, write_text
+from agents.sweeps.runner import judge, run_sweep
 from agents.sweeps.spec import parse_sweep, trial_dir
+from agents.training.curriculum import read_advances
+from agents.training.stopping import read_record, replay
 
 
 def recipe_of(name: str, body: str | None) -> tuple[str, dict]:
@@ -67,11 +69,62 @@ def sweep_of(label: str, recipe: dict, seeds: list[int], steps: int | None, firs
             "settings": settings, "episodes": episodes, "tests": tests, "first_pass": first_pass}  # fmt: skip
 
 
-def table(label: str, sweep, sweep_dir: Path) -> str:
-    """The markdown table of a finished (or partly finished) recipe sweep."""
+def replayed_stop(run_dir: Path, recipe: dict, training: dict, episodes: int) -> dict:
+    """For a run trained without the recipe's ``stop_when``: the checkpoint where the rule would have stopped it, the
+    minutes to it (without the checks' own time), and that checkpoint judged on the recipe's tests. Kept in the run's
+    ``stop_replay.json`` with the rule it replayed."""
+    rule = recipe["settings"]["stop_when"]
+    record = run_dir / "stop_replay.json"
+    if record.is_file():
+        kept = json.loads(record.read_text())
+        if kept.get("rule") == rule and kept.get("episodes") == episodes:
+            return kept
+    result = {"rule": rule, "episodes": episodes, "step": None, "checks": []}
+    last = training["stages"] - 1
+    if training["stage"] < last:
+        result["reason"] = "never reached the last stage"
+    else:
+        after = max((a["step"] for a in read_advances(run_dir) if a["stage"] == last - 1), default=0)
+        result["step"], result["checks"] = replay(run_dir, rule, after)
+        if result["step"] is not None:
+            model = checkpoint_paths(run_dir / "checkpoints", result["step"]).model
+            tests = [{"eval_env_kwargs": k or {}, "criteria": c} for k, c in recipe_tests(recipe)]
+            judged = judge(model, tests, episodes, TEST_SEED)
+            result.update(seconds=checkpoint_seconds(run_dir, result["step"]),
+                          passed=all(t["passed"] for t in judged),
+                          failed=[r["metric"] for t in judged for r in t["criteria"] if not r["passed"]])  # fmt: skip
+    write_json(record, result)
+    return result
+
+
+def _stop_row(seed: int, run_dir: Path, recipe: dict, result: dict, episodes: int) -> str | None:
+    """The row of the ``stop_when`` table for one finished seed (``None`` when the recipe has no stop rule)."""
+    training = result["training"]
+    if training.get("stopped_at") is not None:
+        seconds = training.get("seconds_total", training.get("seconds"))
+        minutes = "n/a" if seconds is None else f"{seconds / 60:.1f}"
+        return f"| {seed} | {training['stopped_at']:,} | {minutes} | {'yes' if result.get('passed') else 'no'} |"
+    if load_run_config(run_dir).stop_when:  # trained with the rule, which never fired
+        checks = read_record(run_dir).get("checks", [])
+        last = training["stage"] >= training["stages"] - 1
+        return f"| {seed} | not stopped ({f'{len(checks)} checks' if last else 'never reached the last stage'}) | | |"
+    if not recipe["settings"].get("stop_when"):
+        return None
+    replayed = replayed_stop(run_dir, recipe, training, episodes)
+    if replayed["step"] is None:
+        return f"| {seed} | never, replayed ({replayed.get('reason', 'no passes in a row')}) | | |"
+    minutes = "n/a" if replayed["seconds"] is None else f"{replayed['seconds'] / 60:.1f}"
+    verdict = "yes" if replayed["passed"] else f"no (failed: {', '.join(replayed['failed'])})"
+    return f"| {seed} | {replayed['step']:,}, replayed | {minutes} | {verdict} |"
+
+
+def table(label: str, sweep, sweep_dir: Path, recipe: dict | None = None) -> str:
+    """The markdown table of a finished (or partly finished) recipe sweep; with ``recipe``, runs trained without its
+    ``stop_when`` also get where the rule would have stopped them (:func:`replayed_stop`)."""
     lines = [f"Recipe `{label}` on `{sweep.env_id}`, {len(sweep.trials)} seeds", "",
              "| seed | meets definition | criteria passed | train min | steps | first pass (steps) | stage advances |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    stops = []
     met = 0
     for trial in sweep.trials:
         record = trial_dir(sweep_dir, trial) / "trial.json"
@@ -93,7 +146,16 @@ def table(label: str, sweep, sweep_dir: Path) -> str:
             f"{'n/a' if seconds is None else f'{seconds / 60:.1f}'} | {training['steps']:,} | "
             f"{'none' if first is None else f'{first:,}'} | {advances} |"
         )
+        row = None if recipe is None else _stop_row(trial.seed, trial_dir(sweep_dir, trial), recipe, result,
+                                                      sweep.episodes)  # fmt: skip
+        if row is not None:
+            stops.append(row)
     lines += ["", f"{met} of {len(sweep.trials)} seeds meet the definition."]
+    if stops:
+        header = ["| seed | stopped at (steps) | train min to it | meets definition there |", "|---|---|---|---|"]
+        lines += ["", "Where `stop_when` stops each seed. Replayed: judged afterwards on the checkpoints of a run "
+                  "trained without the rule, which learns what it learns with it (with a fixed thread count); its "
+                  "minutes leave out the checks' own time.", "", *header, *stops]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -129,7 +191,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.report:
         outcome = run_sweep(sweep, sweep_dir, address=args.ray_address, max_concurrent=args.max_concurrent,
                             cpus_per_trial=args.cpus_per_trial)  # fmt: skip
-    text = table(label, sweep, sweep_dir)
+    text = table(label, sweep, sweep_dir, recipe)
     print(text)
     if args.out:
         write_text(args.out, text + "\n")

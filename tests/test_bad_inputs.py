@@ -54,7 +54,7 @@ TRAIN_CASES = [
     ),
     case(
         "two-teachers-one-gait",
-        [*NEW, "--set", "kickstart={teachers: {walk: walker2d-walk, walk: walker2d-walk-speeds}}"],
+        [*NEW, "--set", "kickstart={teachers: {walk: walker2d-walk, walk: walker2d-gait}}"],
         "the key 'walk' is given twice in one mapping",
     ),
     case("rerun-into-a-run", ["--env", WALK, "--run-dir", "{run}", *TINY_FLAGS], "already holds a run; use --resume"),
@@ -72,7 +72,7 @@ DISTILL_CASES = [
     case("into-a-training-run", ["{run}", *TEACH, "--teacher", "walk=walker2d-walk"], "already holds a run"),
     case(
         "two-teachers-one-gait",
-        ["{tmp}/student", *TEACH, "--teacher", "walk=walker2d-walk", "--teacher", "walk=walker2d-walk-speeds"],
+        ["{tmp}/student", *TEACH, "--teacher", "walk=walker2d-walk", "--teacher", "walk=walker2d-gait"],
         "--teacher names two teachers for 'walk'",
     ),
 ]

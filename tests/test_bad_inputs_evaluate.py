@@ -70,8 +70,8 @@ EVALUATE = [
     case(
         "other observations",
         ["walker2d-walk", "--env-kwargs", '{"obs": "proprio"}', *SHORT],
-        "observations of shape (20,)",
-        "observations of shape (11,)",
+        "observations of shape (28,)",
+        "observations of shape (19,)",
         "'obs': 'proprio'",
     ),
     case(
@@ -86,8 +86,8 @@ EVALUATE = [
             "{tmp}/new/r.npz",
             *SHORT,
         ],
-        "observations of shape (20,)",
-        "(11,)",
+        "observations of shape (28,)",
+        "(19,)",
     ),
     case(
         "config edited to another body",

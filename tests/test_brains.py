@@ -66,7 +66,7 @@ def test_unknown_metric_is_an_error():
 
 def test_every_recipe_resolves():
     recipes = load_recipes()
-    assert {"walker2d-walk", "walker2d-jump", "walker2d-split-leap", "hopper-jump", "ant-walk"} <= set(recipes)
+    assert {"walker2d-walk", "walker2d-jump", "walker2d-gait", "hopper-jump", "ant-walk"} <= set(recipes)
     for name, recipe in recipes.items():
         settings = {**recipe.get("settings", {}), "seed": recipe.get("seed", 0)}
         config = resolve_config(recipe["env_id"], recipe["algo"], settings)
@@ -252,9 +252,9 @@ def test_select_command_line_errors(tmp_path, capsys):
     from agents.cli import brains
 
     for argv, message in [
-        (["select", "walker2d-split-leap"], "select needs a run directory: neuromotor brains select NAME RUN"),
-        (["bundle", "walker2d-split-leap"], "bundle needs a run directory or model .zip"),
-        (["select", "walker2d-split-leap", str(tmp_path)], "is not a run directory (no config.yaml)"),
+        (["select", "walker2d-jump"], "select needs a run directory: neuromotor brains select NAME RUN"),
+        (["bundle", "walker2d-jump"], "bundle needs a run directory or model .zip"),
+        (["select", "walker2d-jump", str(tmp_path)], "is not a run directory (no config.yaml)"),
     ]:
         with pytest.raises(SystemExit) as exit_:
             brains.main(argv)
@@ -280,16 +280,16 @@ def test_a_distill_recipe_trains_from_the_student_of_its_teachers(tmp_path, monk
     measured = []
     monkeypatch.setattr(bundling, "measure_run", lambda name, recipe, target, **_: measured.append(target) or {})
     recipe = {
-        "env_id": "neuromotor/Walker2d-Gait-v2",
+        "env_id": "neuromotor/Walker2d-Clock-v4",
         "algo": "rppo",
         "distill": {
-            "teachers": {"walk": "walker2d-walk", "jump": "walker2d-split-leap"},
+            "teachers": {"walk": "walker2d-walk", "jump": "walker2d-jump"},
             "iterations": 1,
             "steps_per_iteration": 16,
             "epochs": 1,
             "distiller_kwargs": {"n_envs": 2, "chunk": 16},
         },
-        "settings": TINY_SETTINGS,
+        "settings": {**TINY_SETTINGS, "env_kwargs": {"gaits": ["walk", "jump"]}},
         "criteria": {"fell": {"max": 0}},
     }
     bundling.train_brain("tiny-gait", recipe, None, tmp_path)
@@ -347,7 +347,7 @@ def test_a_recipe_whose_distill_names_no_teachers_is_refused_when_read(tmp_path)
     from agents.config import ConfigError
 
     path = tmp_path / "brains.yaml"
-    path.write_text("x: {env_id: neuromotor/Walker2d-Gait-v2, algo: rppo, criteria: {}, distill: {iterations: 2}}\n")
+    path.write_text("x: {env_id: neuromotor/Walker2d-Clock-v4, algo: rppo, criteria: {}, distill: {iterations: 2}}\n")
     with pytest.raises(ConfigError, match="brain 'x': distill needs teachers"):
         load_recipes(path)
     path.write_text("x: {env_id: E, algo: rppo, criteria: {}, distill: {teachers: {walk: w}, epoch: 2}}\n")

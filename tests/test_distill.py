@@ -15,33 +15,48 @@ from agents.training import distill
 from agents.vecenvs import EnvFactory
 
 GAIT = "neuromotor/Walker2d-Gait-v2"
-TEACHERS = {"walk": "walker2d-walk", "jump": "walker2d-split-leap"}
-LABELS = ("walk", "jump", "speed", "spot_x", "spot_y")
+CLOCK = "neuromotor/Walker2d-Clock-v4"
+KWARGS = {"gaits": ["walk", "jump"], "switch_interval": [0.1, 0.2]}
+TEACHERS = {"walk": "walker2d-walk", "jump": "walker2d-jump"}
+LABELS = ("clock_right_sin", "clock_right_cos", "clock_left_sin", "clock_left_cos", "swing_ratio", "frequency",
+          "offset_right", "offset_left", "speed")  # fmt: skip
+SPEED = 19 + LABELS.index("speed")
 
 
 def gait_obs(rng, gait: str, speed: float, spot=(0.0, 0.0)) -> np.ndarray:
+    """A Gait-v2 observation: the senses, then the command (one input per gait, the speed, the spot)."""
     command = [float(gait == "walk"), float(gait == "jump"), speed if gait == "walk" else 0.0, *spot]
     return np.array([[*rng.normal(size=19), *command]])
 
 
-def test_teacher_sees_its_own_task_view_with_the_speed_held_while_another_gait_is_active():
-    rng = np.random.default_rng(0)
+def clock_obs(gait: str, speed: float = 1.0, steps: int = 1, seed: int = 0) -> np.ndarray:
+    """Observations of a clock env holding ``gait`` (``steps`` of them, small random actions)."""
+    env = EnvFactory(CLOCK, {"gaits": ["walk", "jump"]})()
+    command = f"walk:{speed}@0" if gait == "walk" else "jump@0"
+    obs, _ = env.reset(seed=seed, options={"schedule": command})
+    rng = np.random.default_rng(seed)
+    rows = [obs]
+    for _ in range(steps - 1):
+        obs, *_ = env.step(rng.uniform(-0.1, 0.1, env.action_space.shape))
+        rows.append(obs)
+    env.close()
+    return np.array(rows, dtype=np.float64)
+
+
+def test_teacher_sees_the_students_inputs_with_its_speed_held_while_another_gait_is_in_force():
     walk = distill.Teacher("walk", "walker2d-walk", LABELS, 19, 1)
-    jump = distill.Teacher("jump", "walker2d-split-leap", LABELS, 19, 1)
     stats = walk.stats
-    first = gait_obs(rng, "jump", 0.0, (0.1, -0.2))
-    # The walk brain's only command is the speed: before any walking it sees its training mean, not the zero.
-    expected = stats.normalize_obs(np.array([[*first[0, :19], stats.obs_rms.mean[19]]]))
-    np.testing.assert_allclose(walk.view(first, np.array([False])), expected)
-    # The jump brain sees the spot as its own task gives it.
-    spot_view = jump.stats.normalize_obs(first[:, [*range(19), 22, 23]])
-    np.testing.assert_allclose(jump.view(first, np.array([True])), spot_view)
-    walking = gait_obs(rng, "walk", 0.7)
-    speed = stats.normalize_obs(np.r_[walking[0, :19], 0.7])[19]
-    assert walk.view(walking, np.array([True]))[0, 19] == pytest.approx(speed)
-    jumping = gait_obs(rng, "jump", 0.0)
-    held = walk.view(jumping, np.array([False]))[0, 19]
-    assert held == pytest.approx(stats.normalize_obs(np.r_[jumping[0, :19], 0.7])[19])
+    jumping = clock_obs("jump")
+    # The walk brain's speed input, before any walking: its training mean, not the jump's zero.
+    expected = jumping.copy()
+    expected[0, SPEED] = stats.obs_rms.mean[SPEED]
+    np.testing.assert_allclose(walk.view(jumping, np.array([False])), stats.normalize_obs(expected))
+    walking = clock_obs("walk", speed=0.7)
+    np.testing.assert_allclose(walk.view(walking, np.array([True])), stats.normalize_obs(walking))
+    # Back in the jump, the speed it last walked at is held.
+    held = jumping.copy()
+    held[0, SPEED] = 0.7
+    np.testing.assert_allclose(walk.view(jumping, np.array([False])), stats.normalize_obs(held))
 
 
 def test_teacher_of_another_body_is_refused_in_one_line():
@@ -60,9 +75,9 @@ def test_teacher_whose_env_is_gone_is_named_in_the_error(tmp_path):
     for path in (brain.model_path, brain.vecnormalize_path):
         (old / path.name).write_bytes(path.read_bytes())
     config = (brain.model_path.parent / "config.yaml").read_text()
-    (old / "config.yaml").write_text(config.replace("neuromotor/Walker2d-Walk-v1", "neuromotor/Walker2d-Walk-v0"))
+    (old / "config.yaml").write_text(config.replace("neuromotor/Walker2d-Clock-v4", "neuromotor/Walker2d-Clock-v0"))
     with pytest.raises(
-        ConfigError, match=re.escape(f"teacher walk={old}: cannot build the env 'neuromotor/Walker2d-Walk-v0'")
+        ConfigError, match=re.escape(f"teacher walk={old}: cannot build the env 'neuromotor/Walker2d-Clock-v0'")
     ):
         distill.Teacher("walk", str(old), LABELS, 19, 1)
 
@@ -77,25 +92,26 @@ def test_action_loss_ignores_means_past_the_bound_the_teacher_is_at():
 
 @pytest.fixture(scope="module")
 def distiller():
-    config = resolve_config(GAIT, "rppo", {"env_kwargs": {"switch_interval": [0.1, 0.2]}, "clip_obs": 1.0e6})
+    config = resolve_config(CLOCK, "rppo", {"env_kwargs": KWARGS, "clip_obs": 1.0e6})
     d = distill.Distiller(config, TEACHERS, n_envs=2, chunk=16, action_noise=0.0)
-    d.collect(64, beta=1.0)
+    d.collect(256, beta=1.0)
     return d
 
 
 def test_collected_labels_are_the_active_teachers_actions(distiller):
     data = distiller.data
-    assert len(distiller.data) == 8 and data.obs[0].shape == (2, 16, 24) and data.h0[0].shape == (1, 2, 128)
+    assert len(distiller.data) == 32 and data.obs[0].shape == (2, 16, 28) and data.h0[0].shape == (1, 2, 128)
     obs = np.concatenate(data.obs)
-    # Both gaits were commanded (switches every 0.1-0.2 s); every label is an action.
-    walking = obs[..., 19] > 0.5
-    assert walking.any() and (~walking).any()
+    # Both gaits were in force (commands change every 0.1-0.2 s, gaits at the clock's next cycle).
+    reader = distill.GaitReader(CLOCK, KWARGS)
+    in_force = {reader.names[g] for g in reader(obs.reshape(-1, 28))}
+    assert in_force == {"walk", "jump"}
     targets = np.concatenate(data.targets)
     assert np.all(np.abs(targets) <= 1.0)
     # Replaying the same observations through fresh teachers gives the same labels.
     raw = obs
     starts = np.concatenate(data.starts)
-    fresh = distill.Teachers(GAIT, {}, TEACHERS, n_envs=2)
+    fresh = distill.Teachers(CLOCK, KWARGS, TEACHERS, n_envs=2)
     for t in range(16):
         labels = fresh.act(raw[:2, t], starts[:2, t] | (t == 0))
         np.testing.assert_allclose(labels, targets[:2, t], atol=1e-4)
@@ -105,29 +121,29 @@ def test_training_fits_the_labels_and_the_student_is_a_loadable_brain(distiller,
     first = distiller.train(epochs=1)
     last = distiller.train(epochs=30)
     assert last < 0.5 * first
-    # The student's input statistics are the data's (the gait env's), not those it started with.
-    obs = np.concatenate(distiller.data.obs).reshape(-1, 24)
+    # The student's input statistics are the data's (the clock env's), not those it started with.
+    obs = np.concatenate(distiller.data.obs).reshape(-1, 28)
     np.testing.assert_allclose(distiller.norm.obs_rms.mean, obs.mean(axis=0))
     np.testing.assert_allclose(distiller.norm.obs_rms.var, obs.var(axis=0))
     brain = store.find_brain(str(distiller.save(tmp_path / "student")))
-    assert brain.config.env_id == GAIT
+    assert brain.config.env_id == CLOCK
     model = store.load_model(brain)
     # Its action noise is the least of its teachers', per action.
     teachers = [store.load_model(store.find_brain(s)).policy.log_std for s in TEACHERS.values()]
     th.testing.assert_close(model.policy.log_std.data, th.minimum(*teachers).data)
     venv = evaluation.make_env(brain, {"schedule": "walk:1.0@0,jump@5"}, max_episode_steps=10)
     episode = evaluation.rollout(model, venv, seed=0)
-    assert episode.length == 10 and episode.commands[-1][1] == 1.0
+    assert episode.length == 10 and episode.commanded_gaits()[-1] == "jump"
 
 
 def test_cli_rejects_a_bad_teacher_in_one_line(capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
-        distill_cli.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk"])
+        distill_cli.main([str(tmp_path / "s"), "--env", CLOCK, "--teacher", "walk"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--teacher expects GAIT=BRAIN" in err
     with pytest.raises(SystemExit):
-        distill_cli.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "run=walker2d-walk"])
+        distill_cli.main([str(tmp_path / "s"), "--env", CLOCK, "--teacher", "run=walker2d-walk"])
     assert "teachers must be given for gaits of walk, jump" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
 
@@ -138,9 +154,9 @@ def test_an_env_without_a_gait_command_has_no_teacher_to_choose():
 
 
 def test_cli_measures_fresh_teachers_switched_on_a_schedule(capsys, tmp_path):
-    code = distill_cli.main([str(tmp_path / "s"), "--env", GAIT, "--teacher", "walk=walker2d-walk", "--teacher",
-                         "jump=walker2d-split-leap", "--measure-teachers", "walk:1.0@0,jump@100", "--episodes", "1",
-                         "--fresh-teachers", "--set", "env_kwargs.walk={}"])  # fmt: skip
+    code = distill_cli.main([str(tmp_path / "s"), "--env", CLOCK, "--teacher", "walk=walker2d-walk", "--teacher",
+                         "jump=walker2d-jump", "--measure-teachers", "walk:1.0@0,jump@100", "--episodes", "1",
+                         "--fresh-teachers", "--set", "env_kwargs.gaits=[walk, jump]"])  # fmt: skip
     assert code == 0
     measured = json.loads(capsys.readouterr().out)
     assert measured["switch_latency_distribution"]["switches"] == 1
@@ -171,15 +187,13 @@ def test_the_gait_in_force_is_read_from_a_gait_envs_names_and_a_clock_envs_gait_
 
 
 def test_fresh_teachers_start_their_memory_when_their_gait_is_commanded():
-    rng = np.random.default_rng(0)
-    carried = distill.Teachers(GAIT, {}, TEACHERS, 1)
-    fresh = distill.Teachers(GAIT, {}, TEACHERS, 1, fresh=True)
-    alone = distill.Teachers(GAIT, {}, TEACHERS, 1)
-    walking = [np.array([[*rng.normal(size=19), 1.0, 0.0, 1.0, 0.0, 0.0]]) for _ in range(20)]
-    jumping = np.array([[*rng.normal(size=19), 0.0, 1.0, 0.0, 0.0, 0.0]])
+    carried = distill.Teachers(CLOCK, KWARGS, TEACHERS, 1)
+    fresh = distill.Teachers(CLOCK, KWARGS, TEACHERS, 1, fresh=True)
+    alone = distill.Teachers(CLOCK, KWARGS, TEACHERS, 1)
+    walking, jumping = clock_obs("walk", steps=20), clock_obs("jump", seed=1)
     for i, obs in enumerate(walking):
         start = np.array([i == 0])
-        np.testing.assert_array_equal(carried.act(obs, start), fresh.act(obs, start))
+        np.testing.assert_array_equal(carried.act(obs[None], start), fresh.act(obs[None], start))
     # At the switch the fresh jump teacher acts as one that has seen nothing before; the carried one does not.
     first_jump = alone.act(jumping, np.array([True]))
     np.testing.assert_allclose(fresh.act(jumping, np.array([False])), first_jump, atol=1e-6)

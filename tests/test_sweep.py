@@ -258,6 +258,8 @@ def test_the_recipe_benchmark_prints_its_table(tmp_path, capsys):
     table = out.read_text()
     assert "| seed | meets definition | criteria passed | train min | steps | first pass (steps) |" in table
     assert "| 0 | no |" in table and "0 of 1 seeds meet the definition." in table
+    # Its run never reached the walk's last stage, where stop_when is judged.
+    assert "| 0 | not stopped (never reached the last stage) | | |" in table
     trial = json.loads((tmp_path / "sweep" / "trials" / "set00-s0" / "trial.json").read_text())
     assert len(trial["tests"]) == 2 and trial["passed"] is False and trial["first_pass_steps"] is None
     _, walk = bench.for_body("walk", "Walker2d")

@@ -18,7 +18,7 @@ from agents.training.trainer import check_env_config, train
 BODIES = sorted(envs.BODIES)
 #: A tiny budget: two envs, rollouts of 128 steps, a small LSTM.
 TINY = {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1, "policy": {"lstm_hidden_size": 16},
-        "total_steps": 256, "checkpoint_freq": 128, "threads": 1}  # fmt: skip
+        "total_steps": 256, "checkpoint_freq": 128, "threads": 1, "stop_when": {}}  # fmt: skip
 
 
 def config_of(kind: str, body: str, **overrides):
@@ -53,6 +53,15 @@ def test_overrides_merge_into_the_template():
     _, config = config_of("walk", "Walker2d", env_kwargs={"speed_weight": 0.5}, total_steps=100_000)
     assert config.env_kwargs["speed_weight"] == 0.5 and config.env_kwargs["gaits"] == ["walk"]
     assert config.total_steps == 100_000
+
+
+def test_a_template_run_stops_on_its_own_tests_unless_told_not_to():
+    recipe, config = config_of("walk", "Walker2d")
+    tests = [{"eval_env_kwargs": recipe["eval_env_kwargs"], "criteria": recipe["criteria"]}, *recipe["also"]]
+    assert config.stop_when == {"tests": tests, "episodes": 5, "times": 2}
+    recipe, config = config_of("jump", "Walker2d")
+    assert config.stop_when["tests"] == [{"eval_env_kwargs": {}, "criteria": recipe["criteria"]}]
+    assert config_of("walk", "Walker2d", stop_when={})[1].stop_when == {}
 
 
 @pytest.mark.parametrize(
@@ -105,7 +114,15 @@ def test_a_plug_in_body_trains_evaluates_and_films_in_one_command_each(tmp_path,
 
     monkeypatch.setattr(bundling, "TEST_EPISODES", 1)
     monkeypatch.setattr(store, "BRAINS_DIR", tmp_path / "bundled")
-    tiny = ["n_envs=2", "n_steps=64", "batch_size=64", "n_epochs=1", "policy.lstm_hidden_size=8", "checkpoint_freq=0"]
+    tiny = [
+        "n_envs=2",
+        "n_steps=64",
+        "batch_size=64",
+        "n_epochs=1",
+        "policy.lstm_hidden_size=8",
+        "checkpoint_freq=0",
+        "stop_when={}",
+    ]
     argv = ["train", "walk", "--body", "plugin_env:PluginBiped", "--seed", "3", "--steps", "128",
             "--runs", str(tmp_path / "runs"), *[arg for text in tiny for arg in ("--set", text)]]  # fmt: skip
     assert brains.main(argv) == 1  # 128 steps do not walk

@@ -15,6 +15,10 @@ from agents.training.trainer import check_env_config
 from agents.vecenvs import build_vec_env
 
 GAIT = "neuromotor/Walker2d-Gait-v2"
+CLOCK = "neuromotor/Walker2d-Clock-v4"
+#: The clock env's inputs: 19 senses, 4 of the clock, then the gait in force (swing ratio, frequency, two offsets)
+#: and the speed.
+SWING, SPEED = 23, 27
 
 
 def test_input_map_matches_commands_by_name():
@@ -30,21 +34,23 @@ def test_input_map_matches_commands_by_name():
 
 
 def test_warm_started_brain_acts_as_its_source_whatever_the_new_command():
-    brain = store.find_brain("walker2d-split-leap")
+    brain = store.find_brain("walker2d-jump")
     source = store.load_model(brain)
-    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-split-leap"})
+    kwargs = {"gaits": ["walk", "jump"]}
+    config = resolve_config(CLOCK, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-jump",
+                                            "env_kwargs": kwargs})  # fmt: skip
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
-    line = warm_start(model, config, "walker2d-split-leap")
-    # Walker2d is planar: the sideways distance to the jump's spot was always 0, and starts anew.
-    assert line == "warm start from walker2d-split-leap: 20 inputs carried over, 4 new or never varied (zero weight)"
-    # A jump observation, and the gait observation with the same senses and spot under random gait and speed inputs.
+    line = warm_start(model, config, "walker2d-jump")
+    # The jump's gait parameters and its speed (0) never changed in its training: they start anew.
+    assert line == "warm start from walker2d-jump: 23 inputs carried over, 5 new or never varied (zero weight)"
+    # A jump observation, and the same senses and clock under random gait and speed inputs.
     rng = np.random.default_rng(0)
     source_stats = evaluation.make_env(brain)
-    jump_obs = rng.normal(size=(5, 21))
-    jump_obs[:, 20] = source_stats.obs_rms.mean[20]  # as it always was (normalised to 0)
-    gait, speed, spot_y = rng.uniform(0, 2, size=(5, 2)), rng.uniform(0, 2, size=(5, 1)), rng.normal(size=(5, 1))
-    gait_obs = np.concatenate([jump_obs[:, :19], gait, speed, jump_obs[:, 19:20], spot_y], axis=1)
+    jump_obs = rng.normal(size=(5, 28))
+    jump_obs[:, SWING:] = source_stats.obs_rms.mean[SWING:]  # as they always were (normalised to 0)
+    gait_obs = jump_obs.copy()
+    gait_obs[:, SWING:] = rng.uniform(0, 2, size=(5, 5))
     expected, _ = source.predict(source_stats.normalize_obs(jump_obs), episode_start=np.ones(5), deterministic=True)
     got, _ = model.predict(env.normalize_obs(gait_obs), episode_start=np.ones(5), deterministic=True)
     np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -72,61 +78,49 @@ def test_warm_started_brain_acts_as_its_source_whatever_the_new_command():
             "init_from: 'no-such-brain' is not a run directory, a model .zip or a bundled",
         ),
         ({"init_from": "ant-walk"}, "init_from: the brain senses 109 inputs and this env 19"),
-        (
-            {"init_from": "walker2d-split-leap", "algo": "ppo"},
-            "init_from 'walker2d-split-leap' is a rppo brain; this run is ppo",
-        ),
-        ({"init_from": "walker2d-split-leap", "normalize": False}, "one of the two normalises observations"),
+        ({"init_from": "walker2d-jump", "algo": "ppo"}, "init_from 'walker2d-jump' is a rppo brain; this run is ppo"),
+        ({"init_from": "walker2d-jump", "normalize": False}, "one of the two normalises observations"),
     ],
 )
 def test_bad_init_from_is_caught_before_training(overrides, message):
     algo = overrides.pop("algo", "rppo")
-    config = resolve_config(GAIT, algo, overrides)
+    config = resolve_config(CLOCK, algo, overrides)
     with pytest.raises(ConfigError, match=re.escape(message)):
         check_env_config(config)
 
 
 def test_an_input_that_never_varied_starts_at_zero_weight():
-    # walker2d-walk trained at one speed: its speed input carries no meaning, its weights are where they began.
-    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256})
+    # walker2d-walk walked only: the gait parameters (swing ratio, frequency, offsets) carry no meaning for it, and
+    # their weights are where they began, though both layouts are the same width.
+    config = resolve_config(CLOCK, "rppo", {"n_envs": 1, "batch_size": 256, "env_kwargs": {"gaits": ["walk", "jump"]}})
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
     line = warm_start(model, config, "walker2d-walk")
-    assert line == "warm start from walker2d-walk: 19 inputs carried over, 5 new or never varied (zero weight)"
-    weights = model.policy.state_dict()["lstm_actor.weight_ih_l0"]
-    assert weights.shape[1] == 24 and not weights[:, 19:].any() and weights[:, :19].abs().sum() > 0
-    assert env.obs_rms.mean[21] == 0 and env.obs_rms.var[21] == 1
+    assert line == "warm start from walker2d-walk: 24 inputs carried over, 4 new or never varied (zero weight)"
+    for weights in (model.policy.state_dict()[f"lstm_{part}.weight_ih_l0"] for part in ("actor", "critic")):
+        assert weights.shape[1] == 28 and not weights[:, SWING:SPEED].any()
+        assert weights[:, :SWING].abs().sum() > 0 and weights[:, SPEED].abs().sum() > 0
+    assert env.obs_rms.mean[SWING] == 0 and env.obs_rms.var[SWING] == 1
     env.close()
 
 
 def test_init_min_log_std_raises_only_the_low_ones():
-    source = store.load_model(store.find_brain("walker2d-split-leap")).policy.log_std.detach()
+    source = store.load_model(store.find_brain("walker2d-jump")).policy.log_std.detach()
+    floor = float(source.median())
     config = resolve_config(
-        GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-split-leap", "init_min_log_std": -1.5}
+        CLOCK, "rppo", {"n_envs": 1, "batch_size": 256, "init_from": "walker2d-jump", "init_min_log_std": floor}
     )
     env = build_vec_env(config, 1, 0)
     model = build_model(config, env, None)
-    assert warm_start(model, config, "walker2d-split-leap").endswith("action log std raised to at least -1.5")
-    th.testing.assert_close(model.policy.log_std.detach(), th.clamp(source, min=-1.5))
-    assert (source < -1.5).any() and (source > -1.5).any()
+    assert warm_start(model, config, "walker2d-jump").endswith(f"action log std raised to at least {floor:g}")
+    th.testing.assert_close(model.policy.log_std.detach(), th.clamp(source, min=floor))
+    assert (source < floor).any() and (source > floor).any()
     env.close()
 
 
 def test_a_different_network_is_refused():
-    config = resolve_config(GAIT, "rppo", {"n_envs": 1, "batch_size": 256, "policy.lstm_hidden_size": 16})
+    config = resolve_config(CLOCK, "rppo", {"n_envs": 1, "batch_size": 256, "policy.lstm_hidden_size": 16})
     env = build_vec_env(config, 1, 0)
     with pytest.raises(ConfigError, match=r"its network differs \(policy .*use the same policy settings"):
-        warm_start(build_model(config, env, None), config, "walker2d-split-leap")
-    env.close()
-
-
-def test_a_same_width_input_layer_is_still_matched_by_name():
-    # Walk to walk: the same inputs, but the speed (fixed at 1.0 in the source's training) starts anew.
-    config = resolve_config("neuromotor/Walker2d-Walk-v1", "rppo", {"n_envs": 1, "batch_size": 256})
-    env = build_vec_env(config, 1, 0)
-    model = build_model(config, env, None)
-    line = warm_start(model, config, "walker2d-walk")
-    assert line == "warm start from walker2d-walk: 19 inputs carried over, 1 new or never varied (zero weight)"
-    weights = model.policy.state_dict()["lstm_critic.weight_ih_l0"]
-    assert not weights[:, 19].any() and weights[:, :19].abs().sum() > 0
+        warm_start(build_model(config, env, None), config, "walker2d-jump")
     env.close()

@@ -1,7 +1,7 @@
 """``neuromotor distill``: teach one student brain the gaits of teacher brains by DAgger (or measure the teachers).
 
-    neuromotor distill runs/student --env neuromotor/Walker2d-Gait-v2 \\
-        --teacher walk=walker2d-walk-speeds --teacher jump=walker2d-split-leap --iterations 12
+    neuromotor distill runs/student --env neuromotor/Walker2d-Clock-v4 --set "env_kwargs.gaits=[walk, jump]" \\
+        --teacher walk=walker2d-walk --teacher jump=walker2d-jump --iterations 12
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def _teacher_pairs(values: list[str]) -> dict[str, str]:
     for value in values:
         gait, sep, source = value.partition("=")
         if not sep or not gait.strip() or not source.strip():
-            raise ConfigError(f"--teacher expects GAIT=BRAIN (e.g. jump=walker2d-split-leap), got {value!r}")
+            raise ConfigError(f"--teacher expects GAIT=BRAIN (e.g. jump=walker2d-jump), got {value!r}")
         if gait.strip() in pairs:
             raise ConfigError(f"--teacher names two teachers for {gait.strip()!r}; give one brain per gait")
         pairs[gait.strip()] = source.strip()

@@ -9,11 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from agents.config import CRITERION_STATISTICS as STATISTICS
 from agents.config import ConfigError
 from agents.evaluation.rollout import Episode, summarize
-
-#: Which statistic over the episodes a criterion judges (``of:``); the mean unless it says otherwise.
-STATISTICS = ("mean", "min", "max")
 
 
 def _value(summary: dict[str, Any], metric: str, of: str = "mean") -> Any:

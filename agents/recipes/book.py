@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from agents.config import ConfigError, load_yaml
+from agents.config import ConfigError, check_rule, load_yaml
 from agents.recipes.templates import expand
 from agents.training import distill
 
@@ -47,6 +47,13 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
                                                and isinstance(t["eval_env_kwargs"], dict)
                                                and isinstance(t["criteria"], dict) for t in also)):  # fmt: skip
             raise ConfigError(f"{path}: brain {name!r}: also must be a list of {{eval_env_kwargs, criteria}} tests")
+        for criteria in (recipe["criteria"], *(test["criteria"] for test in also)):
+            for metric, rule in (criteria if isinstance(criteria, dict) else {}).items():
+                if not isinstance(rule, dict):
+                    raise ConfigError(
+                        f"{path}: brain {name!r}: criterion {metric}: expected a rule mapping, got {rule!r}"
+                    )
+                check_rule(rule, f"{path}: brain {name!r}: criterion {metric}")
         rules = recipe.get("distill")
         if "distill" in recipe and not (isinstance(rules, dict) and isinstance(rules.get("teachers"), dict)
                                         and rules["teachers"]):  # fmt: skip

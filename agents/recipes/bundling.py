@@ -150,6 +150,7 @@ def measure_run(name: str, recipe: dict[str, Any], target: str, *, bundle: bool 
             "model_env_steps": model_steps,
             "wall_clock_seconds": seconds,
             "stage_advances": [a for a in read_advances(run_dir) if a["step"] <= model_steps],
+            "stopped_at": summary.get("stopped_at"),
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
         },
     )

@@ -12,7 +12,9 @@ tested against. A bundled recipe in ``recipes.yaml`` is ``{template: KIND, body:
 | `jump`   | every foot in phase, in place, one flight each cycle                                           |
 | `switch` | walk and jump commands in one brain, taught by the body's walk and jump brains (bundled names)   |
 
-Speeds and speed errors scale with the body's walk speed, so one template serves every body. A body with a
+Speeds and speed errors scale with the body's walk speed, so one template serves every body. Every template's run
+stops once its model meets its own tests on validation episodes at checkpoints in a row (``stop_when``,
+:data:`STOP`); the step budget is the most it may take. A body with a
 left-right mirror (``BodySpec.mirror``) learns every gait with the mirror loss (``mirror_weight``,
 :data:`MIRROR_WEIGHT`): its gaits are symmetric, and without it a Walker2d's walk learned a limp, one foot tapping
 the floor mid-swing, that penalties added later did not remove (docs/experiments/clock.md).
@@ -36,6 +38,9 @@ ENTRY_KEYS = ("template", "body", "seed", "overrides")
 #: is a mean over the action's entries (the same weight for bodies of any number of motors), so 4 is weaker by the
 #: number of motors (6 on a Walker2d).
 MIRROR_WEIGHT = 4.0
+#: When a template's run ends early (``stop_when``, agents.training.stopping): once it passes every test of its
+#: definition on 5 validation episodes each, at 2 checkpoints in a row of its last stage.
+STOP = {"episodes": 5, "times": 2}
 #: Range of commanded walking speeds, in multiples of the body's walk speed.
 WALK_SPEEDS = (0.6, 1.2)
 #: Seconds between random command changes within an episode.
@@ -205,10 +210,11 @@ TEMPLATES: dict[str, Callable[[BodySpec], dict[str, Any]]] = {"walk": walk, "jum
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``overrides`` over ``base``, mappings merged key by key (so ``env_kwargs: {crouch: 0.1}`` changes one)."""
+    """``overrides`` over ``base``, mappings merged key by key (so ``env_kwargs: {crouch: 0.1}`` changes one);
+    ``stop_when: {}`` replaces, turning the early stop off."""
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if isinstance(value, dict) and not (key == "stop_when" and not value) and isinstance(merged.get(key), dict):
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
@@ -235,6 +241,9 @@ def expand(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     recipe = TEMPLATES[kind](spec)
     if spec.mirror is not None:
         recipe["settings"]["mirror_weight"] = MIRROR_WEIGHT
+    # The run stops on its definition, not only at its step budget.
+    tests = [{"eval_env_kwargs": recipe.get("eval_env_kwargs") or {}, "criteria": recipe["criteria"]}]
+    recipe["settings"]["stop_when"] = copy.deepcopy({"tests": tests + recipe.get("also", []), **STOP})
     recipe["settings"] = _merge(recipe["settings"], overrides)
     return {"env_id": envs.env_id(body, "clock"), "algo": "rppo", "seed": entry.get("seed", 0), "template": kind,
             "body": body, "overrides": overrides, **recipe}  # fmt: skip

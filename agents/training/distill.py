@@ -247,7 +247,7 @@ class Distiller:
 
     Args:
         config: The student's training settings (env, policy, normalisation); ``init_from`` warm-starts it.
-        teachers: Teacher brain of each gait, e.g. ``{"walk": "runs/walk", "jump": "walker2d-split-leap"}``.
+        teachers: Teacher brain of each gait, e.g. ``{"walk": "runs/walk", "jump": "walker2d-jump"}``.
         n_envs: Parallel envs of the rollouts.
         chunk: Steps per training sequence (backpropagation through time).
         action_noise: Std of Gaussian noise added to the executed actions (not the labels), to visit more states.

@@ -26,6 +26,7 @@ from agents.runs import (
     holds_run,
     load_vecnormalize,
     own_run,
+    read_summary,
     record_seconds,
     resume_point,
     save_checkpoint,
@@ -50,6 +51,7 @@ from agents.training.curriculum import (
 )
 from agents.training.distill import Teachers
 from agents.training.kickstart import KickstartPPO, kickstart_settings, teacher_wrapper
+from agents.training.stopping import RECORD, StopWhenMet, check_tests
 from agents.vecenvs import EnvFactory, build_vec_env, close
 from envs.tasks.gait import check_schedule_length
 
@@ -81,6 +83,8 @@ def check_env_config(config: TrainConfig, warm_start: bool = True) -> None:
         env.close()
     if any(s != spaces[-1] for s in spaces):
         raise ConfigError("curriculum: every stage's env must observe and act alike (same obs mode, body and task)")
+    if config.stop_when:
+        check_tests(config.env_id, config.env_kwargs, config.stop_when["tests"])
     if warm_start and config.init_from:
         check_source(config, config.init_from)
     if config.kickstart:
@@ -169,6 +173,7 @@ def _callbacks(
     eval_env: VecEnv | None,
     progress: bool = True,
     on_checkpoint=None,
+    stop: StopWhenMet | None = None,
 ):
     n_envs = config.n_envs
     callbacks = [ProgressBar(total_steps)] if progress else []
@@ -190,6 +195,8 @@ def _callbacks(
         )
         _restore_evaluations(evaluation, run_dir / "eval" / "evaluations.npz")
         callbacks.append(evaluation)
+    if stop is not None:  # after the checkpoint it judges, and last: nothing else runs on the step it stops at
+        callbacks.append(stop)
     return callbacks
 
 
@@ -258,6 +265,12 @@ def _resume_point(config: TrainConfig, run_dir: Path, log) -> Checkpoint | None:
             raise RunError(f"{str(run_dir)!r} has no intact checkpoint or final model to resume from")
         log(f"resume: {run_dir} has no checkpoint yet; training starts from step 0")
         return None
+    stopped = read_summary(run_dir).get("stopped_at")
+    if stopped is not None and checkpoint.steps == stopped:
+        raise RunError(
+            f"the run stopped at step {stopped}: its model met stop_when ({RECORD}); to train it on, start a new run "
+            "from it with init_from"
+        )  # (a run killed after its stop but before its summary resumes only to finish)
     if checkpoint.steps >= config.total_steps:
         reached = f"{checkpoint.steps} of {config.total_steps}"
         raise RunError(f"the run already reached {reached} steps; pass a larger --steps")
@@ -322,17 +335,19 @@ def _train(
             env = model.get_env()
             timers.append(Timer())
             advance = Advance(until if isinstance(until, dict) else None, index)
+            stop = _stop_rule(config, run_dir, model, checkpoint, index, len(plan))
             callbacks = CallbackList(
-                [timers[-1], advance, *_callbacks(config, run_dir, config.total_steps, eval_env, progress, mark)]
+                [timers[-1], advance, *_callbacks(config, run_dir, config.total_steps, eval_env, progress, mark, stop)]
             )
             learning[0] = True
             try:
-                model.learn(
-                    end - model.num_timesteps,
-                    callback=callbacks,
-                    tb_log_name=config.algo,
-                    reset_num_timesteps=checkpoint is None,
-                )
+                if stop is None or stop.met_at is None:  # (stopped at the checkpoint it resumes from: it finishes)
+                    model.learn(
+                        end - model.num_timesteps,
+                        callback=callbacks,
+                        tb_log_name=config.algo,
+                        reset_num_timesteps=checkpoint is None,
+                    )
             except KeyboardInterrupt:
                 for callback in callbacks.callbacks:
                     if isinstance(callback, ProgressBar) and callback.bar is not None:
@@ -385,12 +400,29 @@ def _train(
         "best_eval_return": None if eval_callback is None else float(eval_callback.best_mean_reward),
         "stage": index,
         "stages": len(plan),
+        "stopped_at": None if stop is None else stop.met_at,
         "advances": read_advances(run_dir),
         "run_dir": str(run_dir),
     }
     write_json(run_dir / "summary.json", summary)
     close(env, eval_env)
     return summary
+
+
+def _stop_rule(config: TrainConfig, run_dir: Path, model: BaseAlgorithm, checkpoint: Checkpoint | None, index: int,
+               stages: int) -> StopWhenMet | None:  # fmt: skip
+    """The ``stop_when`` check of the run's last stage (``None`` in other stages or without the setting). A run that
+    resumes in the last stage from a checkpoint never judged (its check cut off, or saved by Ctrl-C) judges it
+    first, so that every checkpoint of the stage is judged."""
+    if not config.stop_when or not config.checkpoint_freq or index != stages - 1:
+        return None
+    now = int(model.num_timesteps)
+    stop = StopWhenMet(run_dir, config.stop_when, config.checkpoint_freq, config.n_envs, now)
+    began = max((a["step"] for a in read_advances(run_dir) if a["stage"] == index - 1), default=0)
+    saved = checkpoint is not None and checkpoint.model.parent.name == "checkpoints" and checkpoint.steps == now
+    if stop.met_at is None and saved and now > began and not stop.judged(now):
+        stop.judge_checkpoint(now, model)
+    return stop
 
 
 def _first_stage(plan: list[dict], run_dir: Path, start: int) -> int:
