@@ -131,8 +131,11 @@ def measure_run(name: str, recipe: dict[str, Any], target: str, *, bundle: bool 
         report["selection"] = json.loads(selection.read_text())
     model_steps = report.pop("model_env_steps")
     seconds = _training_seconds(run_dir, summary)
+    timed_steps = summary.get("steps")
     if model_steps != summary.get("steps"):  # a chosen checkpoint: the time to it, where its mark says
-        seconds = checkpoint_seconds(run_dir, model_steps) or seconds
+        to_model = checkpoint_seconds(run_dir, model_steps)
+        if to_model is not None:
+            seconds, timed_steps = to_model, model_steps
     report.update(
         name=name,
         env_id=brain.config.env_id,
@@ -149,6 +152,7 @@ def measure_run(name: str, recipe: dict[str, Any], target: str, *, bundle: bool 
             "model": str(brain.model_path.relative_to(run_dir)),
             "model_env_steps": model_steps,
             "wall_clock_seconds": seconds,
+            "timed_steps": timed_steps,  # the env steps that wall_clock_seconds took
             "stage_advances": [a for a in read_advances(run_dir) if a["step"] <= model_steps],
             "stopped_at": summary.get("stopped_at"),
             "machine": f"{platform.machine()}, {th.get_num_threads()} torch threads, {_cpus()} CPUs",
@@ -247,7 +251,8 @@ def metrics_table() -> str:
         summary = report["evaluation"]["summary"]
         checks = all_checks(report)
         passed = sum(row["passed"] for row in checks)
-        steps, seconds = report["training"]["env_steps"], report["training"]["wall_clock_seconds"]
+        training = report["training"]
+        steps, seconds = training.get("timed_steps", training["env_steps"]), training["wall_clock_seconds"]
         chain = report["training"].get("chain", [])  # the runs its recipe trains first count as well
         if steps is not None:
             steps += sum(link["env_steps"] or 0 for link in chain)

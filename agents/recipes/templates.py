@@ -98,7 +98,7 @@ def walk(spec: BodySpec) -> dict[str, Any]:
     low, high = WALK_SPEEDS
     speeds = f"walk:{_speed(low * v)}@0,walk:{_speed(high * v)}@333,walk:{_speed(0.8 * v)}@666"
     speed_criteria = walk_criteria(spec)
-    speed_criteria["walk_speed_error"] = {"max": round(0.2 * v, 3)}
+    speed_criteria["walk_speed_error"] = {"max": 0.2}  # a relative error: within 20% of each command
     return {
         "settings": {
             "total_steps": 2_500_000,
@@ -198,7 +198,7 @@ def switch(spec: BodySpec) -> dict[str, Any]:
             "fell": {"max": 0},
             "length": {"min": 1000, "of": "min"},
             "switches_followed": {"min": 0.9},
-            "walk_speed_error": {"max": round(0.2 * v, 3)},
+            "walk_speed_error": {"max": 0.2},  # relative, as in the walk
             "walk_flights_per_1000": {"max": 0},
             "jump_apex_rise": {"min": 0.30},
         },
