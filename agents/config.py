@@ -102,6 +102,7 @@ SIGNALS = {
     "flights_per_1000": "flights (every foot off the floor) per 1000 steps",
     "apex_rise": "highest centre-of-mass rise above standing in each flight (m), averaged over flights",
     "reward:TERM": "a reward term's mean per step as a fraction of its weight",
+    "speed_error": "relative error of the mean forward speed per walking command, from 1 s into it (walk_speed_error)",
 }
 #: Keys of a condition and the default window.
 CONDITION_KEYS = ("signal", "above", "below", "episodes")

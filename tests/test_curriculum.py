@@ -40,6 +40,24 @@ def test_episode_signals_from_infos():
     assert signals.value("reward:height", 2) is None
 
 
+def test_speed_error_is_the_walk_definitions_error_per_command_after_it_settles():
+    signals = EpisodeSignals(1, {}, window=2, settle_steps=2)
+
+    def run(steps):  # (commanded gait, commanded speed, forward speed) per step; the episode ends after the last
+        for t, (gait, command, speed) in enumerate(steps):
+            info = {"commanded_gait": gait, "commanded_speed": command, "com_velocity": np.array([speed, 0.0, 0.0])}
+            signals.step([info], np.array([t == len(steps) - 1]))
+
+    # 1.0 m/s, walked at 0.8 once settled (the first 2 steps, at 0.0, do not count); then 0.5 m/s walked at 0.6.
+    run([("walk", 1.0, 0.0), ("walk", 1.0, 0.0), ("walk", 1.0, 0.8), ("walk", 1.0, 0.8),
+         ("walk", 0.5, 0.0), ("walk", 0.5, 0.9), ("walk", 0.5, 0.6), ("walk", 0.5, 0.6)])  # fmt: skip
+    assert signals.value("speed_error", 1) == pytest.approx((0.2 + 0.2) / 2)
+    # A jump, and a stretch too short to settle, measure nothing: an episode of them has no speed error.
+    run([("jump", 0.0, 0.0), ("jump", 0.0, 0.0), ("jump", 0.0, 0.3), ("walk", 1.0, 1.0)])
+    assert signals.value("speed_error", 2) == pytest.approx(0.2)  # the one episode that walked
+    assert EpisodeSignals(1, {}, window=1).value("speed_error", 1) is None
+
+
 def test_a_resume_from_before_an_advance_forgets_it(tmp_path):
     """An advance recorded past the checkpoint a run resumes from is made again, not kept: a later stop still in the
     old stage must not resume in the next."""

@@ -14,6 +14,7 @@ is whole rollouts plus ``n_envs``). Signals (:data:`agents.config.SIGNALS`):
 | `flights_per_1000`| flights (every foot off the floor) per 1000 steps                                     |
 | `apex_rise`       | the centre of mass's highest rise above standing in each flight (m), over the flights |
 | `reward:TERM`     | the reward term's mean per step as a fraction of its weight (1: always at its best)   |
+| `speed_error`     | the relative error of the mean forward speed per walking command, from 1 s into it   |
 
 ``flights_per_1000`` and ``apex_rise`` read the ``airborne`` and ``com_rise`` that neuromotor envs put in ``info``.
 A step-count stage that a run has passed when it begins (placed after a condition stage that ended late) is skipped.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ from agents.runs import write_json
 
 #: The run directory's record of its stage advances.
 RECORD = "curriculum.json"
+#: Seconds into a walking command before its speed counts towards ``speed_error`` (as ``walk_speed_error``
+#: measures a segment from 1 s after its command).
+SETTLE_SECONDS = 1.0
 
 
 def describe(condition: dict[str, Any]) -> str:
@@ -56,14 +61,34 @@ class EpisodeSignals:
     ``weights`` gives each reward term's weight (for ``reward:TERM``); the last ``window`` finished episodes are kept.
     """
 
-    def __init__(self, n_envs: int, weights: dict[str, float], window: int) -> None:
+    def __init__(self, n_envs: int, weights: dict[str, float], window: int, settle_steps: int = 0) -> None:
         self.weights = weights
+        self.settle_steps = settle_steps
         self.episodes: collections.deque[dict[str, float]] = collections.deque(maxlen=window)
         self._open = [self._fresh() for _ in range(n_envs)]
 
     @staticmethod
     def _fresh() -> dict[str, Any]:
-        return {"length": 0, "terms": collections.defaultdict(float), "flights": [], "air": False, "apex": 0.0}
+        return {"length": 0, "terms": collections.defaultdict(float), "flights": [], "air": False, "apex": 0.0,
+                "command": None, "since": 0, "speeds": [], "errors": []}  # fmt: skip
+
+    def _track(self, episode: dict[str, Any], info: dict[str, Any]) -> None:
+        """A walking command's stretch: its forward speeds from ``settle_steps`` into it; at its end, its error."""
+        if "commanded_speed" not in info:
+            return
+        command = (info.get("commanded_gait"), float(info["commanded_speed"]))
+        if command != episode["command"]:
+            self._close_stretch(episode)
+            episode["command"], episode["since"], episode["speeds"] = command, 0, []
+        if episode["since"] >= self.settle_steps:
+            episode["speeds"].append(float(np.asarray(info.get("com_velocity", (np.nan,)))[0]))
+        episode["since"] += 1
+
+    @staticmethod
+    def _close_stretch(episode: dict[str, Any]) -> None:
+        command, speeds = episode["command"], episode["speeds"]
+        if command is not None and command[0] in (None, "walk") and command[1] > 0 and len(speeds) >= 2:
+            episode["errors"].append(abs(float(np.mean(speeds)) / command[1] - 1.0))
 
     def step(self, infos: list[dict[str, Any]], dones: np.ndarray) -> None:
         for i, (info, done) in enumerate(zip(infos, dones, strict=True)):
@@ -79,6 +104,7 @@ class EpisodeSignals:
             elif episode["air"]:
                 episode["flights"].append(episode["apex"])
             episode["air"] = airborne
+            self._track(episode, info)
             if done:
                 self._finish(episode, fell=not info.get("TimeLimit.truncated", False))
                 self._open[i] = self._fresh()
@@ -90,6 +116,8 @@ class EpisodeSignals:
                   "apex_sum": float(sum(episode["flights"])), "flights": float(len(episode["flights"]))}  # fmt: skip
         for name, weight in self.weights.items():
             record[f"reward:{name}"] = episode["terms"][name] / (length * weight)
+        self._close_stretch(episode)
+        record["speed_error"] = float(np.mean(episode["errors"])) if episode["errors"] else math.nan
         self.episodes.append(record)
 
     def value(self, signal: str, episodes: int) -> float | None:
@@ -103,7 +131,8 @@ class EpisodeSignals:
             return sum(e["apex_sum"] for e in last) / flights if flights else None
         if signal not in last[0]:
             return None
-        return float(np.mean([e[signal] for e in last]))
+        values = [e[signal] for e in last if not math.isnan(e[signal])]
+        return float(np.mean(values)) if values else None  # (speed_error: episodes with a walking stretch)
 
 
 def task_weights(task: Any) -> dict[str, float]:
@@ -152,7 +181,9 @@ class Advance(BaseCallback):
             weights = reward_weights(self.training_env)
             check_signal(self.condition, weights)
             weights = {signal[7:]: weights[signal[7:]]}  # the one term summed on every step
-        self.signals = EpisodeSignals(self.training_env.num_envs, weights, self.episodes)
+        dt = self.training_env.get_attr("dt", [0])[0] if self.training_env.has_attr("dt") else 0.0
+        settle = round(SETTLE_SECONDS / dt) if dt else 0
+        self.signals = EpisodeSignals(self.training_env.num_envs, weights, self.episodes, settle)
 
     def _on_step(self) -> bool:
         if self._stop:
