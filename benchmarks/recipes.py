@@ -31,7 +31,7 @@ from agents.recipes.templates import TEMPLATES, for_body
 from agents.runs import checkpoint_paths, checkpoint_seconds, load_run_config, write_json, write_text
 from agents.sweeps.runner import judge, run_sweep
 from agents.sweeps.spec import parse_sweep, trial_dir
-from agents.training.curriculum import read_advances
+from agents.training.curriculum import stage_began
 from agents.training.stopping import read_record, replay
 
 
@@ -84,8 +84,7 @@ def replayed_stop(run_dir: Path, recipe: dict, training: dict, episodes: int) ->
     if training["stage"] < last:
         result["reason"] = "never reached the last stage"
     else:
-        after = max((a["step"] for a in read_advances(run_dir) if a["stage"] == last - 1), default=0)
-        result["step"], result["checks"] = replay(run_dir, rule, after)
+        result["step"], result["checks"] = replay(run_dir, rule, stage_began(run_dir, last))
         if result["step"] is not None:
             model = checkpoint_paths(run_dir / "checkpoints", result["step"]).model
             tests = [{"eval_env_kwargs": k or {}, "criteria": c} for k, c in recipe_tests(recipe)]

@@ -213,6 +213,11 @@ def read_advances(run_dir: Path) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else []
 
 
+def stage_began(run_dir: Path, stage: int) -> int:
+    """The step at which ``stage`` began: where the stage before it advanced (0 for the first stage)."""
+    return max((a["step"] for a in read_advances(run_dir) if a["stage"] == stage - 1), default=0)
+
+
 def record_advance(run_dir: Path, stage: int, step: int, reason: str, value: float | None) -> list[dict[str, Any]]:
     """Record that stage ``stage`` ended at ``step`` (replacing any record of it or a later stage, from a run
     resumed from before them); returns the record."""

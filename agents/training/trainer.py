@@ -47,6 +47,7 @@ from agents.training.curriculum import (
     read_advances,
     record_advance,
     stage_at,
+    stage_began,
     task_weights,
 )
 from agents.training.distill import Teachers
@@ -418,7 +419,7 @@ def _stop_rule(config: TrainConfig, run_dir: Path, model: BaseAlgorithm, checkpo
         return None
     now = int(model.num_timesteps)
     stop = StopWhenMet(run_dir, config.stop_when, config.checkpoint_freq, config.n_envs, now)
-    began = max((a["step"] for a in read_advances(run_dir) if a["stage"] == index - 1), default=0)
+    began = stage_began(run_dir, index)
     saved = checkpoint is not None and checkpoint.model.parent.name == "checkpoints" and checkpoint.steps == now
     if stop.met_at is None and saved and now > began and not stop.judged(now):
         stop.judge_checkpoint(now, model)
